@@ -1,0 +1,136 @@
+import type { ArchiveIdentity, FileFingerprint } from '../archive/types.js';
+
+export type DeletionReason = 'size' | 'count' | 'total_size' | 'age' | 'orphan' | 'disk_pressure';
+export const DELETION_REASONS: readonly DeletionReason[] = ['size', 'count', 'total_size', 'age', 'orphan', 'disk_pressure'];
+
+/** The `limit` label of checkpoint_retention_limit{,_unsatisfiable}: archives, bytes, bytes, seconds. */
+export type LimitName = 'count' | 'size' | 'total_size' | 'age_seconds';
+
+/** Limits of one specific (namespace, pod or container) policy. Unset or 0 means no limit. */
+export interface PolicyLimits {
+  readonly retainOrphan?: boolean;
+  readonly maxCheckpoints?: number;
+  /** Bytes. */
+  readonly maxCheckpointSize?: number;
+  /** Bytes. */
+  readonly maxTotalSize?: number;
+  /** Our extension: seconds, from the timestamp in the archive name. */
+  readonly maxCheckpointAgeSeconds?: number;
+}
+
+/** Where a piece of policy came from, e.g. `file /etc/checkpoint-exporter/policy.yaml` or `CheckpointRestoreOperator ops/default`. */
+export interface Sourced {
+  readonly source: string;
+}
+
+export interface GlobalPolicy extends Sourced {
+  readonly retainOrphan: boolean;
+  readonly maxCheckpointsPerNamespace: number;
+  readonly maxCheckpointsPerPod: number;
+  readonly maxCheckpointsPerContainer: number;
+  readonly maxCheckpointSize: number;
+  readonly maxTotalSizePerNamespace: number;
+  readonly maxTotalSizePerPod: number;
+  readonly maxTotalSizePerContainer: number;
+  readonly maxCheckpointAgeSeconds: number;
+}
+
+export interface NamespacePolicy extends PolicyLimits, Sourced {
+  readonly namespace: string;
+}
+export interface PodPolicy extends PolicyLimits, Sourced {
+  readonly namespace: string;
+  readonly pod: string;
+}
+export interface ContainerPolicy extends PolicyLimits, Sourced {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly container: string;
+}
+
+export interface DiskPressurePolicy extends Sourced {
+  readonly highThresholdPercent: number;
+  readonly lowThresholdPercent: number;
+  readonly keepNewestPerContainer: number;
+}
+
+/** The effective, merged policy the planner runs on. Immutable. */
+export interface RetentionPolicy {
+  readonly checkpointDirectory: string | undefined;
+  readonly global: GlobalPolicy;
+  readonly namespacePolicies: readonly NamespacePolicy[];
+  readonly podPolicies: readonly PodPolicy[];
+  readonly containerPolicies: readonly ContainerPolicy[];
+  readonly diskPressure: DiskPressurePolicy | undefined;
+  readonly orphanGracePeriodSeconds: number;
+}
+
+/** What the Kubernetes view knows of an archive's owner. Any doubt is `unknown`, never `orphan`. */
+export type OwnerState =
+  | { readonly state: 'alive' }
+  | { readonly state: 'orphan'; /** Since when it has been continuously known-orphan (epoch ms). */ readonly sinceMs: number }
+  | { readonly state: 'unknown'; readonly reason: string };
+
+export type OwnerLookup = (identity: ArchiveIdentity) => OwnerState;
+
+/** statfs of the filesystem holding the checkpoint directory. */
+export interface DiskStats {
+  readonly sizeBytes: number;
+  /** Free blocks, including those reserved for root. */
+  readonly freeBytes: number;
+  /** Free blocks available to unprivileged users (what df shows as Avail). */
+  readonly availBytes: number;
+}
+
+export interface ScopeRef {
+  readonly level: 'container' | 'pod' | 'namespace' | 'node';
+  readonly namespace?: string;
+  readonly pod?: string;
+  readonly container?: string;
+}
+
+export interface PlannedDeletion {
+  readonly fileName: string;
+  /** As seen at planning time; the executor refuses to unlink if the file no longer matches. */
+  readonly fingerprint: FileFingerprint;
+  readonly identity: ArchiveIdentity | undefined;
+  readonly reason: DeletionReason;
+  /** The limit value that selected it (archives, bytes or seconds), when a limit did. */
+  readonly limitValue: number | undefined;
+  readonly scope: ScopeRef;
+  readonly policySource: string;
+  /** One human sentence, logged and shown by `plan`. */
+  readonly detail: string;
+}
+
+export interface LimitLabels {
+  readonly namespace: string;
+  /** Empty for namespace-level limits. */
+  readonly pod: string;
+  /** Empty for pod- and namespace-level limits. */
+  readonly container: string;
+  readonly limit: LimitName;
+}
+
+export interface EffectiveLimit extends LimitLabels {
+  readonly value: number;
+  readonly policySource: string;
+}
+
+export interface UnsatisfiableLimit extends LimitLabels {
+  readonly value: number;
+  readonly policySource: string;
+  readonly detail: string;
+}
+
+export interface RetentionPlan {
+  readonly deletions: readonly PlannedDeletion[];
+  readonly unsatisfiable: readonly UnsatisfiableLimit[];
+  readonly effectiveLimits: readonly EffectiveLimit[];
+}
+
+/** Callbacks the executor reports through; metrics and Kubernetes Events implement them. */
+export interface RetentionObserver {
+  onDeleted(deletion: PlannedDeletion, bytes: number): void;
+  onError(operation: 'lstat' | 'unlink' | 'verify', deletion: PlannedDeletion, error: unknown): void;
+}
