@@ -1,0 +1,47 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { ExporterView } from './exporter-view.js';
+
+/** statfs of the filesystem holding the checkpoint directory, read once per scrape for both gauges. */
+export function registerFilesystemCollector(
+  registry: Registry,
+  view: ExporterView,
+  logger: Logger,
+  onError: (error: unknown) => void,
+): void {
+  let pending: Promise<void> | undefined;
+  const read = (): Promise<void> => {
+    // Both gauges collect concurrently within one scrape; share a single statfs call between them.
+    pending ??= view
+      .diskStats()
+      .then(
+        (stats) => {
+          size.set(stats.sizeBytes);
+          avail.set(stats.availBytes);
+        },
+        (error: unknown) => {
+          // Absent, not 0: a zero avail would look like a full disk to the alerts.
+          size.remove();
+          avail.remove();
+          onError(error);
+          logger.warn({ err: error }, 'statfs of the checkpoint directory failed');
+        },
+      )
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  const size: Gauge = new Gauge({
+    name: 'checkpoint_filesystem_size_bytes',
+    help: 'Size of the filesystem holding the checkpoint directory.',
+    registers: [registry],
+    collect: read,
+  });
+  const avail: Gauge = new Gauge({
+    name: 'checkpoint_filesystem_avail_bytes',
+    help: 'Bytes available to unprivileged users on the filesystem holding the checkpoint directory.',
+    registers: [registry],
+    collect: read,
+  });
+}

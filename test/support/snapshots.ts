@@ -1,0 +1,37 @@
+import type { ArchiveIdentity } from '../../src/archive/types.js';
+import type { ArchiveRecord, InventorySnapshot, UnrecognizedFile } from '../../src/inventory/types.js';
+
+let nextInode = 1000;
+
+/** An in-memory archive record for tests of code that reads snapshots (metrics, views). */
+export function archiveRecord(
+  identity: ArchiveIdentity | undefined,
+  opts: { timestamp: string; size: number; pinned?: boolean; pod?: string; remainder?: string },
+): ArchiveRecord {
+  const pod = identity?.pod ?? opts.pod ?? 'unknown-0';
+  const remainder = identity ? `${identity.namespace}-${identity.container}` : (opts.remainder ?? 'ns-c');
+  const fileName = `checkpoint-${pod}_${remainder}-${opts.timestamp}.tar`;
+  const timestampMs = Date.parse(opts.timestamp);
+  return {
+    fileName,
+    name: { fileName, pod, namespaceContainer: remainder, timestampText: opts.timestamp, timestampMs },
+    fingerprint: { dev: 1, ino: nextInode++, size: opts.size, mtimeMs: timestampMs },
+    identity,
+    identitySources: identity ? ['cri-o'] : [],
+    unidentifiedReason: identity ? undefined : 'spec.dump has no identity annotations',
+    pinned: opts.pinned ?? false,
+  };
+}
+
+export function inventorySnapshot(archives: readonly ArchiveRecord[], unrecognized: readonly UnrecognizedFile[] = []): InventorySnapshot {
+  return {
+    directory: '/checkpoints',
+    directoryPresent: true,
+    archives,
+    unrecognized,
+    pendingArchives: 0,
+    initialScanComplete: true,
+    lastScanTimestampMs: Date.parse('2026-01-01T00:00:00Z'),
+    lastScanDurationSeconds: 0.25,
+  };
+}
