@@ -1,0 +1,158 @@
+import type { Dashboard } from '@grafana/schema';
+import { dashboardShell } from './shell.js';
+import { datasourceVariable, labelVariable, layoutPanels, row, statPanel, tablePanel, timeseriesPanel } from './panels.js';
+
+export const CONTAINER_UID = 'checkpoint-archives-container';
+
+const NODE = 'node="$node"';
+const NAMESPACE = `${NODE}, namespace="$namespace"`;
+const CONTAINER = `${NAMESPACE}, pod="$pod", container="$container"`;
+/** Limits that bind this container: its own, its pod's (container="") and its namespace's (pod="", container=""). */
+const BINDING_LIMITS = `${NAMESPACE}, pod=~"$pod|", container=~"$container|"`;
+
+export function buildContainerDashboard(): Dashboard {
+  return dashboardShell({
+    uid: CONTAINER_UID,
+    title: 'Checkpoint archives / Container',
+    description: 'One container\'s checkpoint archives on one node against the retention limits that apply to it.',
+    variables: [
+      datasourceVariable(),
+      labelVariable({ name: 'node', label: 'Node', series: 'checkpoint_exporter_build_info', multi: false }),
+      labelVariable({ name: 'namespace', label: 'Namespace', series: `checkpoint_archives{${NODE}}`, multi: false }),
+      labelVariable({ name: 'pod', label: 'Pod', series: `checkpoint_archives{${NAMESPACE}}`, multi: false }),
+      labelVariable({ name: 'container', label: 'Container', series: `checkpoint_archives{${NAMESPACE}, pod="$pod"}`, multi: false }),
+    ],
+    panels: layoutPanels([
+      statPanel({
+        title: 'Archives',
+        description: 'Settled archives of this container on this node.',
+        unit: 'short',
+        queries: [{ expr: `sum(checkpoint_archives{${CONTAINER}})` }],
+        width: 4,
+        height: 4,
+      }),
+      statPanel({
+        title: 'Archive bytes',
+        description: 'Bytes held by this container\'s archives on this node.',
+        unit: 'bytes',
+        queries: [{ expr: `sum(checkpoint_archive_bytes{${CONTAINER}})` }],
+        width: 4,
+        height: 4,
+      }),
+      statPanel({
+        title: 'Oldest archive',
+        description: 'When the oldest archive was taken, from the timestamp in its name.',
+        unit: 'dateTimeFromNow',
+        queries: [{ expr: `min(checkpoint_archive_oldest_timestamp_seconds{${CONTAINER}}) * 1000` }],
+        width: 4,
+        height: 4,
+      }),
+      statPanel({
+        title: 'Newest archive',
+        description: 'When the newest archive was taken, from the timestamp in its name.',
+        unit: 'dateTimeFromNow',
+        queries: [{ expr: `max(checkpoint_archive_newest_timestamp_seconds{${CONTAINER}}) * 1000` }],
+        width: 4,
+        height: 4,
+      }),
+      statPanel({
+        title: 'Pinned / orphaned',
+        description: 'Pinned archives (a .keep file beside them, never deleted) and orphaned archives (their pod no longer exists).',
+        unit: 'short',
+        queries: [
+          { expr: `sum(checkpoint_archives_pinned{${CONTAINER}})`, legend: 'pinned' },
+          { expr: `sum(checkpoint_archives_orphaned{${CONTAINER}})`, legend: 'orphaned' },
+        ],
+        width: 4,
+        height: 4,
+      }),
+      statPanel({
+        title: 'Unsatisfiable limits',
+        description: 'Limits binding this container that pinned archives keep from being met.',
+        unit: 'short',
+        queries: [{ expr: `count(checkpoint_retention_limit_unsatisfiable{${BINDING_LIMITS}} == 1) or vector(0)` }],
+        width: 4,
+        height: 4,
+        thresholds: [{ value: 1, color: 'orange' }],
+      }),
+      row('Against limits'),
+      timeseriesPanel({
+        title: 'Archives against the count limit',
+        description: 'Archives of this container and its own maximum archive count.',
+        unit: 'short',
+        queries: [
+          { expr: `sum(checkpoint_archives{${CONTAINER}})`, legend: 'archives' },
+          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="count"})`, legend: 'count limit' },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Bytes against the size limits',
+        description: 'Bytes of this container\'s archives against its total size limit and its per-archive size limit.',
+        unit: 'bytes',
+        queries: [
+          { expr: `sum(checkpoint_archive_bytes{${CONTAINER}})`, legend: 'bytes' },
+          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="total_size"})`, legend: 'total size limit' },
+          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="size"})`, legend: 'per-archive size limit' },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Archive age against the age limit',
+        description: 'Age of the oldest and newest archive (from their names) and the maximum age.',
+        unit: 's',
+        queries: [
+          { expr: `max(time() - checkpoint_archive_oldest_timestamp_seconds{${CONTAINER}})`, legend: 'oldest' },
+          { expr: `min(time() - checkpoint_archive_newest_timestamp_seconds{${CONTAINER}})`, legend: 'newest' },
+          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="age_seconds"})`, legend: 'age limit' },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      tablePanel({
+        title: 'Limits in effect',
+        description:
+          'Every limit binding this container: its own, its pod\'s and its namespace\'s. count is in archives, size and total_size in bytes, age_seconds in seconds.',
+        unit: 'short',
+        queries: [{ expr: `max by (namespace, pod, container, limit) (checkpoint_retention_limit{${BINDING_LIMITS}})`, legend: 'value' }],
+        transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }],
+        width: 24,
+        height: 7,
+      }),
+      row('Deletions in the namespace'),
+      timeseriesPanel({
+        title: 'Deletions in the namespace by reason',
+        description: 'Archives of this namespace deleted on this node per second, by the rule that selected them.',
+        unit: 'ops',
+        queries: [
+          {
+            expr: `sum by (reason) (rate(checkpoint_retention_deletions_total{${NAMESPACE}}[$__rate_interval]))`,
+            legend: '{{reason}}',
+          },
+        ],
+        width: 12,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Deleted bytes in the namespace by reason',
+        description: 'Bytes of this namespace freed on this node per second, by the rule that selected the archives.',
+        unit: 'Bps',
+        queries: [
+          {
+            expr: `sum by (reason) (rate(checkpoint_retention_deleted_bytes_total{${NAMESPACE}}[$__rate_interval]))`,
+            legend: '{{reason}}',
+          },
+        ],
+        width: 12,
+        height: 8,
+        min: 0,
+      }),
+    ]),
+  });
+}

@@ -1,0 +1,286 @@
+import type { Dashboard } from '@grafana/schema';
+import { SCRAPE_JOB } from '../alerts/rules.js';
+import { dashboardShell } from './shell.js';
+import { barGaugePanel, datasourceVariable, labelVariable, layoutPanels, row, statPanel, tablePanel, timeseriesPanel } from './panels.js';
+
+export const OVERVIEW_UID = 'checkpoint-archives-overview';
+
+/** Disk-pressure defaults of the policy (highThresholdPercent / lowThresholdPercent), drawn as threshold lines. */
+const PRESSURE_HIGH = 0.85;
+const PRESSURE_LOW = 0.8;
+/** Enough rows to spot the heavy hitters without turning the table into an inventory. */
+const TOP_CONTAINERS = 20;
+
+const NODE = 'node=~"$node"';
+const NODE_NS = 'node=~"$node", namespace=~"$namespace"';
+const UP = `up{job="${SCRAPE_JOB}", ${NODE}}`;
+
+export function buildOverviewDashboard(): Dashboard {
+  return dashboardShell({
+    uid: OVERVIEW_UID,
+    title: 'Checkpoint archives / Overview',
+    description: 'Container checkpoint archives across the fleet: space, retention deletions, archives retention cannot touch, and exporter health.',
+    variables: [
+      datasourceVariable(),
+      labelVariable({ name: 'node', label: 'Node', series: 'checkpoint_exporter_build_info', multi: true }),
+      labelVariable({ name: 'namespace', label: 'Namespace', series: `checkpoint_archives{${NODE}}`, multi: true }),
+    ],
+    panels: layoutPanels([
+      row('Exporter health'),
+      statPanel({
+        title: 'Exporters up',
+        description: 'Exporter targets Prometheus scraped successfully on the selected nodes.',
+        unit: 'short',
+        queries: [{ expr: `sum(${UP}) or vector(0)` }],
+        width: 4,
+        height: 4,
+      }),
+      statPanel({
+        title: 'Failed config reloads',
+        description: 'Exporters whose last policy reload failed; they keep enforcing the last good policy.',
+        unit: 'short',
+        queries: [{ expr: `count(checkpoint_config_last_reload_successful{${NODE}} == 0) or vector(0)` }],
+        width: 4,
+        height: 4,
+        thresholds: [{ value: 1, color: 'red' }],
+      }),
+      statPanel({
+        title: 'Kubernetes API unavailable',
+        description: 'Exporters without a healthy Kubernetes API view; orphaned archives are not cleaned up there.',
+        unit: 'short',
+        queries: [{ expr: `count(checkpoint_kubernetes_api_up{${NODE}} == 0) or vector(0)` }],
+        width: 4,
+        height: 4,
+        thresholds: [{ value: 1, color: 'orange' }],
+      }),
+      statPanel({
+        title: 'Oldest retention run',
+        description: 'Age of the least recent retention run among the selected nodes.',
+        unit: 's',
+        queries: [{ expr: `max(time() - checkpoint_retention_last_run_timestamp_seconds{${NODE}})` }],
+        width: 4,
+        height: 4,
+        thresholds: [
+          { value: 900, color: 'orange' },
+          { value: 1800, color: 'red' },
+        ],
+      }),
+      statPanel({
+        title: 'Dry-run exporters',
+        description: 'Exporters started with --dry-run: they plan deletions but delete nothing.',
+        unit: 'short',
+        queries: [{ expr: `sum(checkpoint_retention_dry_run{${NODE}}) or vector(0)` }],
+        width: 4,
+        height: 4,
+        thresholds: [{ value: 1, color: 'orange' }],
+      }),
+      statPanel({
+        title: 'Pending archives',
+        description: 'Archive-named files still being written by kubelet (not yet settled).',
+        unit: 'short',
+        queries: [{ expr: `sum(checkpoint_pending_archives{${NODE}}) or vector(0)` }],
+        width: 4,
+        height: 4,
+      }),
+      tablePanel({
+        title: 'Exporter health by node',
+        description: 'Per node: scrape status, policy reload status (1 = ok), Kubernetes API status (1 = up), dry run, and seconds since the last retention run.',
+        unit: 'short',
+        queries: [
+          { expr: `max by (node) (${UP})`, legend: 'up' },
+          { expr: `max by (node) (checkpoint_config_last_reload_successful{${NODE}})`, legend: 'config reload ok' },
+          { expr: `max by (node) (checkpoint_kubernetes_api_up{${NODE}})`, legend: 'kubernetes api up' },
+          { expr: `max by (node) (checkpoint_retention_dry_run{${NODE}})`, legend: 'dry run' },
+          { expr: `max by (node) (time() - checkpoint_retention_last_run_timestamp_seconds{${NODE}})`, legend: 'last retention run' },
+        ],
+        columnUnits: { 'Value #E': 's' },
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true },
+              renameByName: {
+                'Value #A': 'Up',
+                'Value #B': 'Config reload ok',
+                'Value #C': 'Kubernetes API up',
+                'Value #D': 'Dry run',
+                'Value #E': 'Since last retention run',
+              },
+            },
+          },
+        ],
+        width: 24,
+        height: 6,
+      }),
+      row('Archives and space'),
+      timeseriesPanel({
+        title: 'Archives',
+        description: 'Settled, identified archives: fleet total and per node.',
+        unit: 'short',
+        queries: [
+          { expr: `sum(checkpoint_archives{${NODE_NS}})`, legend: 'total' },
+          { expr: `sum by (node) (checkpoint_archives{${NODE_NS}})`, legend: '{{node}}' },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Archive bytes',
+        description: 'Bytes held by settled, identified archives: fleet total and per node.',
+        unit: 'bytes',
+        queries: [
+          { expr: `sum(checkpoint_archive_bytes{${NODE_NS}})`, legend: 'total' },
+          { expr: `sum by (node) (checkpoint_archive_bytes{${NODE_NS}})`, legend: '{{node}}' },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Checkpoint filesystem usage',
+        description:
+          'Used share of the filesystem holding the checkpoint directory, per node. Lines: disk-pressure cleanup starts at 85 % and stops at 80 % (policy defaults).',
+        unit: 'percentunit',
+        queries: [
+          { expr: `1 - (checkpoint_filesystem_avail_bytes{${NODE}} / checkpoint_filesystem_size_bytes{${NODE}})`, legend: '{{node}}' },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+        max: 1,
+        thresholds: [
+          { value: PRESSURE_LOW, color: 'orange' },
+          { value: PRESSURE_HIGH, color: 'red' },
+        ],
+      }),
+      tablePanel({
+        title: 'Top containers by bytes',
+        description: `The ${TOP_CONTAINERS} containers whose archives take the most space.`,
+        unit: 'bytes',
+        queries: [
+          {
+            expr: `topk(${TOP_CONTAINERS}, sum by (node, namespace, pod, container) (checkpoint_archive_bytes{${NODE_NS}}))`,
+            legend: 'bytes',
+          },
+        ],
+        transformations: [
+          { id: 'organize', options: { excludeByName: { Time: true }, renameByName: { Value: 'Bytes' } } },
+          { id: 'sortBy', options: { sort: [{ field: 'Bytes', desc: true }] } },
+        ],
+        width: 12,
+        height: 8,
+      }),
+      barGaugePanel({
+        title: 'Archive bytes by namespace',
+        description: 'Bytes held by identified archives, per namespace, on the selected nodes.',
+        unit: 'bytes',
+        queries: [{ expr: `sort_desc(sum by (namespace) (checkpoint_archive_bytes{${NODE_NS}}))`, legend: '{{namespace}}' }],
+        width: 12,
+        height: 8,
+      }),
+      row('Retention'),
+      timeseriesPanel({
+        title: 'Deletions by reason',
+        description: 'Archives deleted by retention per second, by the rule that selected them.',
+        unit: 'ops',
+        queries: [
+          {
+            expr: `sum by (reason) (rate(checkpoint_retention_deletions_total{${NODE_NS}}[$__rate_interval]))`,
+            legend: '{{reason}}',
+          },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Deleted bytes by reason',
+        description: 'Bytes freed by retention per second, by the rule that selected the archives.',
+        unit: 'Bps',
+        queries: [
+          {
+            expr: `sum by (reason) (rate(checkpoint_retention_deleted_bytes_total{${NODE_NS}}[$__rate_interval]))`,
+            legend: '{{reason}}',
+          },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Planned deletions by reason',
+        description: 'Deletions the last retention plan selected; in dry run they stay here instead of happening.',
+        unit: 'short',
+        queries: [{ expr: `sum by (reason) (checkpoint_retention_planned_deletions{${NODE}})`, legend: '{{reason}}' }],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Orphaned, pinned, unidentified and unrecognized',
+        description:
+          'Orphaned archives (pod gone), pinned archives (.keep file), unidentified archives (no readable identity) and unrecognized files in the checkpoint directory.',
+        unit: 'short',
+        queries: [
+          { expr: `sum(checkpoint_archives_orphaned{${NODE_NS}})`, legend: 'orphaned' },
+          { expr: `sum(checkpoint_archives_pinned{${NODE_NS}})`, legend: 'pinned' },
+          { expr: `sum(checkpoint_unidentified_archives{${NODE}})`, legend: 'unidentified' },
+          { expr: `sum(checkpoint_unrecognized_files{${NODE}})`, legend: 'unrecognized files' },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      barGaugePanel({
+        title: 'Unidentified and unrecognized bytes',
+        description: 'Space taken by archives without an identity and by foreign files; per-container limits never remove either.',
+        unit: 'bytes',
+        queries: [
+          { expr: `sum by (node) (checkpoint_unidentified_archive_bytes{${NODE}})`, legend: '{{node}} unidentified' },
+          { expr: `sum by (node) (checkpoint_unrecognized_file_bytes{${NODE}})`, legend: '{{node}} unrecognized' },
+        ],
+        width: 8,
+        height: 8,
+      }),
+      timeseriesPanel({
+        title: 'Retention errors',
+        description: 'Failed retention operations per second, by node and operation.',
+        unit: 'ops',
+        queries: [
+          {
+            expr: `sum by (node, operation) (rate(checkpoint_retention_errors_total{${NODE}}[$__rate_interval]))`,
+            legend: '{{node}} {{operation}}',
+          },
+        ],
+        width: 8,
+        height: 8,
+        min: 0,
+      }),
+      statPanel({
+        title: 'Unsatisfiable limits',
+        description: 'Limits that pinned archives currently keep from being met.',
+        unit: 'short',
+        queries: [{ expr: `count(checkpoint_retention_limit_unsatisfiable{${NODE_NS}} == 1) or vector(0)` }],
+        width: 6,
+        height: 6,
+        thresholds: [{ value: 1, color: 'orange' }],
+      }),
+      tablePanel({
+        title: 'Unsatisfiable limits by scope',
+        description: 'Each limit pinned archives keep from being met; empty pod or container means a namespace- or pod-level limit.',
+        unit: 'short',
+        queries: [
+          {
+            expr: `max by (node, namespace, pod, container, limit) (checkpoint_retention_limit_unsatisfiable{${NODE_NS}})`,
+            legend: 'unsatisfiable',
+          },
+        ],
+        transformations: [{ id: 'organize', options: { excludeByName: { Time: true, Value: true } } }],
+        width: 18,
+        height: 6,
+      }),
+    ]),
+  });
+}
