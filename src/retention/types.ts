@@ -33,7 +33,11 @@ export interface GlobalPolicy extends Sourced {
   readonly maxTotalSizePerPod: number;
   readonly maxTotalSizePerContainer: number;
   readonly maxCheckpointAgeSeconds: number;
+  /** Where each field came from when fields were merged from several documents (absent: all from `source`). */
+  readonly fieldSources?: Readonly<Partial<Record<GlobalPolicyField, string>>>;
 }
+
+export type GlobalPolicyField = Exclude<keyof GlobalPolicy, 'source' | 'fieldSources'>;
 
 export interface NamespacePolicy extends PolicyLimits, Sourced {
   readonly namespace: string;
@@ -63,6 +67,8 @@ export interface RetentionPolicy {
   readonly containerPolicies: readonly ContainerPolicy[];
   readonly diskPressure: DiskPressurePolicy | undefined;
   readonly orphanGracePeriodSeconds: number;
+  /** Where checkpointDirectory and orphanGracePeriod came from (absent: defaults). */
+  readonly settingSources?: Readonly<{ checkpointDirectory?: string; orphanGracePeriod?: string }>;
 }
 
 /** What the Kubernetes view knows of an archive's owner. Any doubt is `unknown`, never `orphan`. */

@@ -1,0 +1,153 @@
+import { lstat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { PlannedDeletion, RetentionObserver, RetentionPlan } from './types.js';
+
+export interface RetentionExecutorDeps {
+  /** The checkpoint directory the plan was made for; nothing outside it is ever touched. */
+  readonly directory: string;
+  readonly dryRun: boolean;
+  readonly logger: Logger;
+  readonly observer: RetentionObserver;
+}
+
+export type DeletionOutcome =
+  | { readonly deletion: PlannedDeletion; readonly outcome: 'deleted'; readonly bytes: number }
+  | { readonly deletion: PlannedDeletion; readonly outcome: 'would_delete'; readonly bytes: number }
+  /** A check failed or the file was already gone: nothing was unlinked. */
+  | { readonly deletion: PlannedDeletion; readonly outcome: 'skipped'; readonly reason: string }
+  | { readonly deletion: PlannedDeletion; readonly outcome: 'failed'; readonly reason: string };
+
+export interface ExecutionResult {
+  readonly dryRun: boolean;
+  readonly outcomes: readonly DeletionOutcome[];
+  readonly deleted: number;
+  readonly wouldDelete: number;
+  readonly skipped: number;
+  readonly failed: number;
+  /** Bytes of the files unlinked (or that would be, in a dry run). */
+  readonly bytes: number;
+}
+
+export interface RetentionExecutor {
+  execute(plan: RetentionPlan): Promise<ExecutionResult>;
+  /** Resolves once no execution is in flight, so shutdown never abandons an unlink half-way. */
+  idle(): Promise<void>;
+}
+
+type Verdict = { readonly ok: true; readonly bytes: number } | { readonly ok: false; readonly operation: 'lstat' | 'verify' | undefined; readonly reason: string; readonly error?: unknown };
+
+const errorCode = (error: unknown): string | undefined =>
+  typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+
+/** A plain base name: no separator, no NUL, not `.` or `..`, and joined it lands directly in the directory. */
+function checkName(directory: string, fileName: string): string | undefined {
+  if (fileName === '' || fileName === '.' || fileName === '..') return `file name ${JSON.stringify(fileName)} is not a plain name`;
+  if (fileName.includes('/') || fileName.includes('\0')) return `file name ${JSON.stringify(fileName)} contains a path separator or NUL`;
+  const root = path.resolve(directory);
+  const target = path.resolve(path.join(root, fileName));
+  if (path.dirname(target) !== root || path.basename(target) !== fileName) return `file name ${JSON.stringify(fileName)} does not resolve inside ${root}`;
+  return undefined;
+}
+
+/**
+ * Everything that must hold just before an unlink. Any doubt is a refusal: the file must be the
+ * same regular file (device, inode, size, mtime) the planner saw, and not pinned since. A window
+ * between this check and the unlink remains (no unlink-by-inode exists); the checks make it as
+ * short as a single lstat.
+ */
+async function verify(directory: string, deletion: PlannedDeletion): Promise<Verdict> {
+  const nameProblem = checkName(directory, deletion.fileName);
+  if (nameProblem) return { ok: false, operation: 'verify', reason: nameProblem };
+  const target = path.join(directory, deletion.fileName);
+
+  let stats;
+  try {
+    stats = await lstat(target);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return { ok: false, operation: undefined, reason: 'already gone' };
+    return { ok: false, operation: 'lstat', reason: `lstat failed: ${errorCode(error) ?? String(error)}`, error };
+  }
+  if (stats.isSymbolicLink()) return { ok: false, operation: 'verify', reason: 'is a symbolic link' };
+  if (!stats.isFile()) return { ok: false, operation: 'verify', reason: 'is not a regular file' };
+  const planned = deletion.fingerprint;
+  const changed = (['dev', 'ino', 'size', 'mtimeMs'] as const).filter((field) => stats[field] !== planned[field]);
+  if (changed.length > 0) return { ok: false, operation: 'verify', reason: `changed since planning (${changed.join(', ')})` };
+
+  try {
+    await lstat(`${target}.keep`);
+    return { ok: false, operation: 'verify', reason: 'pinned since planning' };
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') {
+      return { ok: false, operation: 'verify', reason: `cannot tell whether it is pinned: ${errorCode(error) ?? String(error)}`, error };
+    }
+  }
+  return { ok: true, bytes: stats.size };
+}
+
+/**
+ * The only code that unlinks. Executions are serialized: a second plan waits for the first, so two
+ * plans never race over one file and `idle()` can await the unlink in flight.
+ */
+export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionExecutor {
+  const { directory, dryRun, logger, observer } = deps;
+  let tail: Promise<unknown> = Promise.resolve();
+
+  const runOne = async (deletion: PlannedDeletion): Promise<DeletionOutcome> => {
+    const context = { file: deletion.fileName, reason: deletion.reason, detail: deletion.detail, policySource: deletion.policySource };
+    const verdict = await verify(directory, deletion);
+    if (!verdict.ok) {
+      if (verdict.operation === undefined) {
+        logger.info({ ...context, skipped: verdict.reason }, 'retention: archive already gone; nothing to delete');
+      } else {
+        logger.warn({ ...context, skipped: verdict.reason }, 'retention: not deleting archive');
+        observer.onError(verdict.operation, deletion, verdict.error ?? new Error(verdict.reason));
+      }
+      return { deletion, outcome: 'skipped', reason: verdict.reason };
+    }
+    if (dryRun) {
+      logger.info({ ...context, bytes: verdict.bytes }, 'retention: would delete archive (dry run)');
+      return { deletion, outcome: 'would_delete', bytes: verdict.bytes };
+    }
+    try {
+      await unlink(path.join(directory, deletion.fileName));
+    } catch (error) {
+      const reason = `unlink failed: ${errorCode(error) ?? String(error)}`;
+      logger.error({ ...context, err: error }, 'retention: deleting archive failed');
+      observer.onError('unlink', deletion, error);
+      return { deletion, outcome: 'failed', reason };
+    }
+    logger.info({ ...context, bytes: verdict.bytes }, 'retention: deleted archive');
+    observer.onDeleted(deletion, verdict.bytes);
+    return { deletion, outcome: 'deleted', bytes: verdict.bytes };
+  };
+
+  const run = async (plan: RetentionPlan): Promise<ExecutionResult> => {
+    const outcomes: DeletionOutcome[] = [];
+    const seen = new Set<string>();
+    for (const deletion of plan.deletions) {
+      // A plan never lists a file twice; if one did, the second attempt could only fail or mislead.
+      if (seen.has(deletion.fileName)) continue;
+      seen.add(deletion.fileName);
+      outcomes.push(await runOne(deletion));
+    }
+    const count = (outcome: DeletionOutcome['outcome']): number => outcomes.filter((o) => o.outcome === outcome).length;
+    const bytes = outcomes.reduce((sum, o) => sum + (o.outcome === 'deleted' || o.outcome === 'would_delete' ? o.bytes : 0), 0);
+    return { dryRun, outcomes, deleted: count('deleted'), wouldDelete: count('would_delete'), skipped: count('skipped'), failed: count('failed'), bytes };
+  };
+
+  return {
+    execute(plan) {
+      const result = tail.then(() => run(plan));
+      tail = result.catch(() => undefined);
+      return result;
+    },
+    async idle() {
+      let current: Promise<unknown>;
+      do {
+        current = tail;
+        await current;
+      } while (current !== tail);
+    },
+  };
+}
