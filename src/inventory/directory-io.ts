@@ -1,0 +1,64 @@
+import type { Stats } from 'node:fs';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import type { Result } from '../archive/types.js';
+
+function codeOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** ENOTDIR: a path component was replaced by a file, which for us is the same as gone. */
+function isGone(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** A directory removed and recreated under the same path is a different directory: the old watch is dead. */
+export interface DirectoryIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * stat, not lstat: the checkpoint directory itself may legitimately be a symlink to a larger disk.
+ * Only its entries are held to lstat.
+ */
+export async function probeDirectory(directory: string): Promise<Result<DirectoryIdentity>> {
+  try {
+    const stats = await stat(directory);
+    if (!stats.isDirectory()) return { ok: false, reason: 'exists but is not a directory' };
+    return { ok: true, value: { dev: stats.dev, ino: stats.ino } };
+  } catch (error) {
+    return { ok: false, reason: isGone(error) ? 'does not exist' : messageOf(error) };
+  }
+}
+
+export interface ListFailure {
+  readonly gone: boolean;
+  readonly message: string;
+}
+
+export async function listDirectory(directory: string): Promise<Result<string[], ListFailure>> {
+  try {
+    return { ok: true, value: await readdir(directory) };
+  } catch (error) {
+    return { ok: false, reason: { gone: isGone(error), message: messageOf(error) } };
+  }
+}
+
+/** `missing` when the entry is gone; `failed` when lstat could not tell (the entry's state is then left as it was). */
+export type LstatOutcome =
+  | { readonly kind: 'found'; readonly stats: Stats }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'failed'; readonly message: string };
+
+export async function lstatEntry(path: string): Promise<LstatOutcome> {
+  try {
+    return { kind: 'found', stats: await lstat(path) };
+  } catch (error) {
+    return isGone(error) ? { kind: 'missing' } : { kind: 'failed', message: messageOf(error) };
+  }
+}
