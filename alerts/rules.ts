@@ -130,7 +130,7 @@ export function buildAlertRuleGroups(options: AlertRuleOptions = {}): AlertRuleG
           // The join puts the limit's value into $value; the fallback keeps the alert if no limit series matches.
           '(\n  checkpoint_retention_limit and checkpoint_retention_limit_unsatisfiable == 1\n)\nor\n  checkpoint_retention_limit_unsatisfiable == 1',
           'Pinned checkpoint archives keep a retention limit from being met.',
-          `Pinned archives of ${CONTAINER_SCOPE} ${ON_NODE} keep its {{ $labels.limit }} limit ({{ $value }}) from being met; ` +
+          `Pinned archives of ${CONTAINER_SCOPE} ${ON_NODE} keep its {{ $labels.limit }} limit ({{ $value | humanize }}) from being met; ` +
             'retention cannot delete pinned archives.',
         ),
         rule(
