@@ -1,6 +1,7 @@
 import type { ArchiveIdentity } from '../archive/types.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { formatDuration } from './duration.js';
+import { DEFAULT_SOURCE } from './merge-policies.js';
 import { formatBytes } from './quantity.js';
 import type {
   DeletionReason,
@@ -115,7 +116,7 @@ export function planRetention(input: PlanInput): RetentionPlan {
   const podPolicies = new Map(policy.podPolicies.map((p) => [podKey(p), p]));
   const namespacePolicies = new Map(policy.namespacePolicies.map((p) => [p.namespace, p]));
   const g = policy.global;
-  const globalSource = (field: GlobalPolicyField): string => g.fieldSources?.[field] ?? g.source;
+  const globalSource = (field: GlobalPolicyField): string => sourceOfGlobalField(g, field);
 
   const governorCache = new Map<string, Governor>();
   const governorOf = (id: ArchiveIdentity): Governor => {
@@ -284,6 +285,12 @@ export function planRetention(input: PlanInput): RetentionPlan {
 
 const LEVEL_ORDER: Readonly<Record<Level, number>> = { container: 0, pod: 1, namespace: 2 };
 
+/** A merged policy records per-field sources, where a missing field is a default; a hand-built one has only `source`. */
+function sourceOfGlobalField(global: RetentionPolicy['global'], field: GlobalPolicyField): string {
+  if (!global.fieldSources) return global.source;
+  return global.fieldSources[field] ?? DEFAULT_SOURCE;
+}
+
 function resolveSpecific(
   container: (PolicyLimits & Sourced) | undefined,
   pod: (PolicyLimits & Sourced) | undefined,
@@ -363,7 +370,7 @@ function planDiskPressure(
 function describeEffectiveLimits(entries: readonly Entry[], policy: RetentionPolicy): EffectiveLimit[] {
   const limits = new Map<string, EffectiveLimit>();
   const g = policy.global;
-  const globalSource = (field: GlobalPolicyField): string => g.fieldSources?.[field] ?? g.source;
+  const globalSource = (field: GlobalPolicyField): string => sourceOfGlobalField(g, field);
   const add = (scope: ScopeRef, limit: LimitName, value: number, policySource: string): void => {
     if (value <= 0) return;
     const labels = labelsOf(scope, limit);

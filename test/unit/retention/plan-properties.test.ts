@@ -1,0 +1,171 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import type { ArchiveRecord } from '../../../src/inventory/types.js';
+import { planRetention } from '../../../src/retention/plan.js';
+import type { DiskStats, OwnerState } from '../../../src/retention/types.js';
+import { archive, MiB, MINUTE, policyOf, snapshotOf, T0 } from './builders.js';
+
+const NOW = T0 + 48 * 60 * MINUTE;
+
+const archiveArb = fc.record({
+  namespace: fc.constantFrom('default', 'default-x', 'shop'),
+  pod: fc.constantFrom('web-0', 'web-01', 'db-0'),
+  container: fc.constantFrom('api', 'side'),
+  minute: fc.integer({ min: 0, max: 3000 }),
+  size: fc.integer({ min: 1, max: 8 * MiB }),
+  pinned: fc.boolean({ freq: 8 }).map((b) => b),
+  identified: fc.boolean({ freq: 10 }).map((b) => !b),
+});
+
+/** Distinct file names: the directory cannot hold two files of one name. */
+const archivesArb = fc.uniqueArray(archiveArb, { maxLength: 60, selector: (a) => `${a.namespace}/${a.pod}/${a.container}/${a.minute}` }).map((specs) => specs.map(archive));
+
+const limitsArb = fc.record(
+  {
+    retainOrphan: fc.boolean(),
+    maxCheckpoints: fc.integer({ min: 0, max: 6 }),
+    maxCheckpointSize: fc.integer({ min: 0, max: 8 * MiB }),
+    maxTotalSize: fc.integer({ min: 0, max: 30 * MiB }),
+    maxCheckpointAge: fc.constantFrom('0s', '12h', '30h', '2d'),
+  },
+  { requiredKeys: [] },
+);
+
+const specArb = fc.record(
+  {
+    globalPolicy: fc.record(
+      {
+        retainOrphan: fc.boolean(),
+        maxCheckpointsPerNamespace: fc.integer({ min: 0, max: 20 }),
+        maxCheckpointsPerPod: fc.integer({ min: 0, max: 10 }),
+        maxCheckpointsPerContainer: fc.integer({ min: 0, max: 6 }),
+        maxCheckpointSize: fc.integer({ min: 0, max: 8 * MiB }),
+        maxTotalSizePerNamespace: fc.integer({ min: 0, max: 80 * MiB }),
+        maxTotalSizePerPod: fc.integer({ min: 0, max: 40 * MiB }),
+        maxTotalSizePerContainer: fc.integer({ min: 0, max: 20 * MiB }),
+        maxCheckpointAge: fc.constantFrom('0s', '36h'),
+      },
+      { requiredKeys: [] },
+    ),
+    namespacePolicies: fc.uniqueArray(fc.record({ namespace: fc.constantFrom('default', 'shop') }).chain((s) => limitsArb.map((l) => ({ ...s, ...l }))), {
+      maxLength: 2,
+      selector: (p) => p.namespace,
+    }),
+    podPolicies: fc.uniqueArray(fc.record({ namespace: fc.constantFrom('default', 'shop'), pod: fc.constantFrom('web-0', 'db-0') }).chain((s) => limitsArb.map((l) => ({ ...s, ...l }))), {
+      maxLength: 2,
+      selector: (p) => `${p.namespace}/${p.pod}`,
+    }),
+    containerPolicies: fc.uniqueArray(
+      fc.record({ namespace: fc.constantFrom('default', 'shop'), pod: fc.constantFrom('web-0', 'db-0'), container: fc.constantFrom('api', 'side') }).chain((s) => limitsArb.map((l) => ({ ...s, ...l }))),
+      { maxLength: 2, selector: (p) => `${p.namespace}/${p.pod}/${p.container}` },
+    ),
+    diskPressure: fc.constant({ highThresholdPercent: 70, lowThresholdPercent: 60, keepNewestPerContainer: 1 }),
+    orphanGracePeriod: fc.constantFrom('0s', '10m'),
+  },
+  { requiredKeys: [] },
+);
+
+const ownerArb: fc.Arbitrary<OwnerState> = fc.oneof(
+  fc.constant({ state: 'alive' as const }),
+  fc.constant({ state: 'unknown' as const, reason: 'no informer' }),
+  fc.integer({ min: 0, max: 60 }).map((minutes) => ({ state: 'orphan' as const, sinceMs: NOW - minutes * MINUTE })),
+);
+
+const diskArb: fc.Arbitrary<DiskStats | undefined> = fc.option(
+  fc.integer({ min: 0, max: 100 }).map((usedPercent) => ({ sizeBytes: 400 * MiB, freeBytes: ((100 - usedPercent) * 400 * MiB) / 100, availBytes: ((100 - usedPercent) * 400 * MiB) / 100 })),
+  { nil: undefined },
+);
+
+describe('planRetention invariants', () => {
+  it('never plans a pinned, unidentified, unknown or duplicate file, and does not depend on input order', () => {
+    fc.assert(
+      fc.property(archivesArb, specArb, ownerArb, diskArb, fc.nat(), (archives, spec, owner, disk, seed) => {
+        const policy = policyOf(spec);
+        const input = { policy, owners: () => owner, disk, nowMs: NOW };
+        const result = planRetention({ ...input, snapshot: snapshotOf(archives) });
+
+        const byName = new Map(archives.map((a) => [a.fileName, a]));
+        const names = result.deletions.map((d) => d.fileName);
+        expect(new Set(names).size).toBe(names.length);
+        for (const deletion of result.deletions) {
+          const record = byName.get(deletion.fileName);
+          expect(record).toBeDefined();
+          expect(record!.pinned).toBe(false);
+          expect(record!.identity).toBeDefined();
+          expect(deletion.fingerprint).toEqual(record!.fingerprint);
+          expect(deletion.detail.length).toBeGreaterThan(0);
+          if (deletion.reason === 'orphan') expect(owner.state).toBe('orphan');
+        }
+
+        const shuffled = [...archives].sort((a, b) => ((hash(a.fileName) ^ seed) >>> 0) - ((hash(b.fileName) ^ seed) >>> 0));
+        expect(planRetention({ ...input, snapshot: snapshotOf(shuffled) })).toEqual(result);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('with only a per-container count, deletes exactly the oldest excess of each container', () => {
+    fc.assert(
+      fc.property(archivesArb, fc.integer({ min: 1, max: 5 }), (archives, limit) => {
+        const unpinned = archives.map((a) => ({ ...a, pinned: false }));
+        const result = planRetention({ snapshot: snapshotOf(unpinned), policy: policyOf({ globalPolicy: { maxCheckpointsPerContainer: limit } }), owners: () => ({ state: 'alive' }), disk: undefined, nowMs: NOW });
+        const expected: string[] = [];
+        const byContainer = new Map<string, ArchiveRecord[]>();
+        for (const a of unpinned) {
+          if (!a.identity) continue;
+          const key = `${a.identity.namespace}/${a.identity.pod}/${a.identity.container}`;
+          byContainer.set(key, [...(byContainer.get(key) ?? []), a]);
+        }
+        for (const list of byContainer.values()) {
+          list.sort((x, y) => x.name.timestampMs - y.name.timestampMs);
+          expected.push(...list.slice(0, Math.max(0, list.length - limit)).map((a) => a.fileName));
+        }
+        expect(result.deletions.map((d) => d.fileName).sort()).toEqual(expected.sort());
+        expect(result.deletions.every((d) => d.reason === 'count')).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('leaves every count and total-size limit met, or reports it unsatisfiable', () => {
+    fc.assert(
+      fc.property(archivesArb, specArb, (archives, spec) => {
+        const policy = policyOf(spec);
+        const result = planRetention({ snapshot: snapshotOf(archives), policy, owners: () => ({ state: 'alive' }), disk: undefined, nowMs: NOW });
+        const gone = new Set(result.deletions.map((d) => d.fileName));
+        const kept = archives.filter((a) => a.identity && !gone.has(a.fileName));
+        for (const limit of result.effectiveLimits) {
+          if (limit.limit !== 'count' && limit.limit !== 'total_size') continue;
+          const inScope = kept.filter(
+            (a) =>
+              a.identity!.namespace === limit.namespace &&
+              (limit.pod === '' || a.identity!.pod === limit.pod) &&
+              (limit.container === '' || a.identity!.container === limit.container) &&
+              governedBy(a, limit.policySource, policy),
+          );
+          const measured = limit.limit === 'count' ? inScope.length : inScope.reduce((sum, a) => sum + a.fingerprint.size, 0);
+          if (measured > limit.value) {
+            expect(result.unsatisfiable).toContainEqual(expect.objectContaining({ namespace: limit.namespace, pod: limit.pod, container: limit.container, limit: limit.limit }));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+/** True when the archive is counted by the limit from `source`: specific policies by their own scope, global ones when nothing specific covers it. */
+function governedBy(a: ArchiveRecord, source: string, policy: ReturnType<typeof policyOf>): boolean {
+  const id = a.identity!;
+  const specific =
+    policy.containerPolicies.find((p) => p.namespace === id.namespace && p.pod === id.pod && p.container === id.container) ??
+    policy.podPolicies.find((p) => p.namespace === id.namespace && p.pod === id.pod) ??
+    policy.namespacePolicies.find((p) => p.namespace === id.namespace);
+  return specific ? specific.source === source : !/(container|pod|namespace)Policies\[/.test(source);
+}
+
+function hash(text: string): number {
+  let h = 2166136261;
+  for (const char of text) h = Math.imul(h ^ char.charCodeAt(0), 16777619) >>> 0;
+  return h;
+}
