@@ -1,0 +1,158 @@
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ArchiveIdentity } from '../archive/types.js';
+import type { OwnerLookup, OwnerState } from '../retention/types.js';
+import { DEFAULT_BACKOFF, realDelay, type BackoffOptions, type DelayFn } from './backoff.js';
+import { advanceOrphanClock, EMPTY_ORPHAN_CLOCK, type OrphanClock, type OwnerVerdict } from './orphan-clock.js';
+import { containerNamesOf, identityKey, podKey, podKeyOf } from './pod-containers.js';
+import { createPodFetcher, type PodFetch } from './pod-fetcher.js';
+import { createReflector } from './reflector.js';
+import { requestOptions } from './request-options.js';
+
+/** A dead watch is noticed within about two minutes, far inside any sensible orphan grace period. */
+export const DEFAULT_WATCH_TIMEOUT_SECONDS = 120;
+/** Slack for a server that closes a little late under load before the watch is declared dead. */
+export const DEFAULT_WATCH_GRACE_MS = 15_000;
+/** Lists and GETs are small (one node's pods, one pod); ten seconds without an answer means trouble. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** Pods elsewhere change owners rarely; a minute of reuse keeps GETs to a trickle. */
+export const DEFAULT_LOOKUP_TTL_MS = 60_000;
+export const DEFAULT_LOOKUP_ERROR_TTL_MS = 15_000;
+/** Per resolve call; the rest are looked up in later cycles. */
+export const DEFAULT_MAX_LOOKUPS_PER_RESOLVE = 50;
+export const DEFAULT_LOOKUP_CONCURRENCY = 4;
+
+export interface PodViewOptions {
+  readonly kubeConfig: KubeConfig;
+  /** This node's name (from NODE_NAME, read by the caller). */
+  readonly nodeName: string;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly delay?: DelayFn;
+  readonly backoff?: BackoffOptions;
+  readonly watchTimeoutSeconds?: number;
+  readonly watchGraceMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly lookupTtlMs?: number;
+  readonly lookupErrorTtlMs?: number;
+  readonly maxLookupsPerResolve?: number;
+  readonly lookupConcurrency?: number;
+}
+
+export interface PodView {
+  start(): void;
+  stop(): Promise<void>;
+  /** The node's pod cache can be trusted: drives checkpoint_kubernetes_api_up. */
+  healthy(): boolean;
+  /**
+   * Looks up the owners of these archives. The returned lookup answers for exactly these identities
+   * (others are `unknown`); pass every identified archive each cycle, since the orphan clock only keeps
+   * owners it keeps seeing orphaned.
+   */
+  resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
+}
+
+/**
+ * Knows which pods and containers exist, to tell live archives from orphans. Watches only this node's pods;
+ * a pod not in that cache is fetched by name. Ownership is by name: an archive belongs to namespace/pod/container,
+ * so a StatefulSet pod recreated under the same name (new UID) still owns the archives of its predecessor.
+ */
+export function createPodView(options: PodViewOptions): PodView {
+  const { logger, now, nodeName } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const coreApi = options.kubeConfig.makeApiClient(CoreV1Api);
+  const fieldSelector = `spec.nodeName=${nodeName}`;
+  let clock: OrphanClock = EMPTY_ORPHAN_CLOCK;
+  const lifetime = new AbortController();
+
+  const reflector = createReflector<ReadonlySet<string>>({
+    name: `pods on node ${nodeName}`,
+    kubeConfig: options.kubeConfig,
+    watchPath: '/api/v1/pods',
+    fieldSelector,
+    list: async (signal) => {
+      const list = await coreApi.listPodForAllNamespaces({ fieldSelector }, requestOptions(requestTimeoutMs, signal));
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+    },
+    keyOf: podKeyOf,
+    project: containerNamesOf,
+    onHealthChange: (healthy) => {
+      // Any doubt restarts every orphan's grace period.
+      if (!healthy) clock = EMPTY_ORPHAN_CLOCK;
+    },
+    logger,
+    delay: options.delay ?? realDelay,
+    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    watchTimeoutSeconds: options.watchTimeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_SECONDS,
+    watchGraceMs: options.watchGraceMs ?? DEFAULT_WATCH_GRACE_MS,
+  });
+
+  const fetcher = createPodFetcher({
+    coreApi,
+    now,
+    requestTimeoutMs,
+    ttlMs: options.lookupTtlMs ?? DEFAULT_LOOKUP_TTL_MS,
+    errorTtlMs: options.lookupErrorTtlMs ?? DEFAULT_LOOKUP_ERROR_TTL_MS,
+    maxLookupsPerCall: options.maxLookupsPerResolve ?? DEFAULT_MAX_LOOKUPS_PER_RESOLVE,
+    concurrency: options.lookupConcurrency ?? DEFAULT_LOOKUP_CONCURRENCY,
+  });
+
+  const allUnknown = (reason: string): OwnerLookup => {
+    clock = EMPTY_ORPHAN_CLOCK;
+    const state: OwnerState = { state: 'unknown', reason };
+    return () => state;
+  };
+  const unhealthyReason = (): string => `Kubernetes pod view not trustworthy: ${reflector.status().reason ?? 'unhealthy'}`;
+
+  return {
+    start: () => reflector.start(),
+    async stop() {
+      lifetime.abort();
+      await reflector.stop();
+    },
+    healthy: () => reflector.healthy(),
+    async resolveOwners(identities) {
+      if (!reflector.healthy()) return allUnknown(unhealthyReason());
+      const refs = new Map<string, { namespace: string; name: string }>();
+      for (const identity of identities) {
+        const key = podKey(identity.namespace, identity.pod);
+        if (!reflector.store().has(key)) refs.set(key, { namespace: identity.namespace, name: identity.pod });
+      }
+      const fetched: ReadonlyMap<string, PodFetch> = refs.size === 0 ? new Map() : await fetcher.fetch([...refs.values()], lifetime.signal);
+      // The watch may have broken while the GETs ran.
+      if (!reflector.healthy()) return allUnknown(unhealthyReason());
+
+      const store = reflector.store();
+      const states = new Map<string, OwnerState>();
+      const verdicts: Array<readonly [string, OwnerVerdict]> = [];
+      for (const identity of identities) {
+        const key = identityKey(identity);
+        const pod = podKey(identity.namespace, identity.pod);
+        const local = store.get(pod);
+        const remote = local ? undefined : fetched.get(pod);
+        let state: OwnerState;
+        if (local) {
+          state = local.has(identity.container) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
+        } else if (remote?.state === 'found') {
+          state = remote.containers.has(identity.container) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
+        } else if (remote?.state === 'gone') {
+          state = { state: 'orphan', sinceMs: 0 };
+        } else {
+          state = { state: 'unknown', reason: remote?.reason ?? `pod ${pod} was not looked up` };
+        }
+        states.set(key, state);
+        verdicts.push([key, state.state]);
+      }
+      clock = advanceOrphanClock(clock, verdicts, now());
+      const resolvedClock = clock;
+      return (identity) => {
+        const key = identityKey(identity);
+        const state = states.get(key);
+        if (!state) return { state: 'unknown', reason: 'archive owner was not among the identities resolved this cycle' };
+        if (state.state !== 'orphan') return state;
+        const sinceMs = resolvedClock.get(key);
+        return sinceMs === undefined ? { state: 'unknown', reason: 'orphan clock lost this owner' } : { state: 'orphan', sinceMs };
+      };
+    },
+  };
+}
