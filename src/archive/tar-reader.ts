@@ -56,6 +56,11 @@ export type TarVisitor = (
   readBody: () => Promise<Result<Uint8Array>>,
 ) => boolean | void | Promise<boolean | void>;
 
+export interface TarWalkLimits {
+  /** Defaults to MAX_TAR_HEADERS. */
+  readonly maxHeaders?: number;
+}
+
 /** Strip one leading `./` and a trailing `/` so `./spec.dump` matches `spec.dump` and `x/` names the directory `x`. */
 export function normalizeEntryName(name: string): string {
   let normalized = name.startsWith('./') ? name.slice(2) : name;
@@ -133,13 +138,17 @@ interface PendingMetadata {
  * Walks the headers of a tar archive, seeking over every body. Only GNU long-name and PAX metadata
  * bodies are read here (bounded); entry bodies only when the visitor asks for one.
  */
-export async function walkTar(source: ByteSource, visit: TarVisitor): Promise<Result<{ readonly headers: number }>> {
+export async function walkTar(
+  source: ByteSource,
+  visit: TarVisitor,
+  limits: TarWalkLimits = {},
+): Promise<Result<{ readonly headers: number }>> {
+  const maxHeaders = limits.maxHeaders ?? MAX_TAR_HEADERS;
   const reader = new WindowedReader(source);
   let position = 0;
   let headers = 0;
   let pending: PendingMetadata = {};
   for (;;) {
-    if (headers >= MAX_TAR_HEADERS) return { ok: false, reason: `more than ${MAX_TAR_HEADERS} tar headers` };
     if (position === source.size) return { ok: false, reason: `truncated archive: no end-of-archive marker before offset ${position}` };
     const block = await reader.bytesAt(position, BLOCK_SIZE);
     if (!block.ok) return block;
@@ -152,6 +161,7 @@ export async function walkTar(source: ByteSource, visit: TarVisitor): Promise<Re
       return { ok: true, value: { headers } };
     }
     headers += 1;
+    if (headers > maxHeaders) return { ok: false, reason: `more than ${maxHeaders} tar headers` };
     const decoded = decodeHeader(block.value);
     if (!decoded.ok) return { ok: false, reason: `invalid tar header at offset ${position}: ${decoded.reason}` };
     const header = decoded.value;
@@ -164,7 +174,7 @@ export async function walkTar(source: ByteSource, visit: TarVisitor): Promise<Re
         more = extension.value[GNU_SPARSE_EXTENSION_IS_EXTENDED] !== 0;
         bodyOffset += BLOCK_SIZE;
         headers += 1;
-        if (headers >= MAX_TAR_HEADERS) return { ok: false, reason: `more than ${MAX_TAR_HEADERS} tar headers` };
+        if (headers > maxHeaders) return { ok: false, reason: `more than ${maxHeaders} tar headers` };
       }
     }
 
@@ -220,11 +230,15 @@ async function checkEndOfArchive(reader: WindowedReader, source: ByteSource, pos
 }
 
 /** Headers only: every entry with its size and body offset. */
-export async function listTarEntries(source: ByteSource): Promise<Result<TarEntry[]>> {
+export async function listTarEntries(source: ByteSource, limits: TarWalkLimits = {}): Promise<Result<TarEntry[]>> {
   const entries: TarEntry[] = [];
-  const walked = await walkTar(source, (entry) => {
-    entries.push(entry);
-  });
+  const walked = await walkTar(
+    source,
+    (entry) => {
+      entries.push(entry);
+    },
+    limits,
+  );
   return walked.ok ? { ok: true, value: entries } : walked;
 }
 
@@ -236,6 +250,7 @@ export async function readTarEntries(
   source: ByteSource,
   names: readonly string[],
   maxBytes: number,
+  limits: TarWalkLimits = {},
 ): Promise<Result<ReadonlyMap<string, RequestedEntry>>> {
   const outcomes = new Map<string, RequestedEntry>(names.map((name) => [name, { status: 'missing' }]));
   let failure: string | undefined;
@@ -259,7 +274,7 @@ export async function readTarEntries(
       outcomes.set(entry.name, { status: 'read', bytes: body.value });
     }
     return true;
-  });
+  }, limits);
   if (!walked.ok) return walked;
   if (failure !== undefined) return { ok: false, reason: failure };
   return { ok: true, value: outcomes };
