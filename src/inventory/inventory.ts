@@ -348,28 +348,30 @@ export function createInventory(deps: InventoryDeps): Inventory {
   }
 
   /** readdir + lstat of every entry, plus an lstat of every entry we hold that readdir no longer lists. */
-  async function fullScan(scanEpoch: number): Promise<void> {
+  async function fullScan(scanEpoch: number): Promise<'scanned' | 'detached' | 'abandoned'> {
     const startedMs = now();
     const probe = await probeDirectory(directory);
-    if (epoch !== scanEpoch || phase !== 'watching') return;
+    if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!probe.ok || probe.value.dev !== watchedDirectory?.dev || probe.value.ino !== watchedDirectory.ino) {
       // Gone, or replaced by another directory the watcher does not see: start over on whatever is there now.
       detach(probe.ok ? 'replaced by another directory' : probe.reason);
-      void track(tryAttach());
-      return;
+      return 'detached';
     }
     const listing = await listDirectory(directory);
-    if (epoch !== scanEpoch || phase !== 'watching') return;
+    if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!listing.ok) {
-      if (listing.reason.gone) detach(listing.reason.message);
-      else logger.warn({ directory, reason: listing.reason.message }, 'cannot list checkpoint directory; keeping what was known');
-      return;
+      if (!listing.reason.gone) {
+        logger.warn({ directory, reason: listing.reason.message }, 'cannot list checkpoint directory; keeping what was known');
+        return 'abandoned';
+      }
+      detach(listing.reason.message);
+      return 'detached';
     }
     const names = new Set(listing.value);
     // Entries readdir no longer lists are lstat'ed rather than dropped: one may have been created after readdir ran.
     for (const fileName of entries.keys()) names.add(fileName);
     await forEachConcurrent(names, LSTAT_CONCURRENCY, observe);
-    if (epoch !== scanEpoch || phase !== 'watching') return;
+    if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!initialScanDone) {
       initialScanDone = true;
       for (const fileName of unsettled) initialWaiting.add(fileName);
@@ -378,15 +380,14 @@ export function createInventory(deps: InventoryDeps): Inventory {
     lastScanTimestampMs = finishedMs;
     lastScanDurationSeconds = (finishedMs - startedMs) / 1000;
     invalidate();
+    return 'scanned';
   }
 
   async function resync(): Promise<void> {
     if (phase === 'stopped') return;
     if (phase === 'waiting') await tryAttach();
-    else {
-      await fullScan(epoch);
-      if (phase === 'watching') armResync();
-    }
+    else if ((await fullScan(epoch)) === 'detached') await tryAttach();
+    else if (currentPhase() === 'watching') armResync();
     // phase is reassigned across the awaits above; read it afresh.
     if (currentPhase() === 'stopped' || deps.onResync === undefined) return;
     try {
