@@ -223,7 +223,7 @@ describe('on real files', () => {
   it.each([
     ['gnu', 'base-256 size field'],
     ['pax', 'PAX size record'],
-  ] as const)('%s: seeks over a 9 GiB sparse entry (%s) to spec.dump', async (format) => {
+  ] as const)('%s: seeks over a 9 GiB sparse entry (%s) to spec.dump', async (format, _how) => {
     const path = join(dir, `huge-${format}.tar`);
     const nineGiB = 9 * 1024 ** 3;
     await writeTarFile(path, [{ name: 'checkpoint/pages-1.img', holeBytes: nineGiB }, { name: 'spec.dump', body: SPEC }], { format });
