@@ -35,8 +35,6 @@ describe('RBAC', () => {
         'criu.org checkpointrestoreoperators watch',
         'core events create',
         'core events patch',
-        'events.k8s.io events create',
-        'events.k8s.io events patch',
       ].sort(),
     );
   });
