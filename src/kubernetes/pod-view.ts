@@ -6,15 +6,9 @@ import { DEFAULT_BACKOFF, realDelay, type BackoffOptions, type DelayFn } from '.
 import { advanceOrphanClock, EMPTY_ORPHAN_CLOCK, type OrphanClock, type OwnerVerdict } from './orphan-clock.js';
 import { containerNamesOf, identityKey, podKey, podKeyOf } from './pod-containers.js';
 import { createPodFetcher, type PodFetch } from './pod-fetcher.js';
-import { createReflector } from './reflector.js';
-import { requestOptions } from './request-options.js';
+import { createReflector, DEFAULT_WATCH_GRACE_MS, DEFAULT_WATCH_TIMEOUT_SECONDS } from './reflector.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, requestOptions } from './request-options.js';
 
-/** A dead watch is noticed within about two minutes, far inside any sensible orphan grace period. */
-export const DEFAULT_WATCH_TIMEOUT_SECONDS = 120;
-/** Slack for a server that closes a little late under load before the watch is declared dead. */
-export const DEFAULT_WATCH_GRACE_MS = 15_000;
-/** Lists and GETs are small (one node's pods, one pod); ten seconds without an answer means trouble. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Pods elsewhere change owners rarely; a minute of reuse keeps GETs to a trickle. */
 export const DEFAULT_LOOKUP_TTL_MS = 60_000;
 export const DEFAULT_LOOKUP_ERROR_TTL_MS = 15_000;

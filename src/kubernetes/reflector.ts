@@ -3,6 +3,11 @@ import type { Logger } from 'pino';
 import { describeApiError, statusCodeOf } from './api-error.js';
 import { backoffDelayMs, type BackoffOptions, type DelayFn } from './backoff.js';
 
+/** A dead watch is noticed within about two minutes, far inside any sensible orphan grace period. */
+export const DEFAULT_WATCH_TIMEOUT_SECONDS = 120;
+/** Slack for a server that closes a little late under load before the watch is declared dead. */
+export const DEFAULT_WATCH_GRACE_MS = 15_000;
+
 export interface ListResult {
   readonly items: readonly unknown[];
   readonly resourceVersion: string;

@@ -1,5 +1,8 @@
 import { Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 
+/** Lists and GETs here are small (one node's pods, one pod); ten seconds without an answer means trouble. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
 /**
  * Per-call options for the generated API clients that bound a request in time and let `stop()` cancel it.
  * The client sets no timeout of its own, so a silent server would otherwise hold a request forever.
