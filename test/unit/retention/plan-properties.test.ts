@@ -13,8 +13,8 @@ const archiveArb = fc.record({
   container: fc.constantFrom('api', 'side'),
   minute: fc.integer({ min: 0, max: 3000 }),
   size: fc.integer({ min: 1, max: 8 * MiB }),
-  pinned: fc.boolean({ freq: 8 }).map((b) => b),
-  identified: fc.boolean({ freq: 10 }).map((b) => !b),
+  pinned: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
+  identified: fc.integer({ min: 0, max: 9 }).map((n) => n !== 0),
 });
 
 /** Distinct file names: the directory cannot hold two files of one name. */
