@@ -1,0 +1,120 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { PolicyDocument } from '../../../src/retention/policy-document.js';
+import { loadPolicyFile, watchPolicyFile, type PolicyFileWatch } from '../../../src/retention/policy-file.js';
+
+const policy = (maxCheckpointsPerContainer: number): string =>
+  `apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nspec:\n  globalPolicy:\n    maxCheckpointsPerContainer: ${maxCheckpointsPerContainer}\n`;
+
+let dir: string;
+let watch: PolicyFileWatch | undefined;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'retention-policy-file-'));
+});
+afterEach(async () => {
+  watch?.close();
+  watch = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+type Event = { kind: 'load'; docs: PolicyDocument[] } | { kind: 'error'; reason: string };
+
+/** Watch events as a queue the test awaits one by one: no sleeping, no timing guesses. */
+function watchEvents(file: string): { next(): Promise<Event> } {
+  const queued: Event[] = [];
+  const waiting: ((event: Event) => void)[] = [];
+  const push = (event: Event): void => {
+    const waiter = waiting.shift();
+    if (waiter) waiter(event);
+    else queued.push(event);
+  };
+  watch = watchPolicyFile(file, {
+    logger: pino({ level: 'silent' }),
+    debounceMs: 5,
+    onLoad: (docs) => push({ kind: 'load', docs }),
+    onError: (reason) => push({ kind: 'error', reason }),
+  });
+  return {
+    next: () => {
+      const event = queued.shift();
+      return event ? Promise.resolve(event) : new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+}
+
+const limitOf = (event: Event): number | undefined => (event.kind === 'load' ? event.docs[0]?.globalPolicy?.maxCheckpointsPerContainer : undefined);
+
+describe('loadPolicyFile', () => {
+  it.each([
+    ['a valid file', policy(4), true, 'file'],
+    ['an invalid file', policy(-4), false, 'spec.globalPolicy.maxCheckpointsPerContainer: -4 is negative'],
+  ])('reads %s', async (_name, text, ok, expected) => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, text);
+    const loaded = await loadPolicyFile(file);
+    expect(loaded.ok).toBe(ok);
+    if (loaded.ok) expect(loaded.value[0]).toMatchObject({ source: `file ${file}`, origin: expected });
+    else expect(loaded.reason).toContain(expected);
+  });
+
+  it('reports a missing file', async () => {
+    expect(await loadPolicyFile(path.join(dir, 'absent.yaml'))).toEqual({ ok: false, reason: 'cannot read policy file: ENOENT' });
+  });
+});
+
+describe('watchPolicyFile', () => {
+  it('loads at start, reloads on an in-place write, keeps quiet about unrelated files', async () => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, policy(3));
+    const events = watchEvents(file);
+    expect(limitOf(await events.next())).toBe(3);
+    await writeFile(path.join(dir, 'unrelated.txt'), 'noise');
+    await writeFile(file, policy(4));
+    expect(limitOf(await events.next())).toBe(4);
+  });
+
+  it('follows an editor rename-replace', async () => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, policy(3));
+    const events = watchEvents(file);
+    expect(limitOf(await events.next())).toBe(3);
+    await writeFile(path.join(dir, '.policy.yaml.swp'), policy(5));
+    await rename(path.join(dir, '.policy.yaml.swp'), file);
+    expect(limitOf(await events.next())).toBe(5);
+  });
+
+  it('follows a ConfigMap volume ..data symlink swap', async () => {
+    await mkdir(path.join(dir, '..2024_01_01'));
+    await writeFile(path.join(dir, '..2024_01_01', 'policy.yaml'), policy(3));
+    await symlink('..2024_01_01', path.join(dir, '..data'));
+    await symlink('..data/policy.yaml', path.join(dir, 'policy.yaml'));
+    const events = watchEvents(path.join(dir, 'policy.yaml'));
+    expect(limitOf(await events.next())).toBe(3);
+
+    await mkdir(path.join(dir, '..2024_01_02'));
+    await writeFile(path.join(dir, '..2024_01_02', 'policy.yaml'), policy(7));
+    await symlink('..2024_01_02', path.join(dir, '..data_tmp'));
+    await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    expect(limitOf(await events.next())).toBe(7);
+  });
+
+  it('reports an invalid or missing file and recovers when it is fixed', async () => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, policy(3));
+    const events = watchEvents(file);
+    expect(limitOf(await events.next())).toBe(3);
+
+    await writeFile(file, policy(3).replace('3', '"three"'));
+    expect(await events.next()).toEqual({ kind: 'error', reason: expect.stringContaining('maxCheckpointsPerContainer: expected a whole number, got "three"') });
+
+    await rm(file);
+    expect(await events.next()).toEqual({ kind: 'error', reason: 'cannot read policy file: ENOENT' });
+
+    await writeFile(file, policy(3));
+    expect(limitOf(await events.next())).toBe(3);
+  });
+});
