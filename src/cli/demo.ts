@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * `npm run demo`: writes realistic sample archives into ./demo-checkpoints and runs the real exporter
+ * on them with the default policy (at most 10 archives per container), so the over-limit container
+ * is trimmed while its pinned archive stays.
+ */
+import { rm, mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { writeDemoCheckpointDirectory } from '../demo/sample-archives.js';
+import { startExporter } from './exporter.js';
+import { runLs } from './ls.js';
+import { parseListenAddress } from '../server/listen.js';
+
+const directory = resolve(process.argv[2] ?? 'demo-checkpoints');
+const listenAddress = parseListenAddress(process.env['DEMO_LISTEN_ADDRESS'] ?? '127.0.0.1:9873');
+if (!listenAddress) throw new Error('DEMO_LISTEN_ADDRESS must be host:port');
+
+await rm(directory, { recursive: true, force: true });
+await mkdir(directory, { recursive: true });
+await writeDemoCheckpointDirectory(directory);
+process.stdout.write(`Sample archives written to ${directory}:\n\n${await runLs({ directory, json: false })}\n`);
+
+const logger = pino({ level: 'info' });
+const exporter = await startExporter({
+  checkpointDirectory: directory,
+  listenAddress,
+  configPath: undefined,
+  initialPolicy: [],
+  dryRun: false,
+  resyncIntervalMs: 60_000,
+  settleTimeMs: 500,
+  kubeconfigPath: undefined,
+  nodeName: 'demo-node',
+  env: {},
+  version: 'demo',
+  logger,
+});
+
+process.stdout.write(
+  [
+    '',
+    `checkpoint-exporter is running on ${exporter.url}`,
+    `  metrics:  curl -s ${exporter.url}metrics | grep ^checkpoint_`,
+    `  archives: curl -s ${exporter.url}api/v1/archives`,
+    `  plan:     curl -s ${exporter.url}api/v1/plan`,
+    'The default policy keeps at most 10 archives per container: watch the log for the deletions.',
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n'),
+);
+
+const stop = (): void => {
+  exporter.stop().then(() => process.exit(0), () => process.exit(1));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { loadConfiguration, UsageError } from './configuration.js';
+import { startExporter } from './exporter.js';
+import { runInspect } from './inspect.js';
+import { runLs } from './ls.js';
+import { flags } from './options.js';
+import { runPlan } from './plan.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const program = new Command('checkpoint-exporter')
+  .description('Prometheus exporter and retention enforcer for Kubernetes container checkpoint archives')
+  .version(version)
+  .showHelpAfterError();
+
+program
+  .command('serve', { isDefault: true })
+  .description('watch the checkpoint directory, serve metrics and enforce retention (default)')
+  .addOption(flags.checkpointDir())
+  .addOption(flags.config())
+  .addOption(flags.listenAddress())
+  .addOption(flags.dryRun())
+  .addOption(flags.resyncInterval())
+  .addOption(flags.settleTime())
+  .addOption(flags.kubeconfig())
+  .addOption(flags.nodeName())
+  .addOption(flags.logLevel())
+  .action(async (opts) => {
+    const logger = pino({ level: opts.logLevel, base: { nodeName: opts.nodeName } });
+    const config = await loadConfiguration(opts);
+    const exporter = await startExporter({
+      checkpointDirectory: config.checkpointDirectory,
+      listenAddress: opts.listenAddress,
+      configPath: opts.config,
+      initialPolicy: config.documents,
+      dryRun: opts.dryRun,
+      resyncIntervalMs: opts.resyncInterval,
+      settleTimeMs: opts.settleTime,
+      kubeconfigPath: opts.kubeconfig,
+      nodeName: opts.nodeName,
+      env: process.env,
+      version,
+      logger,
+    });
+    const shutdown = (signal: string): void => {
+      logger.info({ signal }, 'shutting down');
+      exporter.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('ls')
+  .description('list archives per container with sizes, plus unidentified and unrecognized files')
+  .addOption(flags.checkpointDir())
+  .addOption(flags.config())
+  .addOption(flags.json())
+  .action(async (opts) => {
+    const config = await loadConfiguration(opts);
+    process.stdout.write(await runLs({ directory: config.checkpointDirectory, json: opts.json }));
+  });
+
+program
+  .command('inspect')
+  .description('show the identity of one archive, which sources gave it, its config.dump fields and entries')
+  .argument('<archive>', 'path of a checkpoint archive')
+  .addOption(flags.json())
+  .action(async (archive: string, opts) => {
+    const result = await runInspect({ path: archive, json: opts.json });
+    process.stdout.write(result.output);
+    if (!result.ok) process.exitCode = 1;
+  });
+
+program
+  .command('plan')
+  .description('show what retention would delete right now and why, and which limits are unsatisfiable; deletes nothing')
+  .addOption(flags.checkpointDir())
+  .addOption(flags.config())
+  .addOption(flags.kubeconfig())
+  .addOption(flags.nodeName())
+  .addOption(flags.json())
+  .action(async (opts) => {
+    const config = await loadConfiguration(opts);
+    process.stdout.write(
+      await runPlan({
+        directory: config.checkpointDirectory,
+        documents: config.documents,
+        kubeconfigPath: opts.kubeconfig,
+        nodeName: opts.nodeName,
+        env: process.env,
+        json: opts.json,
+      }),
+    );
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof UsageError) process.stderr.write(`checkpoint-exporter: ${error.message}\n`);
+  else process.stderr.write(`checkpoint-exporter: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(2);
+});

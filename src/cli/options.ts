@@ -1,0 +1,47 @@
+import { InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../retention/duration.js';
+import { parseListenAddress, type ListenAddress } from '../server/listen.js';
+
+export const DEFAULT_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/checkpoints';
+export const DEFAULT_LISTEN_ADDRESS = ':9873';
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Flag durations in milliseconds: the policy's duration syntax, plus `ms` for sub-second settle times in tests. */
+function durationFlag(flag: string): (value: string) => number {
+  return (value) => {
+    const millis = /^(\d{1,9})ms$/.exec(value);
+    if (millis) return Number(millis[1]);
+    const parsed = parseDuration(value);
+    if (!parsed.ok) throw new InvalidArgumentError(`${flag}: ${parsed.reason}`);
+    return parsed.value * 1000;
+  };
+}
+
+function listenFlag(value: string): ListenAddress {
+  const parsed = parseListenAddress(value);
+  if (!parsed) throw new InvalidArgumentError(`expected host:port, [ipv6]:port or :port, got "${value}"`);
+  return parsed;
+}
+
+/** Every flag with its default and help, in one place; the README flag table mirrors this list. */
+export const flags = {
+  checkpointDir: () =>
+    new Option('--checkpoint-dir <dir>', `directory the kubelet writes checkpoint archives to (overrides spec.checkpointDirectory; default ${DEFAULT_CHECKPOINT_DIRECTORY})`),
+  config: () => new Option('--config <file>', 'policy YAML: one or more criu.org/v1 CheckpointRestoreOperator documents; hot-reloaded'),
+  logLevel: () => new Option('--log-level <level>', 'log level of the JSON log lines on stderr').choices(LOG_LEVELS).default('info'),
+  kubeconfig: () =>
+    new Option('--kubeconfig <file>', 'kubeconfig to reach the API server (in a pod the service account is used without it)'),
+  nodeName: () => new Option('--node-name <name>', 'name of this node; only its pods are watched').env('NODE_NAME'),
+  listenAddress: () =>
+    new Option('--listen-address <host:port>', 'address of the metrics and API server').default(listenFlag(DEFAULT_LISTEN_ADDRESS), DEFAULT_LISTEN_ADDRESS).argParser(listenFlag),
+  dryRun: () => new Option('--dry-run', 'plan and report retention deletions but delete nothing').default(false),
+  resyncInterval: () =>
+    new Option('--resync-interval <duration>', 'full rescan of the directory that heals missed events; retention runs after each')
+      .default(durationFlag('--resync-interval')('5m'), '5m')
+      .argParser(durationFlag('--resync-interval')),
+  settleTime: () =>
+    new Option('--settle-time <duration>', 'an archive counts once its size and mtime are unchanged this long')
+      .default(durationFlag('--settle-time')('2s'), '2s')
+      .argParser(durationFlag('--settle-time')),
+  json: () => new Option('--json', 'print JSON instead of a table').default(false),
+};

@@ -1,0 +1,62 @@
+import { pino } from 'pino';
+import { mergePolicies } from '../retention/merge-policies.js';
+import { planRetention } from '../retention/plan.js';
+import type { PolicyDocument } from '../retention/policy-document.js';
+import type { DiskStats, OwnerLookup } from '../retention/types.js';
+import { readDiskStats } from './disk-stats.js';
+import { formatBytes, formatTable } from './format.js';
+import { resolveOwnersOnce } from './kubernetes-wiring.js';
+import { scanCheckpointDirectory } from './scan-once.js';
+import { describePlan } from './views.js';
+
+export interface PlanOptions {
+  readonly directory: string;
+  readonly documents: readonly PolicyDocument[];
+  readonly kubeconfigPath: string | undefined;
+  readonly nodeName: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly json: boolean;
+}
+
+/** What retention would delete right now and why; never deletes. Lists only deletions and unsatisfiable limits. */
+export async function runPlan(opts: PlanOptions): Promise<string> {
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const snapshot = await scanCheckpointDirectory(opts.directory);
+  let disk: DiskStats | undefined;
+  try {
+    disk = await readDiskStats(opts.directory);
+  } catch {
+    disk = undefined;
+  }
+  const owners: OwnerLookup = await resolveOwnersOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger });
+  const plan = planRetention({ snapshot, policy: mergePolicies(opts.documents), owners, disk, nowMs: Date.now() });
+  if (opts.json) return `${JSON.stringify(describePlan(plan, undefined, true), null, 2)}\n`;
+
+  const lines: string[] = [];
+  if (plan.deletions.length === 0) lines.push('nothing to delete');
+  else {
+    const total = plan.deletions.reduce((sum, d) => sum + d.fingerprint.size, 0);
+    lines.push(`would delete ${plan.deletions.length} archives (${formatBytes(total)}):`);
+    lines.push(
+      formatTable(
+        ['ARCHIVE', 'SIZE', 'REASON', 'SCOPE', 'POLICY', 'DETAIL'],
+        plan.deletions.map((d) => [d.fileName, formatBytes(d.fingerprint.size), d.reason, scopeText(d.scope), d.policySource, d.detail]),
+      ),
+    );
+  }
+  if (plan.unsatisfiable.length > 0) {
+    lines.push('', 'unsatisfiable limits (pinned archives block them):');
+    lines.push(
+      formatTable(
+        ['NAMESPACE', 'POD', 'CONTAINER', 'LIMIT', 'VALUE', 'POLICY', 'DETAIL'],
+        plan.unsatisfiable.map((u) => [u.namespace, u.pod || '*', u.container || '*', u.limit, String(u.value), u.policySource, u.detail]),
+      ),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function scopeText(scope: { level: string; namespace?: string; pod?: string; container?: string }): string {
+  const parts = [scope.namespace, scope.pod, scope.container].filter((p): p is string => p !== undefined && p !== '');
+  return parts.length === 0 ? scope.level : `${scope.level} ${parts.join('/')}`;
+}

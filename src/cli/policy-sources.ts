@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import { describePolicy, mergePolicies } from '../retention/merge-policies.js';
+import { parsePolicyDocument, type PolicyDocument } from '../retention/policy-document.js';
+import type { RetentionPolicy } from '../retention/types.js';
+import type { ConfigStatus } from '../metrics/exporter-view.js';
+
+export interface PolicyObject {
+  readonly namespace: string;
+  readonly name: string;
+  readonly object: unknown;
+}
+
+interface RejectedObject {
+  readonly source: string;
+  readonly reason: string;
+}
+
+/**
+ * Holds the documents of every policy source (the file, CheckpointRestoreOperator objects) and the
+ * policy merged from them; merging is deterministic and lives in mergePolicies.
+ */
+export interface PolicySources {
+  policy(): RetentionPolicy;
+  setFileDocuments(docs: readonly PolicyDocument[]): void;
+  fileLoadFailed(reason: string): void;
+  setClusterObjects(objects: readonly PolicyObject[]): void;
+  configStatus(): ConfigStatus;
+  describe(): unknown;
+}
+
+export function createPolicySources(deps: { configPath: string | undefined; logger: Logger; now(): number }): PolicySources {
+  let fileDocs: readonly PolicyDocument[] = [];
+  let clusterDocs: readonly PolicyDocument[] = [];
+  let rejected: readonly RejectedObject[] = [];
+  let status: { lastReloadSuccessful: boolean; lastSuccessMs: number | undefined; lastError: string | undefined } = {
+    lastReloadSuccessful: true,
+    lastSuccessMs: undefined,
+    lastError: undefined,
+  };
+  let merged = mergePolicies([]);
+  const remerge = (): void => {
+    merged = mergePolicies([...fileDocs, ...clusterDocs]);
+  };
+
+  return {
+    policy: () => merged,
+    setFileDocuments(docs) {
+      fileDocs = docs;
+      status = { lastReloadSuccessful: true, lastSuccessMs: deps.now(), lastError: undefined };
+      remerge();
+    },
+    fileLoadFailed(reason) {
+      // The last good policy stays in force; only the status changes.
+      status = { ...status, lastReloadSuccessful: false, lastError: reason };
+    },
+    setClusterObjects(objects) {
+      const docs: PolicyDocument[] = [];
+      const bad: RejectedObject[] = [];
+      for (const o of objects) {
+        const source = `CheckpointRestoreOperator ${o.namespace}/${o.name}`;
+        const parsed = parsePolicyDocument(o.object, source);
+        if (parsed.ok) docs.push(parsed.value);
+        else {
+          bad.push({ source, reason: parsed.reason });
+          if (!rejected.some((r) => r.source === source && r.reason === parsed.reason)) {
+            deps.logger.warn({ source, reason: parsed.reason }, 'ignoring invalid CheckpointRestoreOperator');
+          }
+        }
+      }
+      clusterDocs = docs;
+      rejected = bad;
+      remerge();
+    },
+    configStatus: () => ({ lastReloadSuccessful: status.lastReloadSuccessful, lastSuccessMs: status.lastSuccessMs }),
+    describe: () => ({
+      effective: describePolicy(merged),
+      sources: {
+        file: deps.configPath === undefined ? null : { path: deps.configPath, documents: fileDocs.length, ...status },
+        cluster: { objects: clusterDocs.map((d) => d.source), rejected },
+      },
+    }),
+  };
+}
