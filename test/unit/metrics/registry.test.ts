@@ -6,6 +6,7 @@ import type { ExporterView } from '../../../src/metrics/exporter-view.js';
 import { createExporterMetrics } from '../../../src/metrics/registry.js';
 import type { DiskStats, OwnerLookup, PlannedDeletion, RetentionPlan } from '../../../src/retention/types.js';
 import { findBinary } from '../../support/binaries.js';
+import { sampleValue as sample } from '../../support/metrics-text.js';
 import { archiveRecord, inventorySnapshot } from '../../support/snapshots.js';
 
 const cart = { namespace: 'shop-prod', pod: 'cart-0', container: 'cart-api' };
@@ -24,20 +25,6 @@ function makeView(overrides: Partial<ExporterView> & { state: { snapshot: Invent
     version: '9.9.9',
     ...overrides,
   };
-}
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels)
-    .map(([k, v]) => `${k}="${v}"`)
-    .sort();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = (match[2] ?? '').split(',').filter(Boolean).sort();
-    if (wanted.every((w) => have.includes(w)) && have.length === wanted.length) return Number(match[3]);
-  }
-  return undefined;
 }
 
 describe('exporter metrics', () => {
