@@ -44,12 +44,14 @@ const runnable = prometheusBinary !== undefined && promtoolBinary !== undefined 
 
 /** Small enough to fill in a moment, large enough that the seeded archives leave it far from full. */
 const TMPFS_BYTES = 4 * 1024 * 1024;
-/** Filling stops below the 3 % critical mark, with room for the rounding of tmpfs pages. */
+/** Filling aims at 2 % free and stops anywhere under the 3 % critical mark; tmpfs pages and tar blocks round sizes. */
 const FILL_TARGET_AVAIL_RATIO = 0.02;
-const FILL_STOP_AVAIL_RATIO = 0.025;
+const FILL_STOP_AVAIL_RATIO = 0.029;
+/** The smallest filler payload, for the last step when an estimate left the directory just above the stop mark. */
+const MIN_FILL_PAYLOAD_BYTES = 4 * 1024;
 /** Keeps each filler archive well under the 1Mi per-archive limit so only the filesystem alerts care. */
 const FILL_CHUNK_BYTES = 256 * 1024;
-/** Headers, the small images, config.dump, spec.dump and the rootfs diff around the payload. */
+/** Headers, the small images, config.dump, spec.dump and the rootfs diff around the payload (about 24 KiB). */
 const ARCHIVE_OVERHEAD_BYTES = 32 * 1024;
 /** Scales the production `for:` durations so 1h becomes 4s: long enough to pass through pending, short enough to wait for. */
 const FOR_SCALE = 1 / 900;
@@ -135,8 +137,8 @@ async function fillCheckpointDirectory(dir: string): Promise<void> {
     const size = stats.blocks * stats.bsize;
     const avail = stats.bavail * stats.bsize;
     if (avail < size * FILL_STOP_AVAIL_RATIO) return;
-    const payloadBytes = Math.min(FILL_CHUNK_BYTES, avail - size * FILL_TARGET_AVAIL_RATIO - ARCHIVE_OVERHEAD_BYTES);
-    if (payloadBytes <= 0) throw new Error(`cannot fill further: ${avail} of ${size} bytes available`);
+    const wanted = avail - size * FILL_TARGET_AVAIL_RATIO - ARCHIVE_OVERHEAD_BYTES;
+    const payloadBytes = Math.max(MIN_FILL_PAYLOAD_BYTES, Math.min(FILL_CHUNK_BYTES, wanted));
     const name = await writeSampleArchive(dir, {
       namespace: 'fill',
       pod: `filler-${index}`,
