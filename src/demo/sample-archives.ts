@@ -165,15 +165,21 @@ function dumpText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-/** Deterministic filler bytes, so archives of equal options are byte-identical. */
+/**
+ * Deterministic, incompressible-looking filler (xorshift32 seeded from the seed's hash), so archives
+ * of equal options are byte-identical and megabytes cost milliseconds.
+ */
 function fillerBytes(length: number, seed: string): Uint8Array {
-  const out = new Uint8Array(length);
-  let block = createHash('sha256').update(seed).digest();
-  for (let offset = 0; offset < length; offset += block.length) {
-    out.set(block.subarray(0, Math.min(block.length, length - offset)), offset);
-    block = createHash('sha256').update(block).digest();
+  const words = new Uint32Array(Math.ceil(length / 4));
+  let state = createHash('sha256').update(seed).digest().readUInt32LE(0) || 0x9e3779b9;
+  for (let index = 0; index < words.length; index += 1) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    words[index] = state;
   }
-  return out;
+  return new Uint8Array(words.buffer, 0, length);
 }
 
 /**

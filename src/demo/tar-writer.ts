@@ -247,12 +247,31 @@ export function encodeTar(entries: readonly TarEntrySpec[], options: TarWriteOpt
   return out;
 }
 
+/** Merges runs of byte chunks so a file is written with one call per stretch between holes. */
+function coalesce(chunks: readonly Chunk[]): Chunk[] {
+  const merged: Chunk[] = [];
+  let run: Uint8Array[] = [];
+  const flush = (): void => {
+    if (run.length === 0) return;
+    merged.push({ bytes: Buffer.concat(run) });
+    run = [];
+  };
+  for (const chunk of chunks) {
+    if ('hole' in chunk) {
+      flush();
+      merged.push(chunk);
+    } else run.push(chunk.bytes);
+  }
+  flush();
+  return merged;
+}
+
 /** Writes an archive to `path`, skipping over hole bodies so they occupy no disk blocks. */
 export async function writeTarFile(path: string, entries: readonly TarEntrySpec[], options: TarWriteOptions = {}): Promise<number> {
   const handle = await fs.open(path, 'w');
   try {
     let position = 0;
-    for (const chunk of chunksOf(entries, options)) {
+    for (const chunk of coalesce(chunksOf(entries, options))) {
       if ('hole' in chunk) {
         position += chunk.hole;
         continue;
