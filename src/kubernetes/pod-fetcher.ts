@@ -74,15 +74,17 @@ export function createPodFetcher(options: PodFetcherOptions): PodFetcher {
     async fetch(refs, signal) {
       const answers = new Map<string, PodFetch>();
       const queue: Array<{ key: string; ref: PodRef }> = [];
+      const queued = new Set<string>();
       const nowMs = options.now();
       for (const ref of refs) {
         const key = refKey(ref);
-        if (answers.has(key) || queue.some((q) => q.key === key)) continue;
+        if (answers.has(key) || queued.has(key)) continue;
         const cached = cache.get(key);
         if (cached && cached.expiresAtMs > nowMs) {
           answers.set(key, cached.answer);
         } else if (queue.length < options.maxLookupsPerCall) {
           queue.push({ key, ref });
+          queued.add(key);
         } else {
           answers.set(key, { state: 'error', reason: `lookup budget of ${options.maxLookupsPerCall} pods per cycle spent; retried next cycle` });
         }
