@@ -1,65 +1,22 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { appendFile, lstat, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { pinFileNameOf } from '../../src/archive/archive-name.js';
-import { startExporter, type RunningExporter } from '../../src/cli/exporter.js';
-import { parsePolicyYaml } from '../../src/retention/policy-document.js';
 import { writeSampleArchive } from '../../src/demo/sample-archives.js';
+import { startHarness, tempDirectory, type ExporterHarness, type HarnessOptions } from '../support/exporter-harness.js';
 import { sampleValue } from '../support/metrics-text.js';
 import { waitUntil } from '../support/wait.js';
 
 const cart = { namespace: 'shop-prod', pod: 'cart-0', container: 'cart-api' };
 const HOUR = 3_600_000;
 
-interface Harness {
-  readonly dir: string;
-  readonly exporter: RunningExporter;
-  metrics(): Promise<string>;
-  json<T>(path: string): Promise<T>;
-}
-
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'exporter-it-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function start(dir: string, opts: { dryRun?: boolean; configPath?: string } = {}): Promise<Harness> {
-  let initialPolicy: ReturnType<typeof parsePolicyYaml> = { ok: true, value: [] };
-  if (opts.configPath) {
-    const { readFile } = await import('node:fs/promises');
-    initialPolicy = parsePolicyYaml(await readFile(opts.configPath, 'utf8'), opts.configPath);
-  }
-  if (!initialPolicy.ok) throw new Error(initialPolicy.reason);
-  const exporter = await startExporter({
-    checkpointDirectory: dir,
-    listenAddress: { host: '127.0.0.1', port: 0 },
-    configPath: opts.configPath,
-    initialPolicy: initialPolicy.value,
-    dryRun: opts.dryRun ?? false,
-    resyncIntervalMs: 60_000,
-    settleTimeMs: 150,
-    kubeconfigPath: undefined,
-    nodeName: 'node-a',
-    env: {},
-    version: 'test',
-    logger: pino({ level: 'silent' }),
-  });
-  cleanups.push(() => exporter.stop());
-  return {
-    dir,
-    exporter,
-    metrics: async () => (await fetch(`${exporter.url}metrics`)).text(),
-    json: async <T>(path: string) => (await (await fetch(`${exporter.url}${path}`)).json()) as T,
-  };
-}
+const tempDir = (): Promise<string> => tempDirectory(cleanups);
+const start = (dir: string, opts: HarnessOptions = {}): Promise<ExporterHarness> => startHarness(dir, cleanups, opts);
 
 async function writeCartArchives(dir: string, count: number, firstMs: number): Promise<string[]> {
   const names: string[] = [];
@@ -122,7 +79,6 @@ describe('exporter on a real directory over real HTTP', () => {
     const growing = 'checkpoint-cart-0_shop-prod-cart-api-2026-03-02T00:00:00Z.tar';
     const staging = await tempDir();
     const full = await writeSampleArchive(staging, { ...cart, timestamp: '2026-03-02T00:00:00Z', runtime: 'cri-o', payloadBytes: 64 * 1024 });
-    const { readFile } = await import('node:fs/promises');
     const bytes = await readFile(join(staging, full));
     let offset = 0;
     const chunk = 4096;
@@ -195,7 +151,6 @@ describe('exporter on a real directory over real HTTP', () => {
     const dir = join(parent, 'checkpoints');
     const h = await start(dir);
     expect(sampleValue(await h.metrics(), 'checkpoint_directory_present')).toBe(0);
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(dir);
     await writeCartArchives(dir, 1, Date.parse('2026-03-01T00:00:00Z'));
     await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives', cart) === 1, 'archive in the new directory', 30_000);
