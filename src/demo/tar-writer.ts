@@ -98,7 +98,7 @@ interface HeaderFields {
   readonly base256Size: boolean;
 }
 
-export function encodeHeader(fields: HeaderFields): Uint8Array {
+function encodeHeader(fields: HeaderFields): Uint8Array {
   const block = new Uint8Array(BLOCK);
   writeText(block, 0, NAME_LENGTH, fields.name);
   writeOctal(block, 100, 8, fields.mode);

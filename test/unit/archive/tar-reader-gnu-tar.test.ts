@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { withFileByteSource } from '../../../src/archive/byte-source.js';
 import { normalizeEntryName, listTarEntries, readTarEntries } from '../../../src/archive/tar-reader.js';
 import { findBinary } from '../../support/binaries.js';
-import { makeTempDir } from '../../support/archives.js';
+import { makeTempDir, writeTarFile, type TarFormat } from '../../support/archives.js';
 
 /** Cross-check: archives written by GNU tar itself, from real files, read by our reader. */
 const tar = findBinary('tar', 'tar');
@@ -90,5 +90,27 @@ describeWithTar('tar reader against GNU tar archives', () => {
     const config = read.value.get('config.dump');
     expect(config?.status === 'read' && Buffer.from(config.bytes).toString()).toBe('{"id":"4f1c","runtime":"runc"}');
     expect(read.value.get('current.dump')).toEqual({ status: 'not-regular', type: 'symlink', typeflag: '2' });
+  });
+
+  it.each([['ustar'], ['gnu'], ['pax']] as Array<[TarFormat]>)('GNU tar reads what our %s writer writes, holes included', async (format) => {
+    const archive = join(dir, `ours-${format}.tar`);
+    const long = format === 'ustar' ? USTAR_LONG : VERY_LONG;
+    await writeTarFile(
+      archive,
+      [
+        { name: 'checkpoint/', type: 'directory' },
+        { name: 'checkpoint/pages-1.img', holeBytes: 5 * 1024 * 1024 + 3 },
+        { name: long, body: 'deep' },
+        { name: 'current.dump', type: 'symlink', linkName: 'spec.dump' },
+        { name: 'spec.dump', body: SPEC },
+      ],
+      { format, mtime: new Date('2024-01-28T00:10:45Z') },
+    );
+    expect(tarNames(archive)).toEqual(['checkpoint', 'checkpoint/pages-1.img', long, 'current.dump', 'spec.dump']);
+    expect(execFileSync(tar as string, ['-xOf', archive, 'spec.dump'], { encoding: 'utf8' })).toBe(SPEC);
+    expect(execFileSync(tar as string, ['-xOf', archive, long], { encoding: 'utf8' })).toBe('deep');
+    const verbose = execFileSync(tar as string, ['--utc', '-tvf', archive], { encoding: 'utf8' });
+    expect(verbose).toMatch(/ 5242883 2024-01-28 00:10 checkpoint\/pages-1\.img/);
+    expect(verbose).toContain('current.dump -> spec.dump');
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { bufferByteSource, countReads, openFileByteSource, withFileByteSource } from '../../../src/archive/byte-source.js';
@@ -248,5 +249,51 @@ describe('on real files', () => {
     await make(path);
     const opened = await openFileByteSource(path);
     expect(opened).toEqual({ ok: false, reason: expect.stringContaining(reasonPart) });
+  });
+});
+
+describe('tar reader properties', () => {
+  const segment = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_.é'), minLength: 1, maxLength: 40 }).filter((part) => part !== '.' && part !== '..');
+  const entry = fc.record({
+    name: fc.array(segment, { minLength: 1, maxLength: 8 }).map((parts) => parts.join('/')),
+    size: fc.integer({ min: 0, max: 3000 }),
+  });
+
+  it('lists exactly what was written, in order, for any names and sizes in GNU and PAX form', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(entry, { maxLength: 12 }), fc.constantFrom('gnu', 'pax') as fc.Arbitrary<'gnu' | 'pax'>, async (entries, format) => {
+        const bytes = encodeTar(
+          entries.map(({ name, size }) => ({ name, body: new Uint8Array(size).fill(size % 251) })),
+          { format },
+        );
+        const listed = await list(bytes);
+        expect(listed.ok && summary(listed.value)).toEqual(entries.map(({ name, size }) => [name, 'file', size]));
+        if (listed.ok) {
+          for (const item of listed.value) expect(bytes.subarray(item.offset, item.offset + item.size).every((byte) => byte === item.size % 251)).toBe(true);
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('never throws on corrupted archives: every outcome is a value', async () => {
+    const archive = encodeTar([
+      { name: 'checkpoint/pages-1.img', body: new Uint8Array(1200) },
+      { name: 'spec.dump', body: SPEC },
+    ]);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat({ max: archive.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat({ max: archive.length }),
+        async (edits, cut) => {
+          const mangled = archive.slice(0, cut);
+          for (const [offset, value] of edits) if (offset < mangled.length) mangled[offset] = value;
+          const read = await readSpec(mangled);
+          if (read.ok) expect(read.value.get('spec.dump')?.status).toEqual(expect.any(String));
+          else expect(read.reason.length).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
