@@ -36,6 +36,8 @@ export interface TarEntry {
   readonly size: number;
   /** Byte offset of the entry body in the archive. */
   readonly offset: number;
+  /** Target of a symlink or hard link; empty otherwise. */
+  readonly linkName: string;
 }
 
 /** The outcome for one requested entry name. */
@@ -207,6 +209,7 @@ export async function walkTar(
         typeflag: header.typeflag,
         size: bodySize,
         offset: bodyOffset,
+        linkName: pending.pax?.linkPath ?? pending.longLinkName ?? header.linkName,
       };
       pending = {};
       const keepGoing = await visit(entry, () => reader.bytesAt(entry.offset, entry.size));

@@ -65,7 +65,7 @@ describe('listTarEntries on archives from our writer', () => {
     ]);
   });
 
-  it('applies GNU long link names to the next entry only', async () => {
+  it.each([['gnu'], ['pax']] as const)('%s: applies long link names to the next entry only', async (format) => {
     const target = `${'t'.repeat(150)}/target`;
     const entries = await list(
       encodeTar(
@@ -73,13 +73,14 @@ describe('listTarEntries on archives from our writer', () => {
           { name: 'link', type: 'symlink', linkName: target },
           { name: 'spec.dump', body: SPEC },
         ],
-        { format: 'gnu' },
+        { format },
       ),
     );
     expect(entries.ok && summary(entries.value)).toEqual([
       ['link', 'symlink', 0],
       ['spec.dump', 'file', SPEC.length],
     ]);
+    expect(entries.ok && entries.value.map((entry) => entry.linkName)).toEqual([target, '']);
   });
 
   it('ignores a global PAX header and its body', async () => {
