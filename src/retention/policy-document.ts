@@ -53,6 +53,13 @@ export const POLICY_KIND = 'CheckpointRestoreOperator';
 const MAX_SCOPE_NAME_LENGTH = 253;
 /** Bounds memory and planning time on a hostile or runaway document. */
 const MAX_POLICIES_PER_LIST = 10_000;
+/** A generated file can be wrong in thousands of places; the first few say enough to fix it. */
+const MAX_REPORTED_PROBLEMS = 10;
+
+function summarize(problems: readonly string[]): string {
+  const shown = problems.slice(0, MAX_REPORTED_PROBLEMS).join('; ');
+  return problems.length > MAX_REPORTED_PROBLEMS ? `${shown}; and ${problems.length - MAX_REPORTED_PROBLEMS} more` : shown;
+}
 
 export const DEFAULT_DISK_PRESSURE = { highThresholdPercent: 85, lowThresholdPercent: 80, keepNewestPerContainer: 1 } as const;
 
@@ -298,7 +305,7 @@ function checkDocument(raw: unknown, source: string, options: ParseOptions): Res
 /** Validates one CheckpointRestoreOperator object (as read from the API server or a YAML document). */
 export function parsePolicyDocument(raw: unknown, source: string, options: ParseOptions = {}): Result<PolicyDocument> {
   const checked = checkDocument(raw, source, options);
-  return checked.ok ? checked : { ok: false, reason: `${source}: ${checked.reason.join('; ')}` };
+  return checked.ok ? checked : { ok: false, reason: `${source}: ${summarize(checked.reason)}` };
 }
 
 /**
@@ -322,5 +329,5 @@ export function parsePolicyYaml(text: string, source: string): Result<PolicyDocu
     if (checked.ok) documents.push(checked.value);
     else problems.push(...checked.reason.map((problem) => `document ${index}: ${problem}`));
   }
-  return problems.length > 0 ? { ok: false, reason: `${source}: ${problems.join('; ')}` } : { ok: true, value: documents };
+  return problems.length > 0 ? { ok: false, reason: `${source}: ${summarize(problems)}` } : { ok: true, value: documents };
 }
