@@ -80,7 +80,7 @@ describe('exporter DaemonSet', () => {
   });
 
   it('requests and limits CPU and memory', () => {
-    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '100m', memory: '128Mi' } });
+    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '10m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } });
   });
 
   it('rolls out one node at a time, selecting its pods by a label the template carries', () => {
