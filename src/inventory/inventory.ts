@@ -84,6 +84,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
   let watcher: DirectoryWatch | undefined;
   let watchedDirectory: DirectoryIdentity | undefined;
   let attaching: Promise<void> | undefined;
+  // chokidar shares one fs.watch per path across watchers, so a new watch on the same path must wait for the old one to close.
+  let closing: Promise<void> = Promise.resolve();
   let directoryPresent = false;
   let absenceReported = false;
   let initialScanDone = false;
@@ -281,12 +283,20 @@ export function createInventory(deps: InventoryDeps): Inventory {
     epoch += 1;
     phase = 'waiting';
     clearTimers();
-    const closing = watcher;
-    watcher = undefined;
-    if (closing !== undefined) void track(closing.close());
+    closeWatcher();
     forgetEntries();
     reportAbsent(reason);
     armPoll();
+  }
+
+  function closeWatcher(): Promise<void> {
+    const open = watcher;
+    watcher = undefined;
+    if (open !== undefined) {
+      closing = closing.then(() => open.close()).catch((error: unknown) => logger.warn({ err: error }, 'closing the directory watcher failed'));
+      void track(closing);
+    }
+    return closing;
   }
 
   function tryAttach(): Promise<void> {
@@ -314,6 +324,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
     directoryPresent = true;
     if (absenceReported) logger.info({ directory }, 'checkpoint directory appeared; watching it');
     absenceReported = false;
+    await closing;
+    if (epoch !== startedEpoch) return;
     try {
       const live = await watch(directory, eventsFor(startedEpoch));
       if (epoch !== startedEpoch) {
@@ -431,9 +443,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       phase = 'stopped';
       epoch += 1;
       clearTimers();
-      const closing = watcher;
-      watcher = undefined;
-      if (closing !== undefined) await closing.close();
+      await closeWatcher();
       await idle();
     },
 

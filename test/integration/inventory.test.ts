@@ -1,0 +1,203 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { appendFile, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createIdentityCache } from '../../src/archive/identity-cache.js';
+import type { FileFingerprint } from '../../src/archive/types.js';
+import { encodeTar } from '../../src/demo/tar-writer.js';
+import { sampleArchiveEntries, sampleArchiveName, writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
+import { watchDirectory, type WatchDirectory } from '../../src/inventory/directory-watcher.js';
+import { createInventory, type Inventory, type InventoryDeps } from '../../src/inventory/inventory.js';
+import type { ArchiveRecord, InventorySnapshot } from '../../src/inventory/types.js';
+
+/** Generous: these wait on real filesystem events and real timers, and must not flake on a loaded machine. */
+const DEADLINE_MS = 15_000;
+const SETTLE_MS = 100;
+
+async function until(what: string, condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + DEADLINE_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const sample = (pod: string, container: string, runtime: SampleArchiveOptions['runtime'] = 'cri-o'): SampleArchiveOptions => ({
+  namespace: 'shop-prod',
+  pod,
+  container,
+  timestamp: new Date(Date.UTC(2024, 0, 28, 0, 10, 45)),
+  runtime,
+  payloadBytes: 4096,
+});
+
+let root = '';
+let dir = '';
+let inventory: Inventory | undefined;
+let reads: { fileName: string; fingerprint: FileFingerprint }[] = [];
+let settled: ArchiveRecord[] = [];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'inventory-it-'));
+  dir = join(root, 'checkpoints');
+  reads = [];
+  settled = [];
+});
+
+afterEach(async () => {
+  await inventory?.stop();
+  inventory = undefined;
+  await rm(root, { recursive: true, force: true });
+});
+
+async function startInventory(overrides: Partial<InventoryDeps> = {}): Promise<Inventory> {
+  const cache = createIdentityCache();
+  inventory = createInventory({
+    directory: dir,
+    logger: pino({ level: 'silent' }),
+    settleTimeMs: SETTLE_MS,
+    directoryPollIntervalMs: 50,
+    identify: (path, name, fingerprint) => {
+      reads.push({ fileName: name.fileName, fingerprint });
+      return cache.get(path, name, fingerprint);
+    },
+    onArchiveSettled: (record) => settled.push(record),
+    ...overrides,
+  });
+  await inventory.start();
+  return inventory;
+}
+
+const names = (snapshot: InventorySnapshot): string[] => snapshot.archives.map((record) => record.fileName).sort();
+
+describe('inventory on a real directory with a real watcher', () => {
+  it('follows archives as they appear and disappear, reading each identity once', async () => {
+    await mkdir(dir);
+    const inv = await startInventory();
+    await until('the initial scan completes', () => inv.snapshot().initialScanComplete);
+
+    const first = await writeSampleArchive(dir, sample('web-0', 'nginx'));
+    const second = await writeSampleArchive(dir, sample('ledger-0', 'ledger', 'containerd'));
+    await until('both archives settle', () => inv.snapshot().archives.length === 2);
+    expect(names(inv.snapshot())).toEqual([first, second].sort());
+    expect(inv.index().ofContainer('shop-prod', 'ledger-0', 'ledger').map((record) => record.identitySources)).toEqual([['containerd']]);
+    expect(inv.snapshot().archives.every((record) => record.identity !== undefined)).toBe(true);
+    expect(settled.map((record) => record.fileName).sort()).toEqual([first, second].sort());
+
+    await unlink(join(dir, first));
+    await until('the removed archive leaves the snapshot', () => inv.snapshot().archives.length === 1);
+    expect(names(inv.snapshot())).toEqual([second]);
+    expect(reads.map((read) => read.fileName).sort()).toEqual([first, second].sort());
+  });
+
+  it('does not read an archive while it is still being written', async () => {
+    await mkdir(dir);
+    // A settle time far above the write cadence: the writer never pauses that long.
+    const inv = await startInventory({ settleTimeMs: 400 });
+    const options = sample('web-0', 'nginx');
+    const fileName = sampleArchiveName(options);
+    const bytes = encodeTar(sampleArchiveEntries(options));
+    const chunks = 60;
+    const step = Math.ceil(bytes.length / chunks);
+    for (let offset = 0; offset < bytes.length; offset += step) {
+      await appendFile(join(dir, fileName), bytes.subarray(offset, offset + step));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await until('the finished archive settles', () => inv.snapshot().archives.length === 1);
+    const [record] = inv.snapshot().archives;
+    expect(record?.fingerprint.size).toBe(bytes.length);
+    expect(record?.identity).toEqual({ namespace: 'shop-prod', pod: 'web-0', container: 'nginx' });
+    expect(reads.map((read) => read.fingerprint.size)).toEqual([bytes.length]);
+  });
+
+  it('counts a symlink named like an archive and a foreign file as unrecognized, and never reads them', async () => {
+    await mkdir(dir);
+    const elsewhere = join(root, 'elsewhere');
+    await mkdir(elsewhere);
+    const real = await writeSampleArchive(dir, sample('web-0', 'nginx'));
+    const target = await writeSampleArchive(elsewhere, sample('web-1', 'nginx'));
+    await symlink(join(elsewhere, target), join(dir, target));
+    await writeFile(join(dir, 'notes.txt'), 'investigation notes');
+    await mkdir(join(dir, 'scratch'));
+    const inv = await startInventory();
+    await until('the real archive settles', () => inv.snapshot().initialScanComplete && inv.snapshot().archives.length === 1);
+    expect(names(inv.snapshot())).toEqual([real]);
+    expect([...inv.snapshot().unrecognized].sort((a, b) => (a.fileName < b.fileName ? -1 : 1))).toEqual([
+      { fileName: target, size: 0 },
+      { fileName: 'notes.txt', size: 'investigation notes'.length },
+      { fileName: 'scratch', size: 0 },
+    ]);
+    expect(reads.map((read) => read.fileName)).toEqual([real]);
+  });
+
+  it('marks pinned archives and counts a pin without its archive as unrecognized', async () => {
+    await mkdir(dir);
+    const inv = await startInventory();
+    const archive = await writeSampleArchive(dir, sample('web-0', 'nginx'));
+    await writeFile(join(dir, `${archive}.keep`), 'incident 42\n');
+    await until('the archive settles pinned', () => inv.snapshot().archives[0]?.pinned === true);
+
+    await unlink(join(dir, `${archive}.keep`));
+    await until('the archive is no longer pinned', () => inv.snapshot().archives[0]?.pinned === false);
+
+    const orphanPin = `${sampleArchiveName(sample('gone-0', 'nginx'))}.keep`;
+    await writeFile(join(dir, orphanPin), 'x');
+    await until('the orphan pin is counted', () => inv.snapshot().unrecognized.some((file) => file.fileName === orphanPin));
+    expect(inv.snapshot().unrecognized).toEqual([{ fileName: orphanPin, size: 1 }]);
+  });
+
+  it('waits for a missing directory, watches it once created, and waits again when it is removed', async () => {
+    const inv = await startInventory();
+    expect(inv.snapshot()).toMatchObject({ directoryPresent: false, initialScanComplete: true });
+
+    await mkdir(dir);
+    const archive = await writeSampleArchive(dir, sample('web-0', 'nginx'));
+    await until('the archive in the new directory settles', () => inv.snapshot().directoryPresent && inv.snapshot().archives.length === 1);
+    expect(names(inv.snapshot())).toEqual([archive]);
+
+    await rm(dir, { recursive: true });
+    await until('the removal is noticed', () => !inv.snapshot().directoryPresent);
+    expect(inv.snapshot().archives).toEqual([]);
+
+    await mkdir(dir);
+    const again = await writeSampleArchive(dir, sample('web-1', 'nginx'));
+    await until('the recreated directory is watched', () => inv.snapshot().directoryPresent && inv.snapshot().archives.length === 1);
+    expect(names(inv.snapshot())).toEqual([again]);
+  });
+
+  it('heals, by resync, changes made while the watcher delivered nothing', async () => {
+    await mkdir(dir);
+    let deliver = true;
+    // The real chokidar watcher, with its events dropped on the floor while `deliver` is false.
+    const gatedWatch: WatchDirectory = (directory, events) =>
+      watchDirectory(directory, {
+        entryChanged: (fileName) => {
+          if (deliver) events.entryChanged(fileName);
+        },
+        directoryGone: () => {
+          if (deliver) events.directoryGone();
+        },
+        error: (error) => events.error(error),
+      });
+    let resyncs = 0;
+    const kept = await writeSampleArchive(dir, sample('web-0', 'nginx'));
+    const removed = await writeSampleArchive(dir, sample('web-1', 'nginx'));
+    const inv = await startInventory({ watch: gatedWatch, onResync: () => (resyncs += 1) });
+    await until('both archives settle', () => inv.snapshot().archives.length === 2);
+
+    deliver = false;
+    await unlink(join(dir, removed));
+    const added = await writeSampleArchive(dir, sample('web-2', 'nginx'));
+    const before = inv.snapshot().lastScanTimestampMs ?? 0;
+
+    await inv.resync();
+    expect(resyncs).toBe(1);
+    expect(names(inv.snapshot())).toEqual([kept]);
+    expect(inv.snapshot().pendingArchives).toBe(1);
+    expect(inv.snapshot().lastScanTimestampMs).toBeGreaterThanOrEqual(before);
+    expect(inv.snapshot().lastScanDurationSeconds).toBeGreaterThanOrEqual(0);
+    await until('the archive found by resync settles', () => inv.snapshot().archives.length === 2);
+    expect(names(inv.snapshot())).toEqual([kept, added].sort());
+  });
+});
