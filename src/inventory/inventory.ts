@@ -252,12 +252,33 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }, resyncIntervalMs);
   }
 
+  /**
+   * One cheap stat per interval. While waiting it looks for the directory to appear; while watching
+   * it checks the directory is still the one being watched, because chokidar does not reliably
+   * report the removal of the watched directory itself.
+   */
   function armPoll(): void {
     if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
     pollTimer = timers.setTimeout(() => {
       pollTimer = undefined;
-      void track(tryAttach());
+      void track(phase === 'watching' ? checkWatchedDirectory() : tryAttach());
     }, pollIntervalMs);
+  }
+
+  async function checkWatchedDirectory(): Promise<void> {
+    const checkEpoch = epoch;
+    const probe = await probeDirectory(directory);
+    if (epoch !== checkEpoch || phase !== 'watching') return;
+    if (isWatchedDirectory(probe)) {
+      armPoll();
+      return;
+    }
+    detach(probe.ok ? 'replaced by another directory' : probe.reason);
+    await tryAttach();
+  }
+
+  function isWatchedDirectory(probe: Result<DirectoryIdentity>): boolean {
+    return probe.ok && probe.value.dev === watchedDirectory?.dev && probe.value.ino === watchedDirectory.ino;
   }
 
   function reportAbsent(reason: string): void {
@@ -338,7 +359,9 @@ export function createInventory(deps: InventoryDeps): Inventory {
       return;
     }
     await fullScan(startedEpoch);
-    if (epoch === startedEpoch) armResync();
+    if (epoch !== startedEpoch) return;
+    armResync();
+    armPoll();
   }
 
   function eventsFor(watchEpoch: number): WatchEvents {
@@ -364,7 +387,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const startedMs = now();
     const probe = await probeDirectory(directory);
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
-    if (!probe.ok || probe.value.dev !== watchedDirectory?.dev || probe.value.ino !== watchedDirectory.ino) {
+    if (!isWatchedDirectory(probe)) {
       // Gone, or replaced by another directory the watcher does not see: start over on whatever is there now.
       detach(probe.ok ? 'replaced by another directory' : probe.reason);
       return 'detached';

@@ -257,6 +257,7 @@ describe('createInventory (manual clock, real files)', () => {
   it.each([
     ['the watcher reports the directory gone', 'event'],
     ['a resync finds it gone', 'resync'],
+    ['the periodic directory check finds it gone', 'probe'],
   ])('goes back to waiting when %s, and recovers', (_case, how) =>
     withTempDir(async (root) => {
       const dir = join(root, 'checkpoints');
@@ -270,8 +271,10 @@ describe('createInventory (manual clock, real files)', () => {
       if (how === 'event') {
         h.watch.gone();
         await h.inventory.idle();
-      } else {
+      } else if (how === 'resync') {
         await h.inventory.resync();
+      } else {
+        await h.advance(POLL);
       }
       expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: false, archives: [], pendingArchives: 0 });
       expect(h.watch.closed()).toBe(1);
