@@ -21,7 +21,7 @@ await mkdir(directory, { recursive: true });
 await writeDemoCheckpointDirectory(directory);
 process.stdout.write(`Sample archives written to ${directory}:\n\n${await runLs({ directory, json: false })}\n`);
 
-const logger = pino({ level: 'info' });
+const logger = pino({ level: 'info' }, pino.destination({ dest: 2, sync: true }));
 const exporter = await startExporter({
   checkpointDirectory: directory,
   listenAddress,

@@ -29,7 +29,8 @@ program
   .addOption(flags.nodeName())
   .addOption(flags.logLevel())
   .action(async (opts) => {
-    const logger = pino({ level: opts.logLevel, base: { nodeName: opts.nodeName } });
+    // Logs go to stderr, synchronously, so the last lines before an exit are not lost.
+    const logger = pino({ level: opts.logLevel, base: { nodeName: opts.nodeName } }, pino.destination({ dest: 2, sync: true }));
     const config = await loadConfiguration(opts);
     const exporter = await startExporter({
       checkpointDirectory: config.checkpointDirectory,

@@ -20,7 +20,7 @@ export interface PlanOptions {
 
 /** What retention would delete right now and why; never deletes. Lists only deletions and unsatisfiable limits. */
 export async function runPlan(opts: PlanOptions): Promise<string> {
-  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const logger = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
   const snapshot = await scanCheckpointDirectory(opts.directory);
   let disk: DiskStats | undefined;
   try {
