@@ -10,7 +10,7 @@ import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEve
 import { completeIdentify, isUnsettledArchive, observeEntry, type EntryState } from './entry-state.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 import type { ArchiveRecord, InventorySnapshot } from './types.js';
-import { createWorkQueue, forEachConcurrent } from './work-queue.js';
+import { createWorkQueue } from './work-queue.js';
 
 export const DEFAULT_SETTLE_TIME_MS = 2_000;
 export const DEFAULT_RESYNC_INTERVAL_MS = 300_000;
@@ -22,7 +22,7 @@ export const DEFAULT_DIRECTORY_POLL_INTERVAL_MS = 5_000;
  */
 const IDENTIFY_CONCURRENCY = 4;
 
-/** lstats in flight during a full scan: enough to keep the thread pool busy, bounded so 10,000 entries do not become 10,000 pending requests at once. */
+/** lstats in flight at once (scans and settle checks alike): enough to keep the thread pool busy, bounded so 10,000 entries do not become 10,000 pending requests at once. */
 const LSTAT_CONCURRENCY = 64;
 
 export type IdentifyArchive = (path: string, name: ParsedArchiveName, fingerprint: FileFingerprint) => Promise<Result<IdentifiedArchive>>;
@@ -75,6 +75,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const timers = deps.timers ?? systemTimers;
   const watch = deps.watch ?? watchDirectory;
   const identifyQueue = createWorkQueue(IDENTIFY_CONCURRENCY);
+  const lstatQueue = createWorkQueue(LSTAT_CONCURRENCY);
 
   let phase: Phase = 'stopped';
   // Bumped whenever the directory is attached or detached: work started under an older epoch is discarded.
@@ -157,7 +158,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     try {
       do {
         observeAgain.delete(fileName);
-        const outcome = await lstatEntry(join(directory, fileName));
+        const outcome = await lstatQueue.run(() => lstatEntry(join(directory, fileName)));
         if (epoch !== startedEpoch || phase !== 'watching') return;
         if (outcome.kind === 'failed') {
           logger.warn({ fileName, reason: outcome.message }, 'cannot lstat checkpoint directory entry; keeping what was known');
@@ -405,7 +406,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const names = new Set(listing.value);
     // Entries readdir no longer lists are lstat'ed rather than dropped: one may have been created after readdir ran.
     for (const fileName of entries.keys()) names.add(fileName);
-    await forEachConcurrent(names, LSTAT_CONCURRENCY, observe);
+    await Promise.all(Array.from(names, observe));
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!initialScanDone) {
       initialScanDone = true;
