@@ -1,4 +1,5 @@
 import { watch } from 'chokidar';
+import { realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
 export interface WatchEvents {
@@ -23,18 +24,21 @@ export type WatchDirectory = (directory: string, events: WatchEvents) => Promise
  * own initial scan after the watcher is live, which leaves no window for a missed entry.
  */
 export const watchDirectory: WatchDirectory = async (directory, events) => {
-  const watcher = watch(directory, { depth: 0, followSymlinks: false, ignoreInitial: true, persistent: true });
+  // The checkpoint directory itself may be a symlink (to a bigger disk); with followSymlinks off chokidar
+  // would watch the link and report nothing inside it. Entries inside are still never followed.
+  const watched = await realpath(directory);
+  const watcher = watch(watched, { depth: 0, followSymlinks: false, ignoreInitial: true, persistent: true });
   const onEntry = (path: string): void => {
-    if (dirname(path) === directory) events.entryChanged(basename(path));
+    if (dirname(path) === watched) events.entryChanged(basename(path));
   };
   watcher.on('add', onEntry);
   watcher.on('change', onEntry);
   watcher.on('unlink', onEntry);
   watcher.on('addDir', (path) => {
-    if (path !== directory) onEntry(path);
+    if (path !== watched) onEntry(path);
   });
   watcher.on('unlinkDir', (path) => {
-    if (path === directory) events.directoryGone();
+    if (path === watched) events.directoryGone();
     else onEntry(path);
   });
   watcher.on('error', (error) => events.error(error));

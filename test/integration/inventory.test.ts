@@ -166,6 +166,18 @@ describe('inventory on a real directory with a real watcher', () => {
     expect(names(inv.snapshot())).toEqual([again]);
   });
 
+  it('watches a checkpoint directory that is itself a symlink, while entries inside are still never followed', async () => {
+    const real = join(root, 'disk', 'checkpoints');
+    await mkdir(real, { recursive: true });
+    await symlink(real, dir);
+    const inv = await startInventory();
+    await until('the initial scan completes', () => inv.snapshot().initialScanComplete);
+    // No resync runs within the deadline (default interval), so only watcher events can bring this in.
+    const archive = await writeSampleArchive(real, sample('web-0', 'nginx'));
+    await until('the archive written behind the symlink settles', () => inv.snapshot().archives.length === 1);
+    expect(names(inv.snapshot())).toEqual([archive]);
+  });
+
   it('heals, by resync, changes made while the watcher delivered nothing', async () => {
     await mkdir(dir);
     let deliver = true;
