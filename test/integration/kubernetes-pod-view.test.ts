@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import type { ArchiveIdentity } from '../../src/archive/types.js';
 import { realDelay, type DelayFn } from '../../src/kubernetes/backoff.js';
 import { createPodView, type PodView, type PodViewOptions } from '../../src/kubernetes/pod-view.js';
-import { startFakeApiServer, waitFor, type Fault, type FakeApiServer } from '../support/fake-apiserver.js';
+import { startFakeApiServer, type Fault, type FakeApiServer } from '../support/fake-apiserver.js';
+import { waitUntil as waitFor } from '../support/wait.js';
 
 const NODE = 'node-a';
 const logger = pino({ level: 'silent' });

@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { realDelay, type DelayFn } from '../../src/kubernetes/backoff.js';
 import { watchPolicyObjects, type PolicyObject, type PolicyWatch, type PolicyWatchOptions } from '../../src/kubernetes/policy-watch.js';
-import { startFakeApiServer, waitFor, type FakeApiServer } from '../support/fake-apiserver.js';
+import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
+import { waitUntil as waitFor } from '../support/wait.js';
 
 interface Harness {
   readonly fake: FakeApiServer;
