@@ -5,13 +5,11 @@
  * The copies live in manifests/monitoring because kustomize refuses to load files outside its root.
  * Tests call `renderManifestFiles` to check the committed copies are current.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import type { Dashboard } from '@grafana/schema';
 import { buildAlertRuleGroups, type AlertRuleGroup } from '../alerts/rules.js';
 import { buildDashboards, renderDashboardJson } from '../dashboards/index.js';
+import { isMainModule, writeRenderedFiles } from './write-rendered-files.js';
 
 export const PROMETHEUS_RULE_FILE = 'manifests/monitoring/prometheus-rule.yaml';
 export const DASHBOARDS_CONFIGMAP_FILE = 'manifests/monitoring/dashboards-configmap.yaml';
@@ -66,16 +64,4 @@ export function renderManifestFiles(): Record<string, string> {
   };
 }
 
-async function writeManifestFiles(root: string): Promise<void> {
-  for (const [relative, content] of Object.entries(renderManifestFiles())) {
-    const target = path.join(root, relative);
-    await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, content);
-    process.stdout.write(`wrote ${relative}\n`);
-  }
-}
-
-const invokedDirectly = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  await writeManifestFiles(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'));
-}
+if (isMainModule(import.meta.url)) await writeRenderedFiles(renderManifestFiles());
