@@ -13,7 +13,8 @@ export async function loadConfiguration(opts: { checkpointDir?: string; config?:
   let documents: readonly PolicyDocument[] = [];
   if (opts.config !== undefined) {
     const loaded = await loadPolicyFile(opts.config);
-    if (!loaded.ok) throw new UsageError(`${opts.config}: ${loaded.reason}`);
+    // The reason already names the file and the document.
+    if (!loaded.ok) throw new UsageError(loaded.reason);
     documents = loaded.value;
   }
   const fromFile = mergePolicies(documents).checkpointDirectory;

@@ -3,6 +3,7 @@ import { mergePolicies } from '../retention/merge-policies.js';
 import { planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
 import type { DiskStats, OwnerLookup } from '../retention/types.js';
+import { formatDuration } from '../retention/duration.js';
 import { readDiskStats } from './disk-stats.js';
 import { formatBytes, formatTable } from './format.js';
 import { resolveOwnersOnce } from './kubernetes-wiring.js';
@@ -39,8 +40,16 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
     lines.push(`would delete ${plan.deletions.length} archives (${formatBytes(total)}):`);
     lines.push(
       formatTable(
-        ['ARCHIVE', 'SIZE', 'REASON', 'SCOPE', 'POLICY', 'DETAIL'],
-        plan.deletions.map((d) => [d.fileName, formatBytes(d.fingerprint.size), d.reason, scopeText(d.scope), d.policySource, d.detail]),
+        ['ARCHIVE', 'SIZE', 'REASON', 'LIMIT', 'SCOPE', 'POLICY', 'DETAIL'],
+        plan.deletions.map((d) => [
+          d.fileName,
+          formatBytes(d.fingerprint.size),
+          d.reason,
+          limitText(d.reason, d.limitValue),
+          scopeText(d.scope),
+          d.policySource,
+          d.detail,
+        ]),
       ),
     );
   }
@@ -54,6 +63,14 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The limit in the unit of its reason: archives, bytes or a duration. */
+function limitText(reason: string, value: number | undefined): string {
+  if (value === undefined) return '-';
+  if (reason === 'size' || reason === 'total_size') return formatBytes(value);
+  if (reason === 'age') return formatDuration(value);
+  return String(value);
 }
 
 function scopeText(scope: { level: string; namespace?: string; pod?: string; container?: string }): string {

@@ -72,7 +72,7 @@ describe('checkpoint-exporter command line (built binary)', () => {
     const { code, stdout } = await cli(['plan', '--checkpoint-dir', dir]);
     expect(code).toBe(0);
     expect(stdout).toContain('would delete 3 archives');
-    expect(stdout.match(/ count\s+container shop-prod\/cart-7d9f8b6c4-x2k4p\/cart-api\s+default /g)).toHaveLength(3);
+    expect(stdout.match(/ count\s+10\s+container shop-prod\/cart-7d9f8b6c4-x2k4p\/cart-api\s+default /g)).toHaveLength(3);
     const json = JSON.parse((await cli(['plan', '--checkpoint-dir', dir, '--json'])).stdout) as { deletions: { reason: string }[] };
     expect(json.deletions.map((d) => d.reason)).toEqual(['count', 'count', 'count']);
     expect((await readdir(dir)).sort()).toEqual(before);
