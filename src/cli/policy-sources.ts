@@ -59,8 +59,13 @@ export function createPolicySources(deps: { configPath: string | undefined; logg
       for (const o of objects) {
         const source = `CheckpointRestoreOperator ${o.namespace}/${o.name}`;
         const parsed = parsePolicyDocument(o.object, source);
-        if (parsed.ok) docs.push(parsed.value);
-        else {
+        if (parsed.ok) {
+          docs.push(parsed.value);
+          const known = clusterDocs.find((d) => d.source === source);
+          if (!known || JSON.stringify(known.warnings) !== JSON.stringify(parsed.value.warnings)) {
+            for (const warning of parsed.value.warnings) deps.logger.warn({ source, warning }, 'CheckpointRestoreOperator warning');
+          }
+        } else {
           bad.push({ source, reason: parsed.reason });
           if (!rejected.some((r) => r.source === source && r.reason === parsed.reason)) {
             deps.logger.warn({ source, reason: parsed.reason }, 'ignoring invalid CheckpointRestoreOperator');

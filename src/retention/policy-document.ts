@@ -46,6 +46,9 @@ export interface ParseOptions {
   readonly index?: number;
 }
 
+/** A bare size below this is almost certainly an upstream-style megabyte count: warn, since limits delete. */
+const BARE_SIZE_WARNING_BYTES = 1024 * 1024;
+
 export const POLICY_API_VERSION = 'criu.org/v1';
 export const POLICY_KIND = 'CheckpointRestoreOperator';
 
@@ -111,7 +114,14 @@ class Checker {
   quantity(value: unknown, path: string): number | undefined {
     if (value === undefined || value === null) return undefined;
     const parsed = parseQuantityValue(value);
-    return parsed.ok ? parsed.value : this.error(path, parsed.reason);
+    if (!parsed.ok) return this.error(path, parsed.reason);
+    // Upstream documents its size fields in megabytes, so `maxCheckpointSize: 8` there means 8 MB;
+    // here it is 8 bytes, as in every Kubernetes quantity. No checkpoint is that small, so say so.
+    const bare = typeof value === 'number' || /^[0-9]+$/.test(String(value));
+    if (bare && parsed.value > 0 && parsed.value < BARE_SIZE_WARNING_BYTES) {
+      this.warnings.push(`${path}: ${String(value)} means ${parsed.value} bytes (the upstream operator read bare numbers as megabytes; write ${String(value)}Mi if that was meant)`);
+    }
+    return parsed.value;
   }
 
   duration(value: unknown, path: string): number | undefined {

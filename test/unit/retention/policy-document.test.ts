@@ -73,7 +73,9 @@ describe('parsePolicyYaml', () => {
       ],
       podPolicies: [{ namespace: 'shop', pod: 'db-0', maxCheckpoints: 2, source: 'file policy.yaml podPolicies[0]' }],
       namespacePolicies: [{ namespace: 'default', maxTotalSize: 10, source: 'file policy.yaml namespacePolicies[0]' }],
-      warnings: [],
+      warnings: [
+        "spec.namespacePolicies[0].maxTotalSize: 10 means 10 bytes (the upstream operator read bare numbers as megabytes; write 10Mi if that was meant)",
+      ],
     });
   });
 
@@ -245,5 +247,24 @@ describe('mergePolicies', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('upstream megabyte sizes', () => {
+  it.each([
+    [8, true],
+    ['8', true],
+    ['8Mi', false],
+    [0, false],
+    [2 * 1024 * 1024, false],
+  ])('maxCheckpointSize %p warns about bare small numbers: %p', (value, warns) => {
+    const parsed = parsePolicyDocument(
+      { apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', spec: { globalPolicy: { maxCheckpointSize: value } } },
+      'test',
+    );
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.value.globalPolicy?.maxCheckpointSize).toBe(typeof value === 'number' ? value : value === '8' ? 8 : 8 * 1024 * 1024);
+    expect(parsed.value.warnings.some((w) => w.includes('spec.globalPolicy.maxCheckpointSize') && w.includes('megabytes'))).toBe(warns);
   });
 });
