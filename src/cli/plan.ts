@@ -31,9 +31,11 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   }
   const owners: OwnerLookup = await resolveOwnersOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger });
   const plan = planRetention({ snapshot, policy: mergePolicies(opts.documents), owners, disk, nowMs: Date.now() });
-  if (opts.json) return `${JSON.stringify(describePlan(plan, undefined, true), null, 2)}\n`;
+  const warnings = opts.documents.flatMap((d) => d.warnings.map((w) => `${d.source}: ${w}`));
+  if (opts.json) return `${JSON.stringify({ ...(describePlan(plan, undefined, true) as object), warnings }, null, 2)}\n`;
 
   const lines: string[] = [];
+  if (warnings.length > 0) lines.push('policy warnings:', ...warnings.map((w) => `  ${w}`), '');
   if (plan.deletions.length === 0) lines.push('nothing to delete');
   else {
     const total = plan.deletions.reduce((sum, d) => sum + d.fingerprint.size, 0);

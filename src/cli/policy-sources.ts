@@ -82,6 +82,7 @@ export function createPolicySources(deps: { configPath: string | undefined; logg
       sources: {
         file: deps.configPath === undefined ? null : { path: deps.configPath, documents: fileDocs.length, ...status },
         cluster: { objects: clusterDocs.map((d) => d.source), rejected },
+        warnings: [...fileDocs, ...clusterDocs].flatMap((d) => d.warnings.map((warning) => ({ source: d.source, warning }))),
       },
     }),
   };

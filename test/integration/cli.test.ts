@@ -91,6 +91,19 @@ describe('checkpoint-exporter command line (built binary)', () => {
     }
   });
 
+  it('plan warns that a bare size is bytes, not upstream megabytes', async () => {
+    const config = join(dir, '..', `mb-policy-${process.pid}.yaml`);
+    await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nspec:\n  globalPolicy:\n    maxCheckpointSize: 10\n');
+    try {
+      const { code, stdout } = await cli(['plan', '--checkpoint-dir', dir, '--config', config]);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^policy warnings:\n.*spec\.globalPolicy\.maxCheckpointSize: 10 means 10 bytes/m);
+      expect(stdout).toMatch(/ size\s+10 B\s+container /);
+    } finally {
+      await rm(config, { force: true });
+    }
+  });
+
   it('rejects a malformed flag value', async () => {
     const { code, stderr } = await cli(['serve', '--settle-time', 'soon']);
     expect(code).not.toBe(0);
