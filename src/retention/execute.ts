@@ -1,7 +1,7 @@
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { PlannedDeletion, RetentionObserver, RetentionPlan } from './types.js';
+import type { DirectoryIdentity, PlannedDeletion, RetentionObserver, RetentionPlan } from './types.js';
 
 export interface RetentionExecutorDeps {
   /** The checkpoint directory the plan was made for; nothing outside it is ever touched. */
@@ -51,12 +51,30 @@ function checkName(directory: string, fileName: string): string | undefined {
 }
 
 /**
- * Everything that must hold just before an unlink. Any doubt is a refusal: the file must be the
- * same regular file (device, inode, size, mtime) the planner saw, and not pinned since. A window
- * between this check and the unlink remains (no unlink-by-inode exists); the checks make it as
- * short as a single lstat.
+ * The directory path must still lead (through symlinks, as the inventory follows it) to the directory
+ * the plan was made on: a hard link of a planned file in another directory has the same fingerprint.
  */
-async function verify(directory: string, deletion: PlannedDeletion): Promise<Verdict> {
+async function checkDirectory(directory: string, planned: DirectoryIdentity | undefined): Promise<Verdict | undefined> {
+  if (!planned) return { ok: false, operation: 'verify', reason: 'the plan does not say which checkpoint directory it was made on' };
+  let stats;
+  try {
+    stats = await stat(directory);
+  } catch (error) {
+    return { ok: false, operation: 'verify', reason: `cannot stat the checkpoint directory: ${errorCode(error) ?? String(error)}`, error };
+  }
+  if (stats.dev !== planned.dev || stats.ino !== planned.ino) {
+    return { ok: false, operation: 'verify', reason: 'the checkpoint directory is not the one planned (device or inode changed)' };
+  }
+  return undefined;
+}
+
+/**
+ * Everything that must hold just before an unlink. Any doubt is a refusal: the directory must be the
+ * one planned, the file the same regular file (device, inode, size, mtime) the planner saw, and not
+ * pinned since. A window between these checks and the unlink remains (no unlink-by-inode exists);
+ * the directory is checked last so the window is as short as a single stat.
+ */
+async function verify(directory: string, directoryIdentity: DirectoryIdentity | undefined, deletion: PlannedDeletion): Promise<Verdict> {
   const nameProblem = checkName(directory, deletion.fileName);
   if (nameProblem) return { ok: false, operation: 'verify', reason: nameProblem };
   const target = path.join(directory, deletion.fileName);
@@ -82,6 +100,8 @@ async function verify(directory: string, deletion: PlannedDeletion): Promise<Ver
       return { ok: false, operation: 'verify', reason: `cannot tell whether it is pinned: ${errorCode(error) ?? String(error)}`, error };
     }
   }
+  const directoryProblem = await checkDirectory(directory, directoryIdentity);
+  if (directoryProblem) return directoryProblem;
   return { ok: true, bytes: stats.size };
 }
 
@@ -93,9 +113,9 @@ export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionE
   const { directory, dryRun, logger, observer } = deps;
   let tail: Promise<unknown> = Promise.resolve();
 
-  const runOne = async (deletion: PlannedDeletion): Promise<DeletionOutcome> => {
+  const runOne = async (deletion: PlannedDeletion, directoryIdentity: DirectoryIdentity | undefined): Promise<DeletionOutcome> => {
     const context = { file: deletion.fileName, reason: deletion.reason, detail: deletion.detail, policySource: deletion.policySource };
-    const verdict = await verify(directory, deletion);
+    const verdict = await verify(directory, directoryIdentity, deletion);
     if (!verdict.ok) {
       if (verdict.operation === undefined) {
         logger.info({ ...context, skipped: verdict.reason }, 'retention: archive already gone; nothing to delete');
@@ -129,7 +149,7 @@ export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionE
       // A plan never lists a file twice; if one did, the second attempt could only fail or mislead.
       if (seen.has(deletion.fileName)) continue;
       seen.add(deletion.fileName);
-      outcomes.push(await runOne(deletion));
+      outcomes.push(await runOne(deletion, plan.directoryIdentity));
     }
     const count = (outcome: DeletionOutcome['outcome']): number => outcomes.filter((o) => o.outcome === outcome).length;
     const bytes = outcomes.reduce((sum, o) => sum + (o.outcome === 'deleted' || o.outcome === 'would_delete' ? o.bytes : 0), 0);

@@ -137,5 +137,11 @@ export function planRetention(input: PlanInput): RetentionPlan {
 
   if (policy.diskPressure && input.disk) planDiskPressure(input.disk, policy.diskPressure, entries, containers, ledger);
 
-  return { deletions, unsatisfiable: [...unsatisfiable.values()], effectiveLimits: describeEffectiveLimits(containers, policy) };
+  const { directoryIdentity } = snapshot;
+  return {
+    deletions,
+    unsatisfiable: [...unsatisfiable.values()],
+    effectiveLimits: describeEffectiveLimits(containers, policy),
+    ...(directoryIdentity ? { directoryIdentity: { dev: directoryIdentity.dev, ino: directoryIdentity.ino } } : {}),
+  };
 }

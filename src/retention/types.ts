@@ -129,10 +129,21 @@ export interface UnsatisfiableLimit extends LimitLabels {
   readonly detail: string;
 }
 
+/** Device and inode of the checkpoint directory (its path followed through symlinks). */
+export interface DirectoryIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
 export interface RetentionPlan {
   readonly deletions: readonly PlannedDeletion[];
   readonly unsatisfiable: readonly UnsatisfiableLimit[];
   readonly effectiveLimits: readonly EffectiveLimit[];
+  /**
+   * The directory the snapshot listed. The executor refuses to unlink once the directory path leads
+   * elsewhere (a swapped symlink, a remount, a recreated directory), and refuses a plan without it.
+   */
+  readonly directoryIdentity?: DirectoryIdentity;
 }
 
 /** Callbacks the executor reports through; metrics and Kubernetes Events implement them. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdtemp, readdir, rmdir, statfs, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rmdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -79,8 +79,9 @@ async function records(dir: string): Promise<ArchiveRecord[]> {
     );
     if (!parsed.ok) throw new Error(parsed.reason);
     const archives = await records(dir);
+    const dirStats = await stat(dir);
     const plan = planRetention({
-      snapshot: { directory: dir, directoryPresent: true, archives, unrecognized: [], pendingArchives: 0, initialScanComplete: true, lastScanTimestampMs: T0, lastScanDurationSeconds: 0 },
+      snapshot: { directory: dir, directoryPresent: true, directoryIdentity: { dev: dirStats.dev, ino: dirStats.ino }, archives, unrecognized: [], pendingArchives: 0, initialScanComplete: true, lastScanTimestampMs: T0, lastScanDurationSeconds: 0 },
       policy: mergePolicies(parsed.value),
       owners: () => ({ state: 'alive' }),
       disk: before,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { appendFile, lstat, mkdir, mkdtemp, readdir, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, link, lstat, mkdir, mkdtemp, readdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -8,11 +8,15 @@ import type { PlannedDeletion, RetentionObserver, RetentionPlan } from '../../..
 
 let root: string;
 let dir: string;
+/** The checkpoint directory as the inventory saw it when the plan was made. */
+let dirIdentity: { dev: number; ino: number };
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'retention-execute-'));
   dir = path.join(root, 'checkpoints');
   await mkdir(dir);
+  const stats = await stat(dir);
+  dirIdentity = { dev: stats.dev, ino: stats.ino };
 });
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
@@ -41,7 +45,7 @@ async function planned(fileName: string, at = path.join(dir, fileName)): Promise
   };
 }
 
-const planOf = (deletions: PlannedDeletion[]): RetentionPlan => ({ deletions, unsatisfiable: [], effectiveLimits: [] });
+const planOf = (deletions: PlannedDeletion[]): RetentionPlan => ({ deletions, unsatisfiable: [], effectiveLimits: [], directoryIdentity: dirIdentity });
 
 function recorder() {
   const events: string[] = [];
@@ -179,6 +183,53 @@ describe('createRetentionExecutor', () => {
     expect(await readdir(root, { recursive: true })).toEqual(before);
     expect(events).toEqual([`verify ${deletion.fileName}`]);
     expect(logs).toEqual([expect.objectContaining({ msg: 'retention: not deleting archive', skipped: expect.stringMatching(reason) })]);
+  });
+
+  type Swap = () => Promise<void>;
+  const directorySwaps: [string, Swap][] = [
+    [
+      'the directory path swapped for a symlink to another directory holding a hard link of the archive',
+      async () => {
+        await rename(dir, path.join(root, 'checkpoints.old'));
+        await mkdir(path.join(root, 'elsewhere'));
+        await link(path.join(root, 'checkpoints.old', NAME_A), path.join(root, 'elsewhere', NAME_A));
+        await symlink(path.join(root, 'elsewhere'), dir);
+      },
+    ],
+    [
+      'the directory recreated with a hard link of the archive',
+      async () => {
+        await rename(dir, path.join(root, 'checkpoints.old'));
+        await mkdir(dir);
+        await link(path.join(root, 'checkpoints.old', NAME_A), path.join(dir, NAME_A));
+      },
+    ],
+  ];
+
+  it.each(directorySwaps)('refuses when %s, deleting nothing', async (_name, swap) => {
+    await archiveFile(NAME_A, 64);
+    const deletion = await planned(NAME_A);
+    await swap();
+    const before = await readdir(root, { recursive: true });
+    const { events, observer, logger } = recorder();
+    const result = await createRetentionExecutor({ directory: dir, dryRun: false, logger, observer }).execute(planOf([deletion]));
+    expect(result.outcomes).toEqual([expect.objectContaining({ outcome: 'skipped', reason: expect.stringMatching(/checkpoint directory is not the one planned/) })]);
+    expect(await readdir(root, { recursive: true })).toEqual(before);
+    expect(events).toEqual([`verify ${NAME_A}`]);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['of another directory', { dev: 0, ino: 0 }],
+  ])('refuses a plan whose directory identity is %s, deleting nothing', async (_name, directoryIdentity) => {
+    await Promise.all([archiveFile(NAME_A), archiveFile(NAME_B)]);
+    const deletions = [await planned(NAME_A), await planned(NAME_B)];
+    const { events, observer, logger } = recorder();
+    const executor = createRetentionExecutor({ directory: dir, dryRun: false, logger, observer });
+    const result = await executor.execute({ deletions, unsatisfiable: [], effectiveLimits: [], ...(directoryIdentity ? { directoryIdentity } : {}) });
+    expect(result).toMatchObject({ deleted: 0, skipped: 2 });
+    expect(await remaining()).toEqual([NAME_A, NAME_B]);
+    expect(events).toEqual([`verify ${NAME_A}`, `verify ${NAME_B}`]);
   });
 
   it('skips a file that is already gone without calling it an error', async () => {

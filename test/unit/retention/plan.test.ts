@@ -306,6 +306,16 @@ describe('planRetention limits', () => {
     expect(backward).toEqual(forward);
     expect(forward.deletions.length).toBeGreaterThan(0);
   });
+
+  it.each([
+    ['carries the directory identity of the snapshot, which the executor checks', { dev: 64769, ino: 1234 }],
+    ['carries no directory identity when the snapshot has none', undefined],
+  ])('%s', (_name, directoryIdentity) => {
+    const snapshot = { ...snapshotOf(series(11, {})), ...(directoryIdentity ? { directoryIdentity } : {}) };
+    const result = planRetention({ snapshot, policy: defaultRetentionPolicy(), owners: allAlive, disk: undefined, nowMs: NOW });
+    expect(result.directoryIdentity).toEqual(directoryIdentity);
+    expect(result.deletions).toHaveLength(1);
+  });
 });
 
 describe('planRetention pins', () => {
