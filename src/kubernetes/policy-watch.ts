@@ -37,6 +37,12 @@ export interface PolicyWatch {
   stop(): Promise<void>;
   /** The current set can be trusted; true also when the CRD is simply not installed (the set is then empty). */
   healthy(): boolean;
+  /**
+   * The cluster's policies are known: a list has succeeded at least once, or the very first answer said the
+   * CRD is not installed before any object was seen. Stays true afterwards: through later failures the last
+   * known set stays in force.
+   */
+  synced(): boolean;
 }
 
 function metadataOf(object: unknown): { namespace: string; name: string } | undefined {
@@ -54,8 +60,10 @@ const compareObjects = (a: PolicyObject, b: PolicyObject): number =>
 /**
  * Watches CheckpointRestoreOperator objects (criu.org/v1) in all namespaces and hands the whole current set
  * to `onChange`; parsing them into policies is the caller's business. When the list fails the last set stays
- * in force (onChange is not called) and healthy() turns false. A 404 on list means the CRD is not installed:
- * logged once, the set becomes empty, and the list is retried every `absentRetryMs`.
+ * in force (onChange is not called) and healthy() turns false. A 404 on list while no object is known means
+ * the CRD is not installed: logged once, the set is empty, and the list is retried every `absentRetryMs`.
+ * A 404 while objects are known is a failure like any other: the API deletes every object, announcing it on
+ * the watch, before it stops serving the CRD, so the known set is kept rather than dropped on a transient 404.
  */
 export function watchPolicyObjects(options: PolicyWatchOptions): PolicyWatch {
   const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -104,5 +112,10 @@ export function watchPolicyObjects(options: PolicyWatchOptions): PolicyWatch {
     start: () => reflector.start(),
     stop: () => reflector.stop(),
     healthy: () => reflector.healthy(),
+    synced: () => {
+      // Monotonic: `absent` is only cleared by a successful list, which sets `synced` for good.
+      const status = reflector.status();
+      return status.synced || status.absent;
+    },
   };
 }

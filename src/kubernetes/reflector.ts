@@ -25,7 +25,10 @@ export interface ReflectorOptions<T> {
   readonly keyOf: (object: unknown) => string | undefined;
   /** The part of an object worth keeping; undefined drops it. */
   readonly project: (object: unknown) => T | undefined;
-  /** True for a list error meaning "this resource type is not served" (e.g. CRD not installed). */
+  /**
+   * True for a list error meaning "this resource type is not served" (e.g. CRD not installed). Believed only
+   * while the store is empty; with objects known it is a failure like any other and the store is kept.
+   */
   readonly isAbsent?: (error: unknown) => boolean;
   readonly absentRetryMs?: number;
   readonly onStoreChange?: (store: ReadonlyMap<string, T>) => void;
@@ -43,7 +46,7 @@ export interface ReflectorStatus {
   readonly healthy: boolean;
   /** A list has succeeded at least once. */
   readonly synced: boolean;
-  /** The last list said the resource type is not served. */
+  /** The last list said the resource type is not served, and no object was known then. */
   readonly absent: boolean;
   readonly reason: string | undefined;
 }
@@ -256,11 +259,17 @@ export function createReflector<T>(options: ReflectorOptions<T>): Reflector<T> {
           listed = await options.list(signal);
         } catch (error) {
           if (signal.aborted) return;
+          if (options.isAbsent?.(error) && store.size > 0) {
+            // Objects only leave by DELETED events or a successful relist: the API removes every object (and says
+            // so on the watch) before it stops serving their type, so "not served" while some are known is doubt.
+            fail(`list says the resource type is not served while ${store.size} objects are known; keeping them: ${describeApiError(error)}`, 'list');
+            await pause(backoffDelayMs(attempt++, backoff));
+            continue;
+          }
           if (options.isAbsent?.(error)) {
             if (!absent) {
               transition(() => {
                 absent = true;
-                store = new Map();
               });
               logger.warn({ watch: options.name, retryMs: options.absentRetryMs }, 'resource type not served by the API; retrying slowly');
               emit();

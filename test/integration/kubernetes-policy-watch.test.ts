@@ -132,6 +132,78 @@ describe('policy watch', () => {
     expect(names(last(h))).toEqual(['ops/default']);
   });
 
+  it.each([
+    ['a dropped watch', 'drop'],
+    ['a 410 on the watch', 'expire'],
+  ] as const)('a transient 404 on the relist after %s keeps the known set, turns unhealthy, and recovers', async (_name, end) => {
+    const h = await startHarness((fake) => {
+      fake.upsertPolicy('ops', 'default', { maxCheckpointsPerContainer: 50 });
+      fake.upsertPolicy('dev', 'team', {});
+    });
+    await waitFor(() => h.calls.length === 1 && h.fake.openWatches('policies:watch') === 1, 'watching');
+    h.fake.setFault('policies:list', { kind: 'status', code: 404 });
+    h.fake.setFault('policies:watch', { kind: 'status', code: 404 });
+    if (end === 'drop') h.fake.dropWatches();
+    else h.fake.expireResourceVersions('error-event');
+    await waitFor(() => !h.watch.healthy(), 'unhealthy');
+    await waitFor(() => h.fake.countRequests('policies:list') >= 4, 'retries');
+    expect(h.calls).toHaveLength(1);
+    expect(h.watch.synced()).toBe(true);
+    // Retried with the ordinary backoff, not the slow retry meant for an uninstalled CRD.
+    expect(h.delays).not.toContain(60_000);
+
+    h.fake.setFault('policies:list', undefined);
+    h.fake.setFault('policies:watch', undefined);
+    await waitFor(() => h.watch.healthy(), 'healthy again');
+    expect(names(last(h))).toEqual(['dev/team', 'ops/default']);
+    expect(h.calls.every((call) => call.length === 2)).toBe(true);
+  });
+
+  it('objects leave by DELETED events; a CRD then really uninstalled is an empty set again, healthy', async () => {
+    const h = await startHarness((fake) => fake.upsertPolicy('ops', 'default', {}));
+    await waitFor(() => h.calls.length === 1 && h.fake.openWatches('policies:watch') === 1, 'watching');
+    h.fake.deletePolicy('ops', 'default');
+    await waitFor(() => names(last(h)).length === 0, 'deletion seen');
+    h.fake.setPolicyCrdInstalled(false);
+    h.fake.dropWatches();
+    await waitFor(() => h.fake.countRequests('policies:list') >= 2, 'relist');
+    await waitFor(() => h.watch.healthy(), 'healthy as absent');
+    expect(h.delays).toContain(60_000);
+    expect(last(h)).toEqual([]);
+    expect(h.watch.synced()).toBe(true);
+  });
+
+  it.each([
+    ['503', 503],
+    ['403', 403],
+  ] as const)('synced() stays false while the first list fails with %s, and turns true with the first answer', async (_name, code) => {
+    const h = await startHarness((fake) => {
+      fake.upsertPolicy('ops', 'default', {});
+      fake.setFault('policies:list', { kind: 'status', code });
+    });
+    await waitFor(() => h.fake.countRequests('policies:list') >= 3, 'retries');
+    expect(h.watch.synced()).toBe(false);
+    expect(h.calls).toEqual([]);
+    h.fake.setFault('policies:list', undefined);
+    await waitFor(() => h.watch.synced(), 'synced');
+    expect(names(last(h))).toEqual(['ops/default']);
+  });
+
+  it('synced() is true once the first list says the CRD is not installed, and stays true through later failures', async () => {
+    const h = await startHarness((fake) => fake.setPolicyCrdInstalled(false), { absentRetryMs: 50 });
+    await waitFor(() => h.watch.synced(), 'synced as absent');
+    expect(h.calls).toEqual([[]]);
+
+    h.fake.setPolicyCrdInstalled(true);
+    h.fake.upsertPolicy('ops', 'default', {});
+    await waitFor(() => names(last(h)).join() === 'ops/default' && h.fake.openWatches('policies:watch') === 1, 'found once installed');
+    h.fake.setFault('policies:list', { kind: 'status', code: 500 });
+    h.fake.setFault('policies:watch', { kind: 'status', code: 500 });
+    h.fake.dropWatches();
+    await waitFor(() => !h.watch.healthy(), 'unhealthy');
+    expect(h.watch.synced()).toBe(true);
+  });
+
   it('an onChange that throws does not stop the watch', async () => {
     let calls = 0;
     const h = await startHarness(() => {}, {
