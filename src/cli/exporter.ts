@@ -96,6 +96,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   const runner = createRetentionRunner({
     snapshot: () => snapshot(),
     policy: () => policies.policy(),
+    policiesReady: () => kubernetes?.policiesSynced() ?? true,
     resolveOwners: (identities) => (kubernetes ? kubernetes.resolveOwners(identities) : Promise.resolve(NO_KUBERNETES)),
     diskStats: () => readDiskStats(directory),
     execute: (plan) => executor.execute(plan),

@@ -12,6 +12,8 @@ export interface KubernetesConnection {
   stop(): Promise<void>;
   /** The pod view is healthy, so orphan decisions can be trusted (checkpoint_kubernetes_api_up). */
   healthy(): boolean;
+  /** Policy objects have been listed once (or the CRD is known to be absent). */
+  policiesSynced(): boolean;
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
   recordDeletion(deletion: PlannedDeletion, bytes: number): void;
 }
@@ -64,6 +66,7 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
       await Promise.all([policyWatch.stop(), podView?.stop(), events?.stop()]);
     },
     healthy: () => podView?.healthy() ?? false,
+    policiesSynced: () => policyWatch.synced(),
     resolveOwners: (identities) => (podView ? podView.resolveOwners(identities) : Promise.resolve(noPodView)),
     recordDeletion(deletion, bytes) {
       events?.record(deletion, bytes);
@@ -71,25 +74,39 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
   };
 }
 
-/** Waits this long for the pod view to sync before `plan` reports owners as unknown. */
+/** How long `plan` waits for the API before it reports owners as unknown and gives up on cluster policies. */
 const PLAN_SYNC_TIMEOUT_MS = 10_000;
 
-/** Owners for a one-shot `plan`: starts a pod view, waits for it to sync, resolves, stops. */
-export async function resolveOwnersOnce(options: {
+export interface ClusterView {
+  readonly owners: OwnerLookup;
+  /** Undefined when the policy objects could not be listed in time. */
+  readonly policyObjects: readonly PolicyObject[] | undefined;
+}
+
+/** For a one-shot `plan`: starts the watches, waits for them to sync, resolves the owners, stops. */
+export async function readClusterOnce(options: {
   snapshot: InventorySnapshot;
   kubeconfigPath: string | undefined;
   nodeName: string | undefined;
   env: NodeJS.ProcessEnv;
   logger: Logger;
-}): Promise<OwnerLookup> {
-  const connection = connectKubernetes({ ...options, now: Date.now, onPolicyObjects: () => undefined });
-  if (!connection) return unknownOwners('no Kubernetes API configured');
+}): Promise<ClusterView> {
+  let policyObjects: readonly PolicyObject[] | undefined;
+  const connection = connectKubernetes({
+    ...options,
+    now: Date.now,
+    onPolicyObjects: (objects) => {
+      policyObjects = objects;
+    },
+  });
+  if (!connection) return { owners: unknownOwners('no Kubernetes API configured'), policyObjects: [] };
   connection.start();
   try {
     const deadline = Date.now() + PLAN_SYNC_TIMEOUT_MS;
-    while (!connection.healthy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!(connection.healthy() && connection.policiesSynced()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const identities = options.snapshot.archives.flatMap((a) => (a.identity ? [a.identity] : []));
-    return await connection.resolveOwners(identities);
+    const owners = await connection.resolveOwners(identities);
+    return { owners, policyObjects: connection.policiesSynced() ? (policyObjects ?? []) : undefined };
   } finally {
     await connection.stop();
   }

@@ -1,12 +1,13 @@
 import { pino } from 'pino';
-import { mergePolicies } from '../retention/merge-policies.js';
 import { planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
-import type { DiskStats, OwnerLookup } from '../retention/types.js';
+import type { DiskStats } from '../retention/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { readDiskStats } from './disk-stats.js';
 import { formatBytes, formatTable } from './format.js';
-import { resolveOwnersOnce } from './kubernetes-wiring.js';
+import { UsageError } from './configuration.js';
+import { readClusterOnce } from './kubernetes-wiring.js';
+import { createPolicySources } from './policy-sources.js';
 import { scanCheckpointDirectory } from './scan-once.js';
 import { describePlan } from './views.js';
 
@@ -29,9 +30,14 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   } catch {
     disk = undefined;
   }
-  const owners: OwnerLookup = await resolveOwnersOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger });
-  const plan = planRetention({ snapshot, policy: mergePolicies(opts.documents), owners, disk, nowMs: Date.now() });
-  const warnings = opts.documents.flatMap((d) => d.warnings.map((w) => `${d.source}: ${w}`));
+  const cluster = await readClusterOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger });
+  // Without the cluster's policy objects the plan would show deletions the running exporter never makes.
+  if (cluster.policyObjects === undefined) throw new UsageError('could not list CheckpointRestoreOperator objects from the API server in time');
+  const policies = createPolicySources({ configPath: undefined, logger, now: Date.now });
+  policies.setFileDocuments(opts.documents);
+  policies.setClusterObjects(cluster.policyObjects);
+  const plan = planRetention({ snapshot, policy: policies.policy(), owners: cluster.owners, disk, nowMs: Date.now() });
+  const warnings = policies.warnings().map((w) => `${w.source}: ${w.warning}`);
   if (opts.json) return `${JSON.stringify({ ...(describePlan(plan, undefined, true) as object), warnings }, null, 2)}\n`;
 
   const lines: string[] = [];

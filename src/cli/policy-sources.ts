@@ -13,6 +13,8 @@ export interface PolicyObject {
 interface RejectedObject {
   readonly source: string;
   readonly reason: string;
+  /** The object's previous, valid version is still applied. */
+  readonly keptLastValid: boolean;
 }
 
 /**
@@ -25,19 +27,28 @@ export interface PolicySources {
   fileLoadFailed(reason: string): void;
   setClusterObjects(objects: readonly PolicyObject[]): void;
   configStatus(): ConfigStatus;
+  /** Warnings of every document in force, e.g. unknown fields or upstream-style megabyte sizes. */
+  warnings(): readonly PolicyWarning[];
   describe(): unknown;
+}
+
+export interface PolicyWarning {
+  readonly source: string;
+  readonly warning: string;
 }
 
 export function createPolicySources(deps: { configPath: string | undefined; logger: Logger; now(): number }): PolicySources {
   let fileDocs: readonly PolicyDocument[] = [];
   let clusterDocs: readonly PolicyDocument[] = [];
   let rejected: readonly RejectedObject[] = [];
+  // Without a file there is nothing to reload: report success as of start, like Prometheus does for its own config.
   let status: { lastReloadSuccessful: boolean; lastSuccessMs: number | undefined; lastError: string | undefined } = {
     lastReloadSuccessful: true,
-    lastSuccessMs: undefined,
+    lastSuccessMs: deps.configPath === undefined ? deps.now() : undefined,
     lastError: undefined,
   };
   let merged = mergePolicies([]);
+  const warnings = (): PolicyWarning[] => [...fileDocs, ...clusterDocs].flatMap((d) => d.warnings.map((warning) => ({ source: d.source, warning })));
   const remerge = (): void => {
     merged = mergePolicies([...fileDocs, ...clusterDocs]);
   };
@@ -66,9 +77,16 @@ export function createPolicySources(deps: { configPath: string | undefined; logg
             for (const warning of parsed.value.warnings) deps.logger.warn({ source, warning }, 'CheckpointRestoreOperator warning');
           }
         } else {
-          bad.push({ source, reason: parsed.reason });
+          // An invalid edit must not drop the object's policies (and let the defaults delete): its last
+          // valid version stays in force until the object is fixed or deleted.
+          const lastValid = clusterDocs.find((d) => d.source === source);
+          if (lastValid) docs.push(lastValid);
+          bad.push({ source, reason: parsed.reason, keptLastValid: lastValid !== undefined });
           if (!rejected.some((r) => r.source === source && r.reason === parsed.reason)) {
-            deps.logger.warn({ source, reason: parsed.reason }, 'ignoring invalid CheckpointRestoreOperator');
+            deps.logger.warn(
+              { source, reason: parsed.reason },
+              lastValid ? 'invalid CheckpointRestoreOperator: keeping its last valid version' : 'ignoring invalid CheckpointRestoreOperator',
+            );
           }
         }
       }
@@ -76,13 +94,14 @@ export function createPolicySources(deps: { configPath: string | undefined; logg
       rejected = bad;
       remerge();
     },
+    warnings,
     configStatus: () => ({ lastReloadSuccessful: status.lastReloadSuccessful, lastSuccessMs: status.lastSuccessMs }),
     describe: () => ({
       effective: describePolicy(merged),
       sources: {
         file: deps.configPath === undefined ? null : { path: deps.configPath, documents: fileDocs.length, ...status },
         cluster: { objects: clusterDocs.map((d) => d.source), rejected },
-        warnings: [...fileDocs, ...clusterDocs].flatMap((d) => d.warnings.map((warning) => ({ source: d.source, warning }))),
+        warnings: warnings(),
       },
     }),
   };

@@ -8,6 +8,8 @@ import type { DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy, Unsatisfia
 export interface RetentionRunnerDeps {
   snapshot(): InventorySnapshot;
   policy(): RetentionPolicy;
+  /** False until every policy source has been read once: planning on the defaults alone could delete what a cluster policy keeps. */
+  policiesReady(): boolean;
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
   diskStats(): Promise<DiskStats>;
   execute(plan: RetentionPlan): Promise<unknown>;
@@ -47,10 +49,27 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
     unsatisfiableKeys = new Set(next.keys());
   };
 
+  let waitingLogged = false;
   const runOnce = async (): Promise<void> => {
-    const snapshot = deps.snapshot();
+    if (!deps.policiesReady()) {
+      if (!waitingLogged) deps.logger.info('retention waits until the cluster policies have been listed once');
+      waitingLogged = true;
+      return;
+    }
     // Planning on a partial view would count too few archives and pick the wrong oldest ones.
-    if (!snapshot.directoryPresent || !snapshot.initialScanComplete) return;
+    if (!isComplete(deps.snapshot())) return;
+    let plan: RetentionPlan;
+    try {
+      owners = await deps.resolveOwners(identitiesOf(deps.snapshot()));
+    } catch (error) {
+      deps.metrics.recordError('plan');
+      deps.logger.error({ err: error }, 'resolving archive owners failed; nothing deleted');
+      return;
+    }
+    // Owner lookups can take a while; plan on the directory as it is now, not as it was before them.
+    // Archives that appeared meanwhile were not looked up, so their owners are unknown: never orphans.
+    const snapshot = deps.snapshot();
+    if (!isComplete(snapshot)) return;
     let disk: DiskStats | undefined;
     try {
       disk = await deps.diskStats();
@@ -58,9 +77,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       deps.metrics.recordError('statfs');
       deps.logger.warn({ err: error }, 'statfs failed; disk pressure retention skipped this run');
     }
-    let plan: RetentionPlan;
     try {
-      owners = await deps.resolveOwners(identitiesOf(snapshot));
       plan = planRetention({ snapshot, policy: deps.policy(), owners, disk, nowMs: deps.now() });
     } catch (error) {
       deps.metrics.recordError('plan');
@@ -104,6 +121,10 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       await running;
     },
   };
+}
+
+function isComplete(snapshot: InventorySnapshot): boolean {
+  return snapshot.directoryPresent && snapshot.initialScanComplete;
 }
 
 function identitiesOf(snapshot: InventorySnapshot): ArchiveIdentity[] {

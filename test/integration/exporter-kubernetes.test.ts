@@ -114,4 +114,73 @@ describe('exporter with the Kubernetes API', () => {
     expect(sampleValue(text, 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'orphan' })).toBeUndefined();
     for (const f of [...files.gone, ...files.alive]) expect(await exists(join(dir, f))).toBe(true);
   });
+
+  it('deletes nothing until the cluster policies have been listed, then applies them', async () => {
+    const fake = await startFake();
+    const { dir, kubeconfigPath } = await setup(fake);
+    for (let i = 0; i < 12; i += 1) {
+      await writeSampleArchive(dir, { ...alive, timestamp: new Date(Date.parse('2026-04-01T00:00:00Z') + i * 60_000), runtime: 'containerd' });
+    }
+    fake.upsertPolicy('ops', 'keep-many', { globalPolicy: { maxCheckpointsPerContainer: 50 } });
+    fake.setFault('policies:list', { kind: 'status', code: 503 });
+    const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
+    await waitUntil(async () => (await fetch(`${h.exporter.url}readyz`)).status === 200, 'readiness');
+    await waitUntil(async () => fake.countRequests('policies:list') >= 2, 'policy list retried');
+    // The default (10 per container) would delete 5 of these 15; without the cluster policies nothing is planned.
+    expect(sampleValue(await h.metrics(), 'checkpoint_archives', alive)).toBe(15);
+    expect(sampleValue(await h.metrics(), 'checkpoint_retention_last_run_timestamp_seconds')).toBeUndefined();
+
+    fake.setFault('policies:list', undefined);
+    await waitUntil(async () => (sampleValue(await h.metrics(), 'checkpoint_retention_last_run_timestamp_seconds') ?? 0) > 0, 'retention ran');
+    const text = await h.metrics();
+    expect(sampleValue(text, 'checkpoint_archives', alive)).toBe(15);
+    expect(sampleValue(text, 'checkpoint_retention_limit', { ...alive, limit: 'count' })).toBe(50);
+  });
+
+  it('keeps the last valid version of a policy object while an edit of it is invalid', async () => {
+    const fake = await startFake();
+    const { dir, kubeconfigPath } = await setup(fake);
+    for (let i = 0; i < 12; i += 1) {
+      await writeSampleArchive(dir, { ...alive, timestamp: new Date(Date.parse('2026-04-01T00:00:00Z') + i * 60_000), runtime: 'containerd' });
+    }
+    fake.upsertPolicy('ops', 'keep-many', { globalPolicy: { maxCheckpointsPerContainer: 50 } });
+    const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_retention_limit', { ...alive, limit: 'count' }) === 50, 'cluster limit');
+
+    // A mistake the CRD schema cannot catch: the same namespace twice.
+    fake.upsertPolicy('ops', 'keep-many', {
+      globalPolicy: { maxCheckpointsPerContainer: 50 },
+      namespacePolicies: [{ namespace: 'x', maxCheckpoints: 1 }, { namespace: 'x', maxCheckpoints: 2 }],
+    });
+    type Described = { effective: unknown; sources: { cluster: { objects: string[]; rejected: { source: string; keptLastValid: boolean }[] } } };
+    await waitUntil(async () => (await h.json<Described>('api/v1/policy')).sources.cluster.rejected.length === 1, 'edit rejected');
+    const described = await h.json<Described>('api/v1/policy');
+    expect(described.sources.cluster.rejected[0]).toMatchObject({ source: 'CheckpointRestoreOperator ops/keep-many', keptLastValid: true });
+    expect(described.sources.cluster.objects).toEqual(['CheckpointRestoreOperator ops/keep-many']);
+    const runs = new Set<number>();
+    await waitUntil(async () => {
+      runs.add(sampleValue(await h.metrics(), 'checkpoint_retention_last_run_timestamp_seconds') ?? 0);
+      return runs.size >= 3;
+    }, 'retention runs after the bad edit');
+    expect(sampleValue(await h.metrics(), 'checkpoint_archives', alive)).toBe(15);
+    expect(sampleValue(await h.metrics(), 'checkpoint_retention_limit', { ...alive, limit: 'count' })).toBe(50);
+  });
+
+  it('deletes the archives of a deleted pod only after the grace period', async () => {
+    const fake = await startFake();
+    const { dir, kubeconfigPath, files } = await setup(fake);
+    fake.upsertPolicy('ops', 'orphans', { globalPolicy: { retainOrphan: false }, orphanGracePeriod: '4s' });
+    const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
+    // cart-1 never existed: its archives go after 4 s of being known orphans; cart-0's stay while it lives.
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives_orphaned', gone) === 3, 'orphans seen');
+    for (const f of files.gone) expect(await exists(join(dir, f))).toBe(true);
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives', gone) === undefined, 'orphans deleted after the grace period');
+    expect(sampleValue(await h.metrics(), 'checkpoint_archives', alive)).toBe(3);
+
+    fake.deletePod('shop-prod', 'cart-0');
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives_orphaned', alive) === 3, 'deleted pod seen');
+    for (const f of files.alive) expect(await exists(join(dir, f))).toBe(true);
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives', alive) === undefined, 'its archives deleted after the grace period');
+    expect(sampleValue(await h.metrics(), 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'orphan' })).toBe(6);
+  });
 });

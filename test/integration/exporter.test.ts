@@ -156,4 +156,22 @@ describe('exporter on a real directory over real HTTP', () => {
     await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives', cart) === 1, 'archive in the new directory', 30_000);
     expect(sampleValue(await h.metrics(), 'checkpoint_directory_present')).toBe(1);
   });
+
+  it('deletes archives older than maxCheckpointAge by the time in their names', async () => {
+    const dir = await tempDir();
+    const configDir = await tempDir();
+    const configPath = join(configDir, 'policy.yaml');
+    await writeFile(configPath, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nspec:\n  globalPolicy:\n    maxCheckpointAge: 2d\n');
+    const now = Date.now();
+    // Three archives from about 5 days ago, two from the last day. The file mtimes are all fresh: the name decides.
+    const old = await writeCartArchives(dir, 3, now - 5 * 24 * HOUR);
+    const recent = await writeCartArchives(dir, 2, now - 20 * HOUR);
+    const h = await start(dir, { configPath });
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives', cart) === 2, 'old archives deleted');
+    for (const f of old) expect(await exists(join(dir, f))).toBe(false);
+    for (const f of recent) expect(await exists(join(dir, f))).toBe(true);
+    const text = await h.metrics();
+    expect(sampleValue(text, 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'age' })).toBe(3);
+    expect(sampleValue(text, 'checkpoint_retention_limit', { ...cart, limit: 'age_seconds' })).toBe(2 * 24 * 3600);
+  });
 });
