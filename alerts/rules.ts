@@ -181,7 +181,7 @@ export function buildAlertRuleGroups(options: AlertRuleOptions = {}): AlertRuleG
           'checkpoint_unidentified_archives > 0',
           'Checkpoint archives whose owner cannot be identified are accumulating.',
           `{{ $value }} checkpoint archives ${ON_NODE} have no readable pod identity; ` +
-            'per-container limits never delete them, so they stay until removed by hand or by disk pressure.',
+            'per-container limits never delete them, so they stay until removed by hand (disk pressure never deletes them either).',
         ),
       ],
     },
