@@ -11,6 +11,7 @@ import { writeDemoCheckpointDirectory } from '../demo/sample-archives.js';
 import { startExporter } from './exporter.js';
 import { runLs } from './ls.js';
 import { parseListenAddress } from '../server/listen.js';
+import { readPackageVersion } from './version.js';
 
 const directory = resolve(process.argv[2] ?? 'demo-checkpoints');
 const listenAddress = parseListenAddress(process.env['DEMO_LISTEN_ADDRESS'] ?? '127.0.0.1:9873');
@@ -33,7 +34,7 @@ const exporter = await startExporter({
   kubeconfigPath: undefined,
   nodeName: 'demo-node',
   env: {},
-  version: 'demo',
+  version: readPackageVersion(),
   logger,
 });
 

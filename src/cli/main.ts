@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfiguration, UsageError } from './configuration.js';
@@ -8,8 +7,9 @@ import { runInspect } from './inspect.js';
 import { runLs } from './ls.js';
 import { flags } from './options.js';
 import { runPlan } from './plan.js';
+import { readPackageVersion } from './version.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = readPackageVersion();
 
 const program = new Command('checkpoint-exporter')
   .description('Prometheus exporter and retention enforcer for Kubernetes container checkpoint archives')
@@ -64,7 +64,7 @@ program
   .command('ls')
   .description('list archives per container with sizes, plus unidentified and unrecognized files')
   .addOption(flags.checkpointDir())
-  .addOption(flags.config())
+  .addOption(flags.config('read once, for spec.checkpointDirectory'))
   .addOption(flags.json())
   .action(async (opts) => {
     const config = await loadConfiguration(opts);
@@ -86,7 +86,7 @@ program
   .command('plan')
   .description('show what retention would delete right now and why, and which limits are unsatisfiable; deletes nothing')
   .addOption(flags.checkpointDir())
-  .addOption(flags.config())
+  .addOption(flags.config('read once; merged with the cluster policy objects when an API server is configured'))
   .addOption(flags.kubeconfig())
   .addOption(flags.nodeName())
   .addOption(flags.json())

@@ -27,7 +27,8 @@ function listenFlag(value: string): ListenAddress {
 export const flags = {
   checkpointDir: () =>
     new Option('--checkpoint-dir <dir>', `directory the kubelet writes checkpoint archives to (overrides spec.checkpointDirectory; default ${DEFAULT_CHECKPOINT_DIRECTORY})`),
-  config: () => new Option('--config <file>', 'policy YAML: one or more criu.org/v1 CheckpointRestoreOperator documents; hot-reloaded'),
+  config: (how = 'hot-reloaded') =>
+    new Option('--config <file>', `policy YAML: one or more criu.org/v1 CheckpointRestoreOperator documents; ${how}`),
   logLevel: () => new Option('--log-level <level>', 'log level of the JSON log lines on stderr').choices(LOG_LEVELS).default('info'),
   kubeconfig: () =>
     new Option('--kubeconfig <file>', 'kubeconfig to reach the API server (in a pod the service account is used without it)'),

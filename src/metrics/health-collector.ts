@@ -6,10 +6,10 @@ export function registerHealthCollector(registry: Registry, view: ExporterView):
   const buildInfo = new Gauge({
     name: 'checkpoint_exporter_build_info',
     help: 'Build information of the running checkpoint-exporter; value is always 1.',
-    labelNames: ['version', 'nodejs_version'],
+    labelNames: ['version'],
     registers: [registry],
   });
-  buildInfo.set({ version: view.version, nodejs_version: process.version }, 1);
+  buildInfo.set({ version: view.version }, 1);
 
   const reloadSuccessful: Gauge = new Gauge({
     name: 'checkpoint_config_last_reload_successful',
