@@ -1,7 +1,10 @@
 /** What one resolve learned of one archive's owner. */
 export type OwnerVerdict = 'alive' | 'orphan' | 'unknown';
 
-/** Identity key → epoch ms since which it has been continuously seen orphaned. */
+/**
+ * Identity key → time since which it has been continuously seen orphaned, on a monotonic clock: a wall clock
+ * step (NTP, VM resume) must not count as time orphaned.
+ */
 export type OrphanClock = ReadonlyMap<string, number>;
 
 export const EMPTY_ORPHAN_CLOCK: OrphanClock = new Map();

@@ -17,8 +17,13 @@ export interface PodFetcherOptions {
   readonly coreApi: Pick<CoreV1Api, 'readNamespacedPod'>;
   readonly now: () => number;
   readonly requestTimeoutMs: number;
-  /** How long a found or 404 answer is reused. */
+  /** How long a found answer is reused. */
   readonly ttlMs: number;
+  /**
+   * How long a 404 answer is reused. Short: a stale "gone" keeps counting orphan time for a pod recreated
+   * under the same name elsewhere (a StatefulSet pod moving nodes), while a stale "found" only errs to alive.
+   */
+  readonly goneTtlMs: number;
   /** How long a failed lookup is reused, so a failing API is not asked again every cycle. */
   readonly errorTtlMs: number;
   readonly maxLookupsPerCall: number;
@@ -59,7 +64,7 @@ export function createPodFetcher(options: PodFetcherOptions): PodFetcher {
   };
 
   const remember = (key: string, answer: PodFetch): void => {
-    const ttl = answer.state === 'error' ? options.errorTtlMs : options.ttlMs;
+    const ttl = answer.state === 'error' ? options.errorTtlMs : answer.state === 'gone' ? options.goneTtlMs : options.ttlMs;
     cache.delete(key);
     cache.set(key, { answer, expiresAtMs: options.now() + ttl });
     while (cache.size > MAX_CACHED_PODS) {

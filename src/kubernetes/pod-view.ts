@@ -11,6 +11,8 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, requestOptions } from './request-options.js
 
 /** Pods elsewhere change owners rarely; a minute of reuse keeps GETs to a trickle. */
 export const DEFAULT_LOOKUP_TTL_MS = 60_000;
+/** A pod gone now may be recreated under its name on another node any moment; see PodFetcherOptions.goneTtlMs. */
+export const DEFAULT_LOOKUP_GONE_TTL_MS = 5_000;
 export const DEFAULT_LOOKUP_ERROR_TTL_MS = 15_000;
 /** Per resolve call; the rest are looked up in later cycles. */
 export const DEFAULT_MAX_LOOKUPS_PER_RESOLVE = 50;
@@ -21,13 +23,17 @@ export interface PodViewOptions {
   /** This node's name (from NODE_NAME, read by the caller). */
   readonly nodeName: string;
   readonly logger: Logger;
+  /** Wall clock, epoch ms: the planner compares `sinceMs` with its own wall-clock now. */
   readonly now: () => number;
+  /** Measures how long an owner has been orphaned; never steps. Defaults to performance.now(). */
+  readonly monotonicNow?: () => number;
   readonly delay?: DelayFn;
   readonly backoff?: BackoffOptions;
   readonly watchTimeoutSeconds?: number;
   readonly watchGraceMs?: number;
   readonly requestTimeoutMs?: number;
   readonly lookupTtlMs?: number;
+  readonly lookupGoneTtlMs?: number;
   readonly lookupErrorTtlMs?: number;
   readonly maxLookupsPerResolve?: number;
   readonly lookupConcurrency?: number;
@@ -53,6 +59,7 @@ export interface PodView {
  */
 export function createPodView(options: PodViewOptions): PodView {
   const { logger, now, nodeName } = options;
+  const monotonicNow = options.monotonicNow ?? (() => performance.now());
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const coreApi = options.kubeConfig.makeApiClient(CoreV1Api);
   const fieldSelector = `spec.nodeName=${nodeName}`;
@@ -83,9 +90,11 @@ export function createPodView(options: PodViewOptions): PodView {
 
   const fetcher = createPodFetcher({
     coreApi,
-    now,
+    // Monotonic too: a wall clock stepped back would otherwise keep a "gone" answer far past its TTL.
+    now: monotonicNow,
     requestTimeoutMs,
     ttlMs: options.lookupTtlMs ?? DEFAULT_LOOKUP_TTL_MS,
+    goneTtlMs: options.lookupGoneTtlMs ?? DEFAULT_LOOKUP_GONE_TTL_MS,
     errorTtlMs: options.lookupErrorTtlMs ?? DEFAULT_LOOKUP_ERROR_TTL_MS,
     maxLookupsPerCall: options.maxLookupsPerResolve ?? DEFAULT_MAX_LOOKUPS_PER_RESOLVE,
     concurrency: options.lookupConcurrency ?? DEFAULT_LOOKUP_CONCURRENCY,
@@ -137,15 +146,18 @@ export function createPodView(options: PodViewOptions): PodView {
         states.set(key, state);
         verdicts.push([key, state.state]);
       }
-      clock = advanceOrphanClock(clock, verdicts, now());
+      clock = advanceOrphanClock(clock, verdicts, monotonicNow());
       const resolvedClock = clock;
       return (identity) => {
         const key = identityKey(identity);
         const state = states.get(key);
         if (!state) return { state: 'unknown', reason: 'archive owner was not among the identities resolved this cycle' };
         if (state.state !== 'orphan') return state;
-        const sinceMs = resolvedClock.get(key);
-        return sinceMs === undefined ? { state: 'unknown', reason: 'orphan clock lost this owner' } : { state: 'orphan', sinceMs };
+        const orphanedAt = resolvedClock.get(key);
+        if (orphanedAt === undefined) return { state: 'unknown', reason: 'orphan clock lost this owner' };
+        // Taken when the planner asks, next to its own wall-clock now, so its `now - sinceMs` is the monotonic
+        // time orphaned whatever the wall clock did since.
+        return { state: 'orphan', sinceMs: now() - (monotonicNow() - orphanedAt) };
       };
     },
   };

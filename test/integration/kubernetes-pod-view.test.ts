@@ -34,6 +34,8 @@ async function startHarness(overrides: Partial<PodViewOptions> = {}, fake?: Fake
     nodeName: NODE,
     logger,
     now: () => clock.ms,
+    // The same clock for both unless a test steps the wall clock on its own.
+    monotonicNow: () => clock.ms,
     delay,
     backoff: { initialMs: 100, maxMs: 800 },
     watchTimeoutSeconds: 1,
@@ -146,10 +148,35 @@ describe('pod view: pods not on this node', () => {
     const first = await h.view.resolveOwners([ghost]);
     expect(first(ghost)).toEqual({ state: 'orphan', sinceMs: h.clock.ms });
     const since = h.clock.ms;
-    h.clock.ms += 5_000;
+    h.clock.ms += 4_000;
     const second = await h.view.resolveOwners([ghost]);
     expect(second(ghost)).toEqual({ state: 'orphan', sinceMs: since });
     expect(h.fake.countRequests('pods:get')).toBe(1);
+  });
+
+  it('reuses a 404 only briefly: a pod recreated on another node is alive once the gone TTL ends', async () => {
+    const h = await started({ lookupTtlMs: 60_000, lookupGoneTtlMs: 5_000 });
+    const postgres = id('shop', 'db-0', 'postgres');
+    expect(await stateOf(h.view, postgres)).toBe('orphan');
+    h.fake.upsertPod({ namespace: 'shop', name: 'db-0', nodeName: 'node-b', containers: ['postgres'] });
+    h.clock.ms += 4_999;
+    expect(await stateOf(h.view, postgres)).toBe('orphan');
+    expect(h.fake.countRequests('pods:get')).toBe(1);
+    h.clock.ms += 1;
+    expect(await stateOf(h.view, postgres)).toBe('alive');
+    expect(h.fake.countRequests('pods:get')).toBe(2);
+  });
+
+  it('by default a 404 is asked again within seconds, a found pod only after a minute', async () => {
+    const h = await started();
+    h.fake.upsertPod({ namespace: 'shop', name: 'moved-0', nodeName: 'node-b', containers: ['app'] });
+    const moved = id('shop', 'moved-0', 'app');
+    const ghost = id('shop', 'ghost-0', 'app');
+    await h.view.resolveOwners([moved, ghost]);
+    expect(h.fake.countRequests('pods:get')).toBe(2);
+    h.clock.ms += 5_000;
+    await h.view.resolveOwners([moved, ghost]);
+    expect(h.fake.requests.filter((r) => r.route === 'pods:get').map((r) => r.path.split('/').at(-1))).toEqual(['moved-0', 'ghost-0', 'ghost-0']);
   });
 
   it.each([
@@ -189,6 +216,36 @@ describe('pod view: pods not on this node', () => {
     const lookup = await h.view.resolveOwners(archives);
     expect(archives.every((a) => lookup(a).state === 'orphan')).toBe(true);
     expect(h.fake.countRequests('pods:get')).toBe(1);
+  });
+
+  it.each([
+    ['forward an hour', 3_600_000],
+    ['back an hour', -3_600_000],
+  ])('a wall clock stepped %s does not count as time orphaned', async (_name, stepMs) => {
+    const mono = { ms: 50_000 };
+    const h = await started({ monotonicNow: () => mono.ms });
+    const ghost = id('shop', 'ghost-0', 'app');
+    const first = await h.view.resolveOwners([ghost]);
+    expect(first(ghost)).toEqual({ state: 'orphan', sinceMs: h.clock.ms });
+
+    h.clock.ms += stepMs + 5_000;
+    mono.ms += 5_000;
+    const second = await h.view.resolveOwners([ghost]);
+    const owner = second(ghost);
+    expect(owner.state).toBe('orphan');
+    // What the planner computes: its wall-clock now minus sinceMs.
+    expect(owner.state === 'orphan' ? h.clock.ms - owner.sinceMs : undefined).toBe(5_000);
+  });
+
+  it('a wall clock stepped back does not stretch the reuse of a 404', async () => {
+    const mono = { ms: 50_000 };
+    const h = await started({ monotonicNow: () => mono.ms, lookupGoneTtlMs: 5_000 });
+    const ghost = id('shop', 'ghost-0', 'app');
+    expect(await stateOf(h.view, ghost)).toBe('orphan');
+    h.clock.ms -= 3_600_000;
+    mono.ms += 5_000;
+    h.fake.upsertPod({ namespace: 'shop', name: 'ghost-0', nodeName: 'node-b', containers: ['app'] });
+    expect(await stateOf(h.view, ghost)).toBe('alive');
   });
 
   it('answers unknown for identities it was not asked about', async () => {
