@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Result } from '../archive/types.js';
@@ -9,24 +10,53 @@ import { parsePolicyYaml, type PolicyDocument } from './policy-document.js';
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 /** Editors and ConfigMap updates touch the directory several times per save; one reload follows the burst. */
 export const DEFAULT_RELOAD_DEBOUNCE_MS = 200;
+/**
+ * A file rewritten in place (truncate, then write) can be read empty or cut short, and a cut-short
+ * number is still a valid limit (`5` of `50`). A new text is applied only once two reads this far
+ * apart agree on content and mtime; a writer slower than this between two writes is not caught.
+ */
+export const DEFAULT_STABILITY_MS = 1000;
 
 const describeError = (error: unknown): string =>
   typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : error instanceof Error ? error.message : String(error);
 
-async function readPolicyText(file: string): Promise<Result<string>> {
+interface PolicyText {
+  readonly text: string;
+  readonly mtimeMs: number;
+}
+
+/** Content and mtime from one open file, so both describe the same file even across a rename. */
+async function readPolicyText(file: string): Promise<Result<PolicyText>> {
+  let handle;
   try {
-    const buffer = await readFile(file);
+    handle = await open(file, 'r');
+    const stats = await handle.stat();
+    if (stats.size > MAX_POLICY_FILE_BYTES) return { ok: false, reason: `policy file is larger than ${MAX_POLICY_FILE_BYTES} bytes` };
+    const buffer = await handle.readFile();
     if (buffer.length > MAX_POLICY_FILE_BYTES) return { ok: false, reason: `policy file is larger than ${MAX_POLICY_FILE_BYTES} bytes` };
-    return { ok: true, value: buffer.toString('utf8') };
+    return { ok: true, value: { text: buffer.toString('utf8'), mtimeMs: stats.mtimeMs } };
   } catch (error) {
     return { ok: false, reason: `cannot read policy file: ${describeError(error)}` };
+  } finally {
+    await handle?.close();
   }
+}
+
+/**
+ * An empty file is what a rewrite in progress looks like, and loading it as "no documents" would
+ * put the default policy in force: so a policy file must hold at least one document.
+ */
+function parsePolicyText(text: string, file: string): Result<PolicyDocument[]> {
+  const source = `file ${file}`;
+  const parsed = parsePolicyYaml(text, source);
+  if (parsed.ok && parsed.value.length === 0) return { ok: false, reason: `${source}: no CheckpointRestoreOperator document` };
+  return parsed;
 }
 
 /** Reads and validates the policy file; documents are named `file <path>` (plus `document <n>` when there are several). */
 export async function loadPolicyFile(file: string): Promise<Result<PolicyDocument[]>> {
-  const text = await readPolicyText(file);
-  return text.ok ? parsePolicyYaml(text.value, `file ${file}`) : text;
+  const read = await readPolicyText(file);
+  return read.ok ? parsePolicyText(read.value.text, file) : read;
 }
 
 export interface PolicyFileWatchOptions {
@@ -36,6 +66,10 @@ export interface PolicyFileWatchOptions {
   onError(reason: string): void;
   readonly logger: Logger;
   readonly debounceMs?: number;
+  /** How far apart the two reads that must agree before a new text is applied are. */
+  readonly stabilityMs?: number;
+  /** Waits between those two reads; tests replace it. */
+  readonly delay?: (ms: number) => Promise<void>;
 }
 
 export interface PolicyFileWatch {
@@ -53,6 +87,8 @@ export interface PolicyFileWatch {
 export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): PolicyFileWatch {
   const { logger, onLoad, onError } = options;
   const debounceMs = options.debounceMs ?? DEFAULT_RELOAD_DEBOUNCE_MS;
+  const stabilityMs = options.stabilityMs ?? DEFAULT_STABILITY_MS;
+  const delay = options.delay ?? ((ms: number) => sleep(ms));
   let lastText: string | undefined;
   let lastFailure: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -69,20 +105,29 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
     try {
       do {
         again = false;
-        const text = await readPolicyText(file);
+        const read = await readPolicyText(file);
         if (closed) return;
-        if (!text.ok) {
-          if (text.reason !== lastFailure) {
-            lastFailure = text.reason;
+        if (!read.ok) {
+          if (read.reason !== lastFailure) {
+            lastFailure = read.reason;
             lastText = undefined;
-            logger.warn({ path: file, reason: text.reason }, 'policy file unreadable; keeping the last good policy');
-            onError(text.reason);
+            logger.warn({ path: file, reason: read.reason }, 'policy file unreadable; keeping the last good policy');
+            onError(read.reason);
           }
           continue;
         }
-        if (text.value === lastText) continue;
-        lastText = text.value;
-        const parsed = parsePolicyYaml(text.value, `file ${file}`);
+        if (read.value.text === lastText) continue;
+        await delay(stabilityMs);
+        if (closed) return;
+        const confirm = await readPolicyText(file);
+        if (closed) return;
+        if (!confirm.ok || confirm.value.text !== read.value.text || confirm.value.mtimeMs !== read.value.mtimeMs) {
+          // Still being written (or gone meanwhile): read it all again from the start.
+          again = true;
+          continue;
+        }
+        lastText = read.value.text;
+        const parsed = parsePolicyText(read.value.text, file);
         if (parsed.ok) {
           lastFailure = undefined;
           for (const doc of parsed.value) for (const warning of doc.warnings) logger.warn({ path: file, source: doc.source, warning }, 'policy file warning');

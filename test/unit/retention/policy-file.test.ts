@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -23,11 +23,17 @@ afterEach(async () => {
 
 type Event = { kind: 'load'; docs: PolicyDocument[] } | { kind: 'error'; reason: string };
 
-/** Watch events as a queue the test awaits one by one: no sleeping, no timing guesses. */
-function watchEvents(file: string): { next(): Promise<Event> } {
+/**
+ * Watch events as a queue the test awaits one by one: no sleeping, no timing guesses. The stability
+ * wait between the two reads of a new text runs `duringStabilityWait` first (a writer still busy),
+ * and counts as a 'wait' in `log`.
+ */
+function watchEvents(file: string, duringStabilityWait: (() => Promise<void>)[] = []): { next(): Promise<Event>; log: string[] } {
+  const log: string[] = [];
   const queued: Event[] = [];
   const waiting: ((event: Event) => void)[] = [];
   const push = (event: Event): void => {
+    log.push(event.kind);
     const waiter = waiting.shift();
     if (waiter) waiter(event);
     else queued.push(event);
@@ -35,15 +41,27 @@ function watchEvents(file: string): { next(): Promise<Event> } {
   watch = watchPolicyFile(file, {
     logger: pino({ level: 'silent' }),
     debounceMs: 5,
+    stabilityMs: 1,
+    delay: async () => {
+      log.push('wait');
+      await duringStabilityWait.shift()?.();
+    },
     onLoad: (docs) => push({ kind: 'load', docs }),
     onError: (reason) => push({ kind: 'error', reason }),
   });
   return {
+    log,
     next: () => {
       const event = queued.shift();
       return event ? Promise.resolve(event) : new Promise((resolve) => waiting.push(resolve));
     },
   };
+}
+
+/** Replaces the file in one step, so the watch never reads a text this test did not mean. */
+async function replaceFile(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.tmp`, text);
+  await rename(`${file}.tmp`, file);
 }
 
 const limitOf = (event: Event): number | undefined => (event.kind === 'load' ? event.docs[0]?.globalPolicy?.maxCheckpointsPerContainer : undefined);
@@ -59,6 +77,15 @@ describe('loadPolicyFile', () => {
     expect(loaded.ok).toBe(ok);
     if (loaded.ok) expect(loaded.value[0]).toMatchObject({ source: `file ${file}`, origin: expected });
     else expect(loaded.reason).toContain(expected);
+  });
+
+  it.each([
+    ['an empty file', ''],
+    ['a file of comments only', '# policy for this node\n---\n# nothing yet\n'],
+  ])('refuses %s: no CheckpointRestoreOperator document', async (_name, text) => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, text);
+    expect(await loadPolicyFile(file)).toEqual({ ok: false, reason: `file ${file}: no CheckpointRestoreOperator document` });
   });
 
   it('reports a missing file', async () => {
@@ -116,5 +143,47 @@ describe('watchPolicyFile', () => {
 
     await writeFile(file, policy(3));
     expect(limitOf(await events.next())).toBe(3);
+  });
+
+  it.each([
+    ['truncated to nothing', (file: string) => truncate(file, 0)],
+    ['rewritten with comments only', (file: string) => writeFile(file, '# being rewritten\n')],
+  ])('keeps the last good policy when the file is %s, and loads it again once complete', async (_name, empty) => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, policy(50));
+    const events = watchEvents(file);
+    expect(limitOf(await events.next())).toBe(50);
+
+    await empty(file);
+    expect(await events.next()).toEqual({ kind: 'error', reason: `file ${file}: no CheckpointRestoreOperator document` });
+
+    await writeFile(file, policy(50));
+    expect(limitOf(await events.next())).toBe(50);
+  });
+
+  it('does not apply a text the writer is still changing, and applies it once read twice alike', async () => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, policy(3));
+    const events = watchEvents(file, [
+      async () => undefined,
+      // The writer has written `maxCheckpointsPerContainer: 4` so far and finishes while the watch waits.
+      () => appendFile(file, '5\n'),
+    ]);
+    expect(limitOf(await events.next())).toBe(3);
+
+    await replaceFile(file, policy(4).replace(/\n$/, ''));
+    expect(limitOf(await events.next())).toBe(45);
+    expect(events.log).toEqual(['wait', 'load', 'wait', 'wait', 'load']);
+  });
+
+  it('reads again when only the modification time changed during the wait', async () => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, policy(3));
+    const events = watchEvents(file, [async () => undefined, () => utimes(file, new Date(1_000_000), new Date(1_000_000))]);
+    expect(limitOf(await events.next())).toBe(3);
+
+    await replaceFile(file, policy(8));
+    expect(limitOf(await events.next())).toBe(8);
+    expect(events.log).toEqual(['wait', 'load', 'wait', 'wait', 'load']);
   });
 });
