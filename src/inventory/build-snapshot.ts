@@ -1,10 +1,13 @@
 import { pinFileNameOf } from '../archive/archive-name.js';
+import type { DirectoryIdentity } from './directory-io.js';
 import type { EntryState } from './entry-state.js';
 import type { ArchiveRecord, InventorySnapshot, UnrecognizedFile } from './types.js';
 
 export interface SnapshotMeta {
   readonly directory: string;
   readonly directoryPresent: boolean;
+  /** Required, not optional, so every snapshot states it; undefined while the directory is absent. */
+  readonly directoryIdentity: DirectoryIdentity | undefined;
   readonly initialScanComplete: boolean;
   readonly lastScanTimestampMs: number | undefined;
   readonly lastScanDurationSeconds: number | undefined;

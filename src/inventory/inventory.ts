@@ -294,6 +294,11 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }
   }
 
+  function resetInitialScan(): void {
+    initialScanDone = false;
+    initialWaiting.clear();
+  }
+
   function forgetEntries(): void {
     entries.clear();
     unsettled.clear();
@@ -339,9 +344,13 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }
     const startedEpoch = ++epoch;
     phase = 'watching';
-    watchedDirectory = probe.value;
+    // Frozen: snapshots hand this very object out.
+    watchedDirectory = Object.freeze({ dev: probe.value.dev, ino: probe.value.ino });
     if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
     pollTimer = undefined;
+    // A directory attached again (recreated, remounted) is rescanned from nothing: until every archive in it
+    // has settled the view is partial, exactly as at start, and must not read as complete.
+    resetInitialScan();
     forgetEntries();
     directoryPresent = true;
     if (absenceReported) logger.info({ directory }, 'checkpoint directory appeared; watching it');
@@ -437,6 +446,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     cachedSnapshot ??= buildSnapshot(entries, {
       directory,
       directoryPresent,
+      directoryIdentity: directoryPresent ? watchedDirectory : undefined,
       initialScanComplete: initialScanDone && initialWaiting.size === 0,
       lastScanTimestampMs,
       lastScanDurationSeconds,
@@ -457,8 +467,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     async start() {
       if (phase !== 'stopped') throw new Error('inventory already started');
       phase = 'waiting';
-      initialScanDone = false;
-      initialWaiting.clear();
+      resetInitialScan();
       await track(tryAttach());
     },
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { appendFile, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -166,12 +166,45 @@ describe('inventory on a real directory with a real watcher', () => {
     expect(names(inv.snapshot())).toEqual([again]);
   });
 
+  it('after the directory is replaced by a full one, reports the scan complete only once every archive in it has settled', async () => {
+    await mkdir(dir);
+    await writeSampleArchive(dir, sample('web-0', 'nginx'));
+    let replacedIno: number | undefined;
+    const seen: { complete: boolean; archives: number }[] = [];
+    const inv = await startInventory({
+      onArchiveSettled: () => {
+        const snapshot = inv.snapshot();
+        if (replacedIno !== undefined && snapshot.directoryIdentity?.ino === replacedIno) {
+          seen.push({ complete: snapshot.initialScanComplete, archives: snapshot.archives.length });
+        }
+      },
+    });
+    await until('the first directory is scanned', () => inv.snapshot().initialScanComplete && inv.snapshot().archives.length === 1);
+
+    // A remount or restore: a new directory already holding many archives takes over the path in one step.
+    const replacement = join(root, 'replacement');
+    await mkdir(replacement);
+    const pods = Array.from({ length: 12 }, (_, i) => `db-${i}`);
+    for (const pod of pods) await writeSampleArchive(replacement, sample(pod, 'postgres'));
+    replacedIno = (await stat(replacement)).ino;
+    await rename(dir, join(root, 'old'));
+    await rename(replacement, dir);
+
+    await until('the replacement is fully settled', () => inv.snapshot().directoryIdentity?.ino === replacedIno && inv.snapshot().archives.length === pods.length);
+    expect(inv.snapshot()).toMatchObject({ initialScanComplete: true, pendingArchives: 0 });
+    expect(seen.length).toBe(pods.length);
+    // Every snapshot of the new directory taken while its archives settled one by one is marked incomplete but the last.
+    expect(seen.filter((view) => view.complete)).toEqual([{ complete: true, archives: pods.length }]);
+  });
+
   it('watches a checkpoint directory that is itself a symlink, while entries inside are still never followed', async () => {
     const real = join(root, 'disk', 'checkpoints');
     await mkdir(real, { recursive: true });
     await symlink(real, dir);
     const inv = await startInventory();
     await until('the initial scan completes', () => inv.snapshot().initialScanComplete);
+    const target = await stat(real);
+    expect(inv.snapshot().directoryIdentity).toEqual({ dev: target.dev, ino: target.ino });
     // No resync runs within the deadline (default interval), so only watcher events can bring this in.
     const archive = await writeSampleArchive(real, sample('web-0', 'nginx'));
     await until('the archive written behind the symlink settles', () => inv.snapshot().archives.length === 1);

@@ -82,6 +82,11 @@ async function fingerprintOf(path: string): Promise<FileFingerprint> {
   return { dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
 }
 
+async function identityOf(path: string): Promise<{ dev: number; ino: number }> {
+  const s = await stat(path);
+  return { dev: s.dev, ino: s.ino };
+}
+
 describe('createInventory (manual clock, real files)', () => {
   it('holds an archive pending until it stayed unchanged for the settle time, then identifies it once', () =>
     withTempDir(async (dir) => {
@@ -299,6 +304,98 @@ describe('createInventory (manual clock, real files)', () => {
       expect(h.watch.closed()).toBe(1);
       await h.advance(SETTLE);
       expect(h.inventory.snapshot().archives.map((record) => record.fileName)).toEqual([A]);
+    }));
+
+  it.each([
+    ['the watcher reports the directory gone', 'event'],
+    ['a resync finds it replaced', 'resync'],
+    ['the periodic directory check finds it replaced', 'probe'],
+  ])('after re-attaching when %s, keeps initialScanComplete false until every archive present at attach has settled', (_case, how) =>
+    withTempDir(async (root) => {
+      const dir = join(root, 'checkpoints');
+      await mkdir(dir);
+      await writeFile(join(dir, A), 'shop/nginx\n');
+      const h = await harness(dir);
+      await h.advance(SETTLE);
+      expect(h.inventory.snapshot()).toMatchObject({ initialScanComplete: true, archives: [{ fileName: A }] });
+
+      // A new directory (a remount, a restore) already holding both archives replaces the watched one at once.
+      const replacement = join(root, 'replacement');
+      await mkdir(replacement);
+      await writeFile(join(replacement, A), 'shop/nginx\n');
+      await writeFile(join(replacement, B), 'shop/nginx\n');
+      await rename(dir, join(root, 'old'));
+      await rename(replacement, dir);
+      if (how === 'event') {
+        h.watch.gone();
+        await h.inventory.idle();
+      } else if (how === 'resync') {
+        await h.inventory.resync();
+      } else {
+        await h.advance(POLL);
+      }
+      expect(h.watch.closed()).toBe(1);
+      expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: true, initialScanComplete: false, archives: [], pendingArchives: 2 });
+
+      await appendFile(join(dir, B), 'still writing\n');
+      await h.advance(SETTLE);
+      expect(h.inventory.snapshot()).toMatchObject({ initialScanComplete: false, archives: [{ fileName: A }], pendingArchives: 1 });
+
+      await h.advance(SETTLE);
+      expect(h.inventory.snapshot()).toMatchObject({ initialScanComplete: true, pendingArchives: 0 });
+      expect(h.inventory.snapshot().archives).toHaveLength(2);
+    }));
+
+  it('after re-attaching to an empty directory, does not wait for archives that arrive later', () =>
+    withTempDir(async (root) => {
+      const dir = join(root, 'checkpoints');
+      await mkdir(dir);
+      await writeFile(join(dir, A), 'shop/nginx\n');
+      const h = await harness(dir);
+      await h.advance(SETTLE);
+      await rm(dir, { recursive: true });
+      await h.inventory.resync();
+      expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: false, initialScanComplete: true });
+
+      await mkdir(dir);
+      await h.advance(POLL);
+      expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: true, initialScanComplete: true, archives: [] });
+      await writeFile(join(dir, B), 'shop/nginx\n');
+      await emit(h, B);
+      expect(h.inventory.snapshot()).toMatchObject({ initialScanComplete: true, pendingArchives: 1 });
+    }));
+
+  it.each([
+    ['a plain directory', false],
+    ['a symlink to a directory (its target is what is listed)', true],
+  ])('reports the identity of the listed directory when the path is %s, and none while it is absent', (_case, viaSymlink) =>
+    withTempDir(async (root) => {
+      const dir = join(root, 'checkpoints');
+      const h = await harness(dir);
+      expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: false, directoryIdentity: undefined });
+
+      const real = viaSymlink ? join(root, 'disk') : dir;
+      await mkdir(real);
+      if (viaSymlink) await symlink(real, dir);
+      await h.advance(POLL);
+      const first = await identityOf(real);
+      expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: true, directoryIdentity: first });
+      expect(Object.isFrozen(h.inventory.snapshot().directoryIdentity)).toBe(true);
+
+      // Another directory takes over the path: the identity follows the one now listed.
+      const other = join(root, 'other');
+      await mkdir(other);
+      await writeFile(join(other, A), 'shop/nginx\n');
+      await rename(real, join(root, 'old'));
+      await rename(other, real);
+      await h.inventory.resync();
+      const second = await identityOf(real);
+      expect(second).not.toEqual(first);
+      expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: true, directoryIdentity: second, pendingArchives: 1 });
+
+      await rm(real, { recursive: true });
+      await h.inventory.resync();
+      expect(h.inventory.snapshot()).toMatchObject({ directoryPresent: false, directoryIdentity: undefined });
     }));
 
   it.each([
