@@ -24,6 +24,11 @@ export interface UnrecognizedFile {
 export interface InventorySnapshot {
   readonly directory: string;
   readonly directoryPresent: boolean;
+  /**
+   * dev/ino of the directory whose entries are listed (the target when the path is a symlink);
+   * undefined while it is absent. Lets a deletion check the path still leads to the same directory.
+   */
+  readonly directoryIdentity?: { readonly dev: number; readonly ino: number };
   /** Settled archives, identified and unidentified. */
   readonly archives: readonly ArchiveRecord[];
   /** Files whose name is not an archive or pin (pins of missing archives count here too). */

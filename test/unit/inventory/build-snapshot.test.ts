@@ -8,6 +8,7 @@ import { archiveName } from './fixtures.js';
 const META: SnapshotMeta = {
   directory: '/checkpoints',
   directoryPresent: true,
+  directoryIdentity: { dev: 64769, ino: 1234 },
   initialScanComplete: true,
   lastScanTimestampMs: 5,
   lastScanDurationSeconds: 0.25,
