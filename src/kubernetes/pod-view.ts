@@ -156,8 +156,8 @@ export function createPodView(options: PodViewOptions): PodView {
         const orphanedAt = resolvedClock.get(key);
         if (orphanedAt === undefined) return { state: 'unknown', reason: 'orphan clock lost this owner' };
         // Taken when the planner asks, next to its own wall-clock now, so its `now - sinceMs` is the monotonic
-        // time orphaned whatever the wall clock did since.
-        return { state: 'orphan', sinceMs: now() - (monotonicNow() - orphanedAt) };
+        // time orphaned whatever the wall clock did since; whole milliseconds, rounded toward less orphan time.
+        return { state: 'orphan', sinceMs: now() - Math.floor(monotonicNow() - orphanedAt) };
       };
     },
   };
