@@ -141,7 +141,7 @@ export function buildOverviewDashboard(): Dashboard {
       timeseriesPanel({
         title: 'Checkpoint filesystem usage',
         description:
-          'Used share of the filesystem holding the checkpoint directory, per node. Lines: disk-pressure cleanup starts at 85 % and stops at 80 % (policy defaults).',
+          'Share of the filesystem holding the checkpoint directory that is not available to non-root users, per node. Lines: disk-pressure cleanup starts at 85 % and stops at 80 % (policy defaults); the cleanup itself measures usage as df does, used ÷ (used + available), which reads a little lower where the filesystem reserves blocks for root.',
         unit: 'percentunit',
         queries: [
           { expr: `1 - (checkpoint_filesystem_avail_bytes{${NODE}} / checkpoint_filesystem_size_bytes{${NODE}})`, legend: '{{node}}' },
