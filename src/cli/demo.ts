@@ -45,11 +45,23 @@ process.stdout.write(
     `  metrics:  curl -s ${exporter.url}metrics | grep ^checkpoint_`,
     `  archives: curl -s ${exporter.url}api/v1/archives`,
     `  plan:     curl -s ${exporter.url}api/v1/plan`,
-    'The default policy keeps at most 10 archives per container: watch the log for the deletions.',
-    'Press Ctrl-C to stop.',
     '',
   ].join('\n'),
 );
+
+// Show what the first retention run did, once it has run.
+for (;;) {
+  const plan = (await (await fetch(`${exporter.url}api/v1/plan`)).json()) as { lastRun: string | null; deletions: { file: string; detail: string }[] };
+  if (plan.lastRun !== null) {
+    const lines = plan.deletions.map((d) => `  ${d.file}\n    ${d.detail}`);
+    process.stdout.write(
+      `The default policy keeps at most 10 archives per container; the first retention run deleted ${plan.deletions.length}:\n${lines.join('\n')}\n\n` +
+        `The directory now (the pinned archive stays, the unidentified archive and notes.txt are never touched):\n\n${await runLs({ directory, json: false })}\nPress Ctrl-C to stop.\n`,
+    );
+    break;
+  }
+  await new Promise((wake) => setTimeout(wake, 200));
+}
 
 const stop = (): void => {
   exporter.stop().then(() => process.exit(0), () => process.exit(1));
