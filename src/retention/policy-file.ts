@@ -148,9 +148,22 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
-      void reload();
+      reloadSafely();
     }, debounceMs);
   };
+
+  // A throw from a callback or a failed close must not become an unhandled rejection that ends the process.
+  function reloadSafely(): void {
+    reload().catch((error: unknown) => {
+      const reason = `reloading the policy file failed: ${describeError(error)}`;
+      logger.error({ path: file, reason }, 'policy file reload failed');
+      try {
+        onError(reason);
+      } catch (callbackError) {
+        logger.error({ err: callbackError }, 'policy file error handler failed');
+      }
+    });
+  }
 
   let watcher: FSWatcher | undefined;
   try {
@@ -165,7 +178,7 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
     logger.error({ path: file, reason }, 'policy file will not be reloaded');
     queueMicrotask(() => onError(reason));
   }
-  void reload();
+  reloadSafely();
 
   return {
     close() {

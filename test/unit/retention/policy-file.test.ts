@@ -187,3 +187,28 @@ describe('watchPolicyFile', () => {
     expect(events.log).toEqual(['wait', 'load', 'wait', 'wait', 'load']);
   });
 });
+
+describe('watchPolicyFile when a callback throws', () => {
+  it('reports the failure through onError instead of an unhandled rejection', async () => {
+    const file = path.join(dir, 'policy.yaml');
+    await writeFile(file, policy(7));
+    const reasons: string[] = [];
+    const reported = new Promise<void>((resolve) => {
+      watch = watchPolicyFile(file, {
+        logger: pino({ level: 'silent' }),
+        debounceMs: 5,
+        stabilityMs: 1,
+        delay: async () => undefined,
+        onLoad: () => {
+          throw new Error('consumer broke');
+        },
+        onError: (reason) => {
+          reasons.push(reason);
+          resolve();
+        },
+      });
+    });
+    await reported;
+    expect(reasons).toEqual([expect.stringContaining('consumer broke')]);
+  });
+});
