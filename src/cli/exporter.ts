@@ -165,6 +165,8 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
         const closed = closeServer(server);
         policyWatch?.close();
         await inventory.stop();
+        // Aborts owner lookups first, so the run in flight does not wait on the API server.
+        await kubernetes?.stopWatching();
         // Finishes the unlink in flight; no new run starts after this.
         await runner.stop();
         await executor.idle();

@@ -6,14 +6,20 @@ import { loadKubeConfig } from '../kubernetes/kube-config.js';
 import { createPodView, type PodView } from '../kubernetes/pod-view.js';
 import { watchPolicyObjects, type PolicyObject, type PolicyWatch } from '../kubernetes/policy-watch.js';
 import type { OwnerLookup, PlannedDeletion } from '../retention/types.js';
+import { UsageError } from './configuration.js';
 
 export interface KubernetesConnection {
   start(): void;
+  /** Ends the watches and aborts owner lookups in flight, so a retention run waiting on them finishes at once. */
+  stopWatching(): Promise<void>;
+  /** Stops watching and sends the pending Events, waiting for them at most a few seconds. */
   stop(): Promise<void>;
   /** The pod view is healthy, so orphan decisions can be trusted (checkpoint_kubernetes_api_up). */
   healthy(): boolean;
   /** Policy objects have been listed once (or the CRD is known to be absent). */
   policiesSynced(): boolean;
+  /** False without a node name: there is no pod view to wait for. */
+  readonly watchesPods: boolean;
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
   recordDeletion(deletion: PlannedDeletion, bytes: number): void;
 }
@@ -27,6 +33,9 @@ export interface KubernetesWiringOptions {
   onPolicyObjects(objects: readonly PolicyObject[]): void;
 }
 
+/** How long shutdown waits for the last deletion Events to reach the API server. */
+const EVENT_FLUSH_DEADLINE_MS = 5_000;
+
 const unknownOwners =
   (reason: string): OwnerLookup =>
   () => ({ state: 'unknown', reason });
@@ -39,7 +48,7 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
   const { logger } = options;
   const loaded = loadKubeConfig({ kubeconfigPath: options.kubeconfigPath, env: options.env });
   if (!loaded.ok) {
-    if (options.kubeconfigPath !== undefined) throw new Error(loaded.reason);
+    if (options.kubeconfigPath !== undefined) throw new UsageError(loaded.reason);
     logger.info({ reason: loaded.reason }, 'Kubernetes API not configured: orphan cleanup, cluster policies and Events are off');
     return undefined;
   }
@@ -62,11 +71,22 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
       policyWatch.start();
       podView?.start();
     },
+    async stopWatching() {
+      await Promise.all([policyWatch.stop(), podView?.stop()]);
+    },
     async stop() {
-      await Promise.all([policyWatch.stop(), podView?.stop(), events?.stop()]);
+      await Promise.all([policyWatch.stop(), podView?.stop()]);
+      // The pod's termination grace period is short: never let a slow API server hold up the exit.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, EVENT_FLUSH_DEADLINE_MS);
+      });
+      await Promise.race([events?.stop(), deadline]);
+      clearTimeout(timer);
     },
     healthy: () => podView?.healthy() ?? false,
     policiesSynced: () => policyWatch.synced(),
+    watchesPods: podView !== undefined,
     resolveOwners: (identities) => (podView ? podView.resolveOwners(identities) : Promise.resolve(noPodView)),
     recordDeletion(deletion, bytes) {
       events?.record(deletion, bytes);
@@ -103,7 +123,7 @@ export async function readClusterOnce(options: {
   connection.start();
   try {
     const deadline = Date.now() + PLAN_SYNC_TIMEOUT_MS;
-    while (!(connection.healthy() && connection.policiesSynced()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!((connection.healthy() || !connection.watchesPods) && connection.policiesSynced()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const identities = options.snapshot.archives.flatMap((a) => (a.identity ? [a.identity] : []));
     const owners = await connection.resolveOwners(identities);
     return { owners, policyObjects: connection.policiesSynced() ? (policyObjects ?? []) : undefined };

@@ -56,11 +56,18 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       waitingLogged = true;
       return;
     }
+    const before = deps.snapshot();
+    // Nothing to plan without a directory: a completed, empty run, so retention does not look stalled.
+    if (!before.directoryPresent) {
+      lastPlan = { deletions: [], unsatisfiable: [], effectiveLimits: [] };
+      lastRunMs = deps.now();
+      return;
+    }
     // Planning on a partial view would count too few archives and pick the wrong oldest ones.
-    if (!isComplete(deps.snapshot())) return;
+    if (!isComplete(before)) return;
     let plan: RetentionPlan;
     try {
-      owners = await deps.resolveOwners(identitiesOf(deps.snapshot()));
+      owners = await deps.resolveOwners(identitiesOf(before));
     } catch (error) {
       deps.metrics.recordError('plan');
       deps.logger.error({ err: error }, 'resolving archive owners failed; nothing deleted');

@@ -7,7 +7,6 @@ export function registerFilesystemCollector(
   registry: Registry,
   view: ExporterView,
   logger: Logger,
-  onError: (error: unknown) => void,
 ): void {
   let pending: Promise<void> | undefined;
   const read = (): Promise<void> => {
@@ -23,7 +22,6 @@ export function registerFilesystemCollector(
           // Absent, not 0: a zero avail would look like a full disk to the alerts.
           size.remove();
           avail.remove();
-          onError(error);
           logger.warn({ err: error }, 'statfs of the checkpoint directory failed');
         },
       )

@@ -21,7 +21,7 @@ export function createExporterMetrics(view: ExporterView, logger: Logger): Expor
   for (const name of REJECTED_DEFAULT_METRICS) registry.removeSingleMetric(name);
   registerInventoryCollector(registry, view, logger);
   const retention = registerRetentionCollector(registry, view, logger);
-  registerFilesystemCollector(registry, view, logger, () => retention.recordError('statfs'));
+  registerFilesystemCollector(registry, view, logger);
   registerHealthCollector(registry, view);
   return { registry, retention };
 }

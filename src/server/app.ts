@@ -56,9 +56,17 @@ export function createServerApp(deps: ServerDeps): Koa {
   });
 
   app.on('error', (error: unknown) => deps.logger.error({ err: error }, 'http request failed'));
+  const knownPaths = new Set(router.stack.map((layer) => layer.path));
+  // Read-only server: known paths answer 405 to every method but GET and HEAD (OPTIONS included).
+  app.use(async (ctx, next) => {
+    if (knownPaths.has(ctx.path) && ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.status = 405;
+      ctx.set('Allow', 'GET, HEAD');
+      return;
+    }
+    await next();
+  });
   app.use(router.routes());
-  // Known paths answer 405 to any method but GET and HEAD.
-  app.use(router.allowedMethods());
   return app;
 }
 

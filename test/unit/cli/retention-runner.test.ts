@@ -95,4 +95,12 @@ describe('retention runner', () => {
     expect(executed).toHaveLength(0);
     expect(errors).toEqual(['plan']);
   });
+
+  it('counts a run on a missing directory as completed and empty', async () => {
+    const { instance, executed } = runner({ snapshot: () => ({ ...inventorySnapshot([]), directoryPresent: false }) });
+    await instance.trigger();
+    expect(executed).toHaveLength(0);
+    expect(instance.lastRunMs()).toBe(Date.parse('2026-02-01T00:00:00Z'));
+    expect(instance.lastPlan()?.deletions).toEqual([]);
+  });
 });

@@ -66,7 +66,7 @@ describe('HTTP server', () => {
     expect(page).toContain('href="/metrics"');
   });
 
-  it.each(['POST', 'PUT', 'DELETE', 'PATCH'])('answers %s with 405', async (method) => {
+  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND'])('answers %s with 405', async (method) => {
     const res = await fetch(`${base}/metrics`, { method });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toContain('GET');
