@@ -10,6 +10,7 @@ import { mergePolicies } from '../src/retention/merge-policies.js';
 import { planRetention } from '../src/retention/plan.js';
 import { parsePolicyDocument } from '../src/retention/policy-document.js';
 import type { DiskStats, OwnerLookup, RetentionPolicy } from '../src/retention/types.js';
+import { inventorySnapshot } from '../test/support/snapshots.js';
 
 const NAMESPACES = 50;
 const PODS_PER_NAMESPACE = 10;
@@ -120,16 +121,7 @@ export async function runPlannerBenchmark(): Promise<string> {
     const used = archives.reduce((sum, a) => sum + a.fingerprint.size, 0);
     // A filesystem 90 % full, so disk pressure planning runs too.
     const disk: DiskStats = { sizeBytes: Math.round(used / 0.9), freeBytes: Math.round(used / 0.9) - used, availBytes: Math.round(used / 0.9) - used };
-    const snapshot: InventorySnapshot = {
-      directory: '/checkpoints',
-      directoryPresent: true,
-      archives,
-      unrecognized: [],
-      pendingArchives: 0,
-      initialScanComplete: true,
-      lastScanTimestampMs: T0,
-      lastScanDurationSeconds: 0,
-    };
+    const snapshot: InventorySnapshot = inventorySnapshot(archives);
     const planned = time(() => planRetention({ snapshot, policy, owners, disk, nowMs: T0 + 31 * 86_400_000 }));
     const naive = time(() => naiveKeepNewest(archives, 8));
     rows.push(

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createIdentityCache } from '../archive/identity-cache.js';
 import { createInventory } from '../inventory/inventory.js';
-import type { InventorySnapshot } from '../inventory/types.js';
 import { createExporterMetrics } from '../metrics/registry.js';
 import { createRetentionExecutor } from '../retention/execute.js';
 import { watchPolicyFile } from '../retention/policy-file.js';
@@ -63,10 +62,9 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   });
 
   const identityCache = createIdentityCache();
-  let snapshot = (): InventorySnapshot => inventory.snapshot();
 
   const view = {
-    snapshot: () => snapshot(),
+    snapshot: () => inventory.snapshot(),
     owners: () => runner.owners(),
     lastPlan: () => runner.lastPlan(),
     lastRetentionRunMs: () => runner.lastRunMs(),
@@ -94,7 +92,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   });
 
   const runner = createRetentionRunner({
-    snapshot: () => snapshot(),
+    snapshot: () => inventory.snapshot(),
     policy: () => policies.policy(),
     policiesReady: () => kubernetes?.policiesSynced() ?? true,
     resolveOwners: (identities) => (kubernetes ? kubernetes.resolveOwners(identities) : Promise.resolve(NO_KUBERNETES)),
@@ -118,7 +116,6 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
       void runner.trigger();
     },
   });
-  snapshot = () => inventory.snapshot();
 
   const policyWatch =
     config.configPath === undefined
@@ -147,7 +144,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   });
 
   await inventory.start();
-  await kubernetes?.start();
+  kubernetes?.start();
   const server = await listen(app, config.listenAddress);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -3,12 +3,8 @@ import { describePolicy, mergePolicies } from '../retention/merge-policies.js';
 import { parsePolicyDocument, type PolicyDocument } from '../retention/policy-document.js';
 import type { RetentionPolicy } from '../retention/types.js';
 import type { ConfigStatus } from '../metrics/exporter-view.js';
+import type { PolicyObject } from '../kubernetes/policy-watch.js';
 
-export interface PolicyObject {
-  readonly namespace: string;
-  readonly name: string;
-  readonly object: unknown;
-}
 
 interface RejectedObject {
   readonly source: string;

@@ -3,6 +3,7 @@ import type { ArchiveRecord, InventorySnapshot } from '../../../src/inventory/ty
 import { mergePolicies } from '../../../src/retention/merge-policies.js';
 import { parsePolicyDocument } from '../../../src/retention/policy-document.js';
 import type { OwnerLookup, OwnerState, RetentionPolicy } from '../../../src/retention/types.js';
+import { inventorySnapshot } from '../../support/snapshots.js';
 
 /** A fixed instant the synthetic archives are dated against. */
 export const T0 = Date.UTC(2024, 0, 28, 0, 0, 0);
@@ -52,16 +53,7 @@ export function series(count: number, spec: Omit<ArchiveSpec, 'minute'> & { from
 }
 
 export function snapshotOf(archives: readonly ArchiveRecord[]): InventorySnapshot {
-  return {
-    directory: '/checkpoints',
-    directoryPresent: true,
-    archives,
-    unrecognized: [],
-    pendingArchives: 0,
-    initialScanComplete: true,
-    lastScanTimestampMs: T0,
-    lastScanDurationSeconds: 0.01,
-  };
+  return inventorySnapshot(archives);
 }
 
 export const SOURCE = 'CheckpointRestoreOperator ops/default';
