@@ -8,7 +8,7 @@ import { rm, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { writeDemoCheckpointDirectory } from '../demo/sample-archives.js';
-import { startExporter } from './exporter.js';
+import { startExporter } from '../daemon/exporter.js';
 import { runLs } from './ls.js';
 import { parseListenAddress } from '../server/listen.js';
 import { readPackageVersion } from './version.js';

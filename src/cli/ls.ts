@@ -1,7 +1,7 @@
 import { summarizeInventory } from '../metrics/container-summary.js';
 import { formatBytes, formatTable } from './format.js';
 import { scanCheckpointDirectory } from './scan-once.js';
-import { describeArchives } from './views.js';
+import { describeArchives } from '../server/views.js';
 
 export async function runLs(opts: { directory: string; json: boolean }): Promise<string> {
   const snapshot = await scanCheckpointDirectory(opts.directory);

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfiguration, UsageError } from './configuration.js';
-import { startExporter } from './exporter.js';
+import { startExporter } from '../daemon/exporter.js';
 import { runInspect } from './inspect.js';
 import { runLs } from './ls.js';
 import { flags } from './options.js';

@@ -3,13 +3,13 @@ import { planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
 import type { DiskStats } from '../retention/types.js';
 import { formatDuration } from '../retention/duration.js';
-import { readDiskStats } from './disk-stats.js';
+import { readDiskStats } from '../daemon/disk-stats.js';
 import { formatBytes, formatTable } from './format.js';
 import { UsageError } from './configuration.js';
-import { readClusterOnce } from './kubernetes-wiring.js';
-import { createPolicySources } from './policy-sources.js';
+import { readClusterOnce } from '../daemon/kubernetes-wiring.js';
+import { createPolicySources } from '../daemon/policy-sources.js';
 import { scanCheckpointDirectory } from './scan-once.js';
-import { describePlan } from './views.js';
+import { describePlan } from '../server/views.js';
 
 export interface PlanOptions {
   readonly directory: string;

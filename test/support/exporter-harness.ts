@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { startExporter, type RunningExporter } from '../../src/cli/exporter.js';
+import { startExporter, type RunningExporter } from '../../src/daemon/exporter.js';
 import { parsePolicyYaml } from '../../src/retention/policy-document.js';
 
 export interface ExporterHarness {

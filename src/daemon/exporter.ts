@@ -14,7 +14,7 @@ import { readDiskStats } from './disk-stats.js';
 import { connectKubernetes, type KubernetesConnection } from './kubernetes-wiring.js';
 import { createPolicySources } from './policy-sources.js';
 import { createRetentionRunner } from './retention-runner.js';
-import { describeArchives, describePlan } from './views.js';
+import { describeArchives, describePlan } from '../server/views.js';
 
 export interface ExporterConfig {
   readonly checkpointDirectory: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import { createRetentionRunner } from '../../../src/cli/retention-runner.js';
+import { createRetentionRunner } from '../../../src/daemon/retention-runner.js';
 import type { InventorySnapshot } from '../../../src/inventory/types.js';
 import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
 import type { OwnerLookup, RetentionPlan } from '../../../src/retention/types.js';

@@ -6,7 +6,7 @@ import { loadKubeConfig } from '../kubernetes/kube-config.js';
 import { createPodView, type PodView } from '../kubernetes/pod-view.js';
 import { watchPolicyObjects, type PolicyObject, type PolicyWatch } from '../kubernetes/policy-watch.js';
 import type { OwnerLookup, PlannedDeletion } from '../retention/types.js';
-import { UsageError } from './configuration.js';
+import { UsageError } from '../cli/configuration.js';
 
 export interface KubernetesConnection {
   start(): void;
