@@ -89,6 +89,7 @@ program
   .addOption(flags.config('read once; merged with the cluster policy objects when an API server is configured'))
   .addOption(flags.kubeconfig())
   .addOption(flags.nodeName())
+  .addOption(flags.exporterNamespace())
   .addOption(flags.json())
   .action(async (opts) => {
     const config = await loadConfiguration(opts);
@@ -98,6 +99,7 @@ program
         documents: config.documents,
         kubeconfigPath: opts.kubeconfig,
         nodeName: opts.nodeName,
+        exporterNamespace: opts.exporterNamespace,
         env: process.env,
         json: opts.json,
       }),
@@ -105,7 +107,11 @@ program
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof UsageError) process.stderr.write(`checkpoint-exporter: ${error.message}\n`);
-  else process.stderr.write(`checkpoint-exporter: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  if (error instanceof UsageError) {
+    // One line per problem, each prefixed, so every line stands alone in a terminal or a log collector.
+    for (const line of error.message.split('\n')) process.stderr.write(`checkpoint-exporter: ${line}\n`);
+    process.exit(error.exitCode);
+  }
+  process.stderr.write(`checkpoint-exporter: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(2);
 });

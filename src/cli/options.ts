@@ -1,20 +1,30 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../retention/duration.js';
+import { parseIntervalMs } from '../retention/duration.js';
+import { isDns1123Label } from '../archive/kubernetes-names.js';
+import { DEFAULT_EXPORTER_NAMESPACE } from '../retention/policy-document.js';
 import { parseListenAddress, type ListenAddress } from '../server/listen.js';
 
 export const DEFAULT_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/checkpoints';
 export const DEFAULT_LISTEN_ADDRESS = ':9873';
+export { DEFAULT_EXPORTER_NAMESPACE };
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
-/** Flag durations in milliseconds: the policy's duration syntax, plus `ms` for sub-second settle times in tests. */
+/**
+ * Flag durations in milliseconds: the policy's duration syntax, plus `ms` for sub-second settle times.
+ * Both feed timers, so zero (a busy loop) and anything past Node's longest timer (which would fire
+ * after 1 ms, again a busy loop) are refused, naming the flag.
+ */
 function durationFlag(flag: string): (value: string) => number {
   return (value) => {
-    const millis = /^(\d{1,9})ms$/.exec(value);
-    if (millis) return Number(millis[1]);
-    const parsed = parseDuration(value);
+    const parsed = parseIntervalMs(value);
     if (!parsed.ok) throw new InvalidArgumentError(`${flag}: ${parsed.reason}`);
-    return parsed.value * 1000;
+    return parsed.value;
   };
+}
+
+function namespaceFlag(value: string): string {
+  if (!isDns1123Label(value)) throw new InvalidArgumentError(`--exporter-namespace: ${JSON.stringify(value)} is not a namespace name (a DNS-1123 label)`);
+  return value;
 }
 
 function listenFlag(value: string): ListenAddress {
@@ -45,4 +55,12 @@ export const flags = {
       .default(durationFlag('--settle-time')('2s'), '2s')
       .argParser(durationFlag('--settle-time')),
   json: () => new Option('--json', 'print JSON instead of a table').default(false),
+  exporterNamespace: () =>
+    new Option(
+      '--exporter-namespace <namespace>',
+      'namespace the exporter runs in: CheckpointRestoreOperator objects there may set every policy, objects elsewhere only their own namespace\'s',
+    )
+      .env('POD_NAMESPACE')
+      .default(DEFAULT_EXPORTER_NAMESPACE)
+      .argParser(namespaceFlag),
 };

@@ -5,7 +5,7 @@ import type { DiskStats } from '../retention/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { readDiskStats } from '../daemon/disk-stats.js';
 import { formatBytes, formatTable } from './format.js';
-import { UsageError } from './configuration.js';
+import { ConfigurationError, UsageError } from './configuration.js';
 import { readClusterOnce } from '../daemon/kubernetes-wiring.js';
 import { createPolicySources } from '../daemon/policy-sources.js';
 import { scanCheckpointDirectory } from './scan-once.js';
@@ -16,6 +16,8 @@ export interface PlanOptions {
   readonly documents: readonly PolicyDocument[];
   readonly kubeconfigPath: string | undefined;
   readonly nodeName: string | undefined;
+  /** Objects here may set every policy; objects elsewhere only their own namespace's (default checkpoint-exporter). */
+  readonly exporterNamespace?: string;
   readonly env: NodeJS.ProcessEnv;
   readonly json: boolean;
 }
@@ -33,9 +35,19 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   const cluster = await readClusterOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger });
   // Without the cluster's policy objects the plan would show deletions the running exporter never makes.
   if (cluster.policyObjects === undefined) throw new UsageError('could not list CheckpointRestoreOperator objects from the API server in time');
-  const policies = createPolicySources({ configPath: undefined, logger, now: Date.now });
+  const policies = createPolicySources({
+    configPath: undefined,
+    // Problems are printed below, one line each; a JSON log line about them would only repeat them.
+    logger: pino({ level: 'silent' }),
+    now: Date.now,
+    ...(opts.exporterNamespace !== undefined ? { exporterNamespace: opts.exporterNamespace } : {}),
+  });
   policies.setFileDocuments(opts.documents);
   policies.setClusterObjects(cluster.policyObjects);
+  // A one-shot plan has no earlier valid version of anything: an invalid object stops retention, as it
+  // would in a freshly started exporter, so there is no plan to show, only the problems.
+  const allowed = policies.retentionAllowed();
+  if (!allowed.ok) throw new ConfigurationError([...policies.problems(), allowed.reason]);
   const plan = planRetention({ snapshot, policy: policies.policy(), owners: cluster.owners, disk, nowMs: Date.now() });
   const warnings = policies.warnings().map((w) => `${w.source}: ${w.warning}`);
   if (opts.json) return `${JSON.stringify({ ...(describePlan(plan, undefined, true) as object), warnings }, null, 2)}\n`;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ArchiveIdentity } from '../archive/types.js';
 import type { InventorySnapshot } from '../inventory/types.js';
-import { createDeletionEventRecorder, type DeletionEventRecorder } from '../kubernetes/events.js';
+import { createDeletionEventRecorder, createPolicyProblemEventWriter, type DeletionEventRecorder, type PolicyEventTarget } from '../kubernetes/events.js';
 import { loadKubeConfig } from '../kubernetes/kube-config.js';
 import { createPodView, type PodView } from '../kubernetes/pod-view.js';
 import { watchPolicyObjects, type PolicyObject, type PolicyWatch } from '../kubernetes/policy-watch.js';
@@ -22,6 +22,8 @@ export interface KubernetesConnection {
   readonly watchesPods: boolean;
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
   recordDeletion(deletion: PlannedDeletion, bytes: number): void;
+  /** A Warning Event on a CheckpointRestoreOperator the exporter refuses; never throws, never waits. */
+  recordPolicyProblem(object: PolicyEventTarget, problems: readonly string[]): void;
 }
 
 export interface KubernetesWiringOptions {
@@ -56,6 +58,8 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
   logger.info({ source }, 'using the Kubernetes API');
 
   const policyWatch: PolicyWatch = watchPolicyObjects({ kubeConfig, logger, onChange: options.onPolicyObjects });
+  // Policy objects are cluster-wide, so their problems are reported with or without a node name.
+  const policyEvents = createPolicyProblemEventWriter({ kubeConfig, logger, now: options.now, ...(options.nodeName ? { nodeName: options.nodeName } : {}) });
   let podView: PodView | undefined;
   let events: DeletionEventRecorder | undefined;
   if (options.nodeName === undefined || options.nodeName === '') {
@@ -81,7 +85,7 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, EVENT_FLUSH_DEADLINE_MS);
       });
-      await Promise.race([events?.stop(), deadline]);
+      await Promise.race([Promise.all([events?.stop(), policyEvents.stop()]), deadline]);
       clearTimeout(timer);
     },
     healthy: () => podView?.healthy() ?? false,
@@ -90,6 +94,9 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
     resolveOwners: (identities) => (podView ? podView.resolveOwners(identities) : Promise.resolve(noPodView)),
     recordDeletion(deletion, bytes) {
       events?.record(deletion, bytes);
+    },
+    recordPolicyProblem(object, problems) {
+      policyEvents.report(object, problems);
     },
   };
 }

@@ -1,21 +1,45 @@
 import type { Logger } from 'pino';
 import { describePolicy, mergePolicies } from '../retention/merge-policies.js';
-import { parsePolicyDocument, type PolicyDocument } from '../retention/policy-document.js';
+import { DEFAULT_EXPORTER_NAMESPACE, parsePolicyDocument, splitProblems, type PolicyDocument } from '../retention/policy-document.js';
 import type { RetentionPolicy } from '../retention/types.js';
 import type { ConfigStatus } from '../metrics/exporter-view.js';
 import type { PolicyObject } from '../kubernetes/policy-watch.js';
 
-
 interface RejectedObject {
   readonly source: string;
-  readonly reason: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** One line per problem, each starting with the source. */
+  readonly problems: readonly string[];
   /** The object's previous, valid version is still applied. */
   readonly keptLastValid: boolean;
 }
 
+/** Which object a policy problem is about, for a Warning Event on it. */
+export interface PolicyObjectRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+}
+
+/** One cluster object and whether its current version is valid (checkpoint_policy_object_valid). */
+export interface PolicyObjectValidity {
+  readonly namespace: string;
+  readonly name: string;
+  readonly valid: boolean;
+}
+
+export type RetentionAllowed = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
 /**
  * Holds the documents of every policy source (the file, CheckpointRestoreOperator objects) and the
  * policy merged from them; merging is deterministic and lives in mergePolicies.
+ *
+ * Each source is all or nothing. An invalid file reload or an invalid edit of an object keeps the last
+ * valid version in force. An object that is invalid with no valid version seen (a restart, a new
+ * node, a new object) stops retention altogether, since any policy computed without it could delete
+ * what it was written to keep: retentionAllowed() says so until the object is fixed or deleted.
  */
 export interface PolicySources {
   policy(): RetentionPolicy;
@@ -23,8 +47,15 @@ export interface PolicySources {
   fileLoadFailed(reason: string): void;
   setClusterObjects(objects: readonly PolicyObject[]): void;
   configStatus(): ConfigStatus;
-  /** Warnings of every document in force, e.g. unknown fields or upstream-style megabyte sizes. */
+  /** False while some source is invalid and has no valid version in force: retention must not run at all. */
+  retentionAllowed(): RetentionAllowed;
+  /** Every known CheckpointRestoreOperator object and whether its current version is valid. */
+  objectValidity(): readonly PolicyObjectValidity[];
+  /** The problem lines of every invalid cluster object, for `plan` and the log. */
+  problems(): readonly string[];
+  /** Warnings of every document in force (none are produced today: every doubt is an error). */
   warnings(): readonly PolicyWarning[];
+  readonly exporterNamespace: string;
   describe(): unknown;
 }
 
@@ -33,10 +64,30 @@ export interface PolicyWarning {
   readonly warning: string;
 }
 
-export function createPolicySources(deps: { configPath: string | undefined; logger: Logger; now(): number }): PolicySources {
+export interface PolicySourcesDeps {
+  readonly configPath: string | undefined;
+  readonly logger: Logger;
+  now(): number;
+  /** Objects here may set every policy; objects elsewhere only their own namespace's. Default checkpoint-exporter. */
+  readonly exporterNamespace?: string;
+  /**
+   * Called once per new invalid version of an object (after it was logged), e.g. to write a Warning
+   * Event on it. Must not throw; a throw is logged and ignored.
+   */
+  onInvalidObject?(object: PolicyObjectRef, problems: readonly string[]): void;
+}
+
+const sourceOf = (o: { namespace: string; name: string }): string => `CheckpointRestoreOperator ${o.namespace}/${o.name}`;
+
+export function createPolicySources(deps: PolicySourcesDeps): PolicySources {
+  const exporterNamespace = deps.exporterNamespace ?? DEFAULT_EXPORTER_NAMESPACE;
   let fileDocs: readonly PolicyDocument[] = [];
   let clusterDocs: readonly PolicyDocument[] = [];
   let rejected: readonly RejectedObject[] = [];
+  let validity: readonly PolicyObjectValidity[] = [];
+  /** What was last reported per object source, so an unchanged invalid object is logged and reported once. */
+  let reported = new Map<string, string>();
+  let blockedReason: string | undefined;
   // Without a file there is nothing to reload: report success as of start, like Prometheus does for its own config.
   let status: { lastReloadSuccessful: boolean; lastSuccessMs: number | undefined; lastError: string | undefined } = {
     lastReloadSuccessful: true,
@@ -49,7 +100,38 @@ export function createPolicySources(deps: { configPath: string | undefined; logg
     merged = mergePolicies([...fileDocs, ...clusterDocs]);
   };
 
+  const retentionAllowed = (): RetentionAllowed => (blockedReason === undefined ? { ok: true } : { ok: false, reason: blockedReason });
+
+  const updateBlocked = (): void => {
+    const blocking = rejected.filter((r) => !r.keptLastValid);
+    const next =
+      blocking.length === 0
+        ? undefined
+        : `retention is stopped: ${blocking.map((r) => r.source).join(', ')} ${blocking.length === 1 ? 'is' : 'are'} invalid with no valid version in force; fix or delete ${blocking.length === 1 ? 'it' : 'them'} (first problem: ${blocking[0]?.problems[0] ?? 'unknown'})`;
+    if (next !== undefined && blockedReason === undefined) deps.logger.error({ objects: blocking.map((r) => r.source) }, next);
+    if (next === undefined && blockedReason !== undefined) deps.logger.info('every CheckpointRestoreOperator object is valid or has a valid version in force: retention resumes');
+    blockedReason = next;
+  };
+
+  const notifyInvalid = (object: PolicyObject, problems: readonly string[]): void => {
+    if (!deps.onInvalidObject) return;
+    try {
+      deps.onInvalidObject(
+        {
+          namespace: object.namespace,
+          name: object.name,
+          ...(object.uid !== undefined ? { uid: object.uid } : {}),
+          ...(object.resourceVersion !== undefined ? { resourceVersion: object.resourceVersion } : {}),
+        },
+        problems,
+      );
+    } catch (error) {
+      deps.logger.error({ err: error, source: sourceOf(object) }, 'reporting an invalid CheckpointRestoreOperator failed');
+    }
+  };
+
   return {
+    exporterNamespace,
     policy: () => merged,
     setFileDocuments(docs) {
       fileDocs = docs;
@@ -63,40 +145,52 @@ export function createPolicySources(deps: { configPath: string | undefined; logg
     setClusterObjects(objects) {
       const docs: PolicyDocument[] = [];
       const bad: RejectedObject[] = [];
+      const seen: PolicyObjectValidity[] = [];
+      const nextReported = new Map<string, string>();
       for (const o of objects) {
-        const source = `CheckpointRestoreOperator ${o.namespace}/${o.name}`;
-        const parsed = parsePolicyDocument(o.object, source);
+        const source = sourceOf(o);
+        const parsed = parsePolicyDocument(o.object, source, { origin: 'cluster', authority: { exporterNamespace } });
+        seen.push({ namespace: o.namespace, name: o.name, valid: parsed.ok });
         if (parsed.ok) {
           docs.push(parsed.value);
-          const known = clusterDocs.find((d) => d.source === source);
-          if (!known || JSON.stringify(known.warnings) !== JSON.stringify(parsed.value.warnings)) {
-            for (const warning of parsed.value.warnings) deps.logger.warn({ source, warning }, 'CheckpointRestoreOperator warning');
-          }
-        } else {
-          // An invalid edit must not drop the object's policies (and let the defaults delete): its last
-          // valid version stays in force until the object is fixed or deleted.
-          const lastValid = clusterDocs.find((d) => d.source === source);
-          if (lastValid) docs.push(lastValid);
-          bad.push({ source, reason: parsed.reason, keptLastValid: lastValid !== undefined });
-          if (!rejected.some((r) => r.source === source && r.reason === parsed.reason)) {
-            deps.logger.warn(
-              { source, reason: parsed.reason },
-              lastValid ? 'invalid CheckpointRestoreOperator: keeping its last valid version' : 'ignoring invalid CheckpointRestoreOperator',
-            );
-          }
+          if (reported.has(source)) deps.logger.info({ source }, 'CheckpointRestoreOperator is valid again');
+          continue;
         }
+        // An invalid edit must not drop the object's policies (and let the defaults delete): its last
+        // valid version stays in force until the object is fixed or deleted.
+        const lastValid = clusterDocs.find((d) => d.source === source);
+        if (lastValid) docs.push(lastValid);
+        const problems = splitProblems(parsed.reason);
+        bad.push({ source, namespace: o.namespace, name: o.name, problems, keptLastValid: lastValid !== undefined });
+        const key = `${o.uid ?? ''}\u0000${o.resourceVersion ?? ''}\u0000${parsed.reason}`;
+        nextReported.set(source, key);
+        if (reported.get(source) === key) continue;
+        deps.logger.error(
+          { source, problems, keptLastValid: lastValid !== undefined },
+          lastValid
+            ? `invalid CheckpointRestoreOperator ${o.namespace}/${o.name}: keeping its last valid version`
+            : `invalid CheckpointRestoreOperator ${o.namespace}/${o.name} with no valid version: retention is stopped until it is fixed or deleted`,
+        );
+        notifyInvalid(o, problems);
       }
       clusterDocs = docs;
       rejected = bad;
+      validity = seen;
+      reported = nextReported;
       remerge();
+      updateBlocked();
     },
+    retentionAllowed,
+    objectValidity: () => validity,
+    problems: () => rejected.flatMap((r) => r.problems),
     warnings,
     configStatus: () => ({ lastReloadSuccessful: status.lastReloadSuccessful, lastSuccessMs: status.lastSuccessMs }),
     describe: () => ({
       effective: describePolicy(merged),
+      retention: retentionAllowed(),
       sources: {
         file: deps.configPath === undefined ? null : { path: deps.configPath, documents: fileDocs.length, ...status },
-        cluster: { objects: clusterDocs.map((d) => d.source), rejected },
+        cluster: { exporterNamespace, objects: clusterDocs.map((d) => d.source), rejected },
         warnings: warnings(),
       },
     }),

@@ -2,7 +2,8 @@ import { CoreV1Api, PatchStrategy, type CoreV1Event, type KubeConfig } from '@ku
 import type { Logger } from 'pino';
 import type { PlannedDeletion } from '../retention/types.js';
 import { describeApiError, statusCodeOf } from './api-error.js';
-import { addToBucket, bucketKeyOf, eventMessageOf, type DeletionBucket } from './event-aggregator.js';
+import { createHash } from 'node:crypto';
+import { addToBucket, bucketKeyOf, eventMessageOf, MAX_EVENT_MESSAGE_LENGTH, type DeletionBucket } from './event-aggregator.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestOptions, withHeader } from './request-options.js';
 
 export const EVENT_REASON = 'CheckpointArchiveDeleted';
@@ -200,6 +201,155 @@ export function createDeletionEventRecorder(options: DeletionEventRecorderOption
     async stop() {
       stopped = true;
       await flush();
+    },
+    stats: () => ({ ...stats }),
+  };
+}
+
+export const POLICY_EVENT_REASON = 'InvalidCheckpointPolicy';
+
+/** The CheckpointRestoreOperator an Event is about. */
+export interface PolicyEventTarget {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+}
+
+export interface PolicyProblemEventWriterOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** This node's name, shown as the reporting instance; absent without one. */
+  readonly nodeName?: string;
+  readonly requestTimeoutMs?: number;
+  /** Reports waiting to be sent beyond this are dropped (and counted): one bad object per write is the norm. */
+  readonly maxPending?: number;
+}
+
+export interface PolicyProblemEventStats {
+  readonly reported: number;
+  readonly created: number;
+  /** Another node had already written the same Event (409): nothing more to say. */
+  readonly alreadyReported: number;
+  readonly failed: number;
+  readonly dropped: number;
+}
+
+export interface PolicyProblemEventWriter {
+  /** Never throws and never waits: the Event is sent in the background, one request at a time. */
+  report(object: PolicyEventTarget, problems: readonly string[]): void;
+  /** Resolves once everything reported so far has been sent (or has failed). */
+  idle(): Promise<void>;
+  /** Sends what is pending and stops; later reports are dropped. */
+  stop(): Promise<void>;
+  stats(): PolicyProblemEventStats;
+}
+
+const DEFAULT_MAX_PENDING_POLICY_EVENTS = 100;
+/** Names already sent; a repeat of one of them is not sent again. */
+const MAX_SENT_POLICY_EVENTS = 1_000;
+
+/** `CheckpointRestoreOperator ns/name: spec.x: ...` → `spec.x: ...`: the Event already names the object. */
+function withoutSource(problem: string, target: PolicyEventTarget): string {
+  const prefix = `CheckpointRestoreOperator ${target.namespace}/${target.name}: `;
+  return problem.startsWith(prefix) ? problem.slice(prefix.length) : problem;
+}
+
+/** The same on every node for one version of one object, so the nodes of a cluster write one Event between them. */
+export function policyEventMessageOf(target: PolicyEventTarget, problems: readonly string[]): string {
+  const message = `Invalid CheckpointRestoreOperator, not applied (nodes keep its last valid version, or run no retention without one): ${problems
+    .map((problem) => withoutSource(problem, target))
+    .join('; ')}`;
+  return message.length > MAX_EVENT_MESSAGE_LENGTH ? `${message.slice(0, MAX_EVENT_MESSAGE_LENGTH - 1)}…` : message;
+}
+
+/** Deterministic per (object, version, message): the first node creates it, the others get 409 and stop there. */
+export function policyEventNameOf(target: PolicyEventTarget, message: string): string {
+  const digest = createHash('sha256').update(`${target.uid ?? ''}\u0000${target.resourceVersion ?? ''}\u0000${message}`).digest('hex').slice(0, 16);
+  return `${target.name.slice(0, MAX_NAME_PREFIX)}.${digest}`;
+}
+
+/**
+ * Writes a Warning Event (reason InvalidCheckpointPolicy) on a CheckpointRestoreOperator the exporter
+ * refuses, so `kubectl describe` on the object says why it is not applied. Every node of the DaemonSet
+ * sees the same object: the Event's name is derived from the object's uid, resourceVersion and the
+ * problems, so one node creates it and the others' creates fail with 409 AlreadyExists, which counts as
+ * reported. Failures are logged, never thrown.
+ */
+export function createPolicyProblemEventWriter(options: PolicyProblemEventWriterOptions): PolicyProblemEventWriter {
+  const { logger, now } = options;
+  const api = options.kubeConfig.makeApiClient(CoreV1Api);
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_POLICY_EVENTS;
+  const reportingInstance = options.nodeName !== undefined && options.nodeName !== '' ? options.nodeName : EVENT_COMPONENT;
+  const stats = { reported: 0, created: 0, alreadyReported: 0, failed: 0, dropped: 0 };
+  const sent = new Set<string>();
+  let pending = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const send = async (target: PolicyEventTarget, message: string, name: string): Promise<void> => {
+    const at = new Date(now());
+    const body: CoreV1Event = {
+      metadata: { name, namespace: target.namespace },
+      involvedObject: {
+        kind: 'CheckpointRestoreOperator',
+        apiVersion: 'criu.org/v1',
+        namespace: target.namespace,
+        name: target.name,
+        ...(target.uid !== undefined ? { uid: target.uid } : {}),
+        ...(target.resourceVersion !== undefined ? { resourceVersion: target.resourceVersion } : {}),
+      },
+      reason: POLICY_EVENT_REASON,
+      message,
+      type: 'Warning',
+      count: 1,
+      firstTimestamp: at,
+      lastTimestamp: at,
+      source: { component: EVENT_COMPONENT, ...(options.nodeName ? { host: options.nodeName } : {}) },
+      reportingComponent: EVENT_COMPONENT,
+      reportingInstance,
+    };
+    try {
+      await api.createNamespacedEvent({ namespace: target.namespace, body }, requestOptions(requestTimeoutMs));
+      stats.created += 1;
+    } catch (error) {
+      if (statusCodeOf(error) === 409) {
+        stats.alreadyReported += 1;
+        return;
+      }
+      stats.failed += 1;
+      sent.delete(name);
+      logger.warn({ err: describeApiError(error), namespace: target.namespace, name: target.name }, 'could not record the invalid CheckpointRestoreOperator Event');
+    }
+  };
+
+  return {
+    report(target, problems) {
+      stats.reported += 1;
+      const message = policyEventMessageOf(target, problems);
+      const name = policyEventNameOf(target, message);
+      if (stopped || sent.has(name)) return;
+      if (pending >= maxPending) {
+        stats.dropped += 1;
+        return;
+      }
+      sent.add(name);
+      while (sent.size > MAX_SENT_POLICY_EVENTS) {
+        const oldest = sent.values().next();
+        if (oldest.done) break;
+        sent.delete(oldest.value);
+      }
+      pending += 1;
+      chain = chain.then(() => send(target, message, name)).finally(() => {
+        pending -= 1;
+      });
+    },
+    idle: () => chain,
+    async stop() {
+      stopped = true;
+      await chain;
     },
     stats: () => ({ ...stats }),
   };

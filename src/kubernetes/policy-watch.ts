@@ -15,6 +15,9 @@ export const DEFAULT_ABSENT_RETRY_MS = 5 * 60_000;
 export interface PolicyObject {
   readonly namespace: string;
   readonly name: string;
+  /** metadata.uid and metadata.resourceVersion, when the API server sent them: an Event names the object by uid. */
+  readonly uid?: string;
+  readonly resourceVersion?: string;
   readonly object: unknown;
 }
 
@@ -45,13 +48,18 @@ export interface PolicyWatch {
   synced(): boolean;
 }
 
-function metadataOf(object: unknown): { namespace: string; name: string } | undefined {
+function metadataOf(object: unknown): { namespace: string; name: string; uid?: string; resourceVersion?: string } | undefined {
   if (object === null || typeof object !== 'object') return undefined;
   const metadata = (object as { metadata?: unknown }).metadata;
   if (metadata === null || typeof metadata !== 'object') return undefined;
-  const { namespace, name } = metadata as { namespace?: unknown; name?: unknown };
+  const { namespace, name, uid, resourceVersion } = metadata as { namespace?: unknown; name?: unknown; uid?: unknown; resourceVersion?: unknown };
   if (typeof name !== 'string' || name === '') return undefined;
-  return { namespace: typeof namespace === 'string' ? namespace : '', name };
+  return {
+    namespace: typeof namespace === 'string' ? namespace : '',
+    name,
+    ...(typeof uid === 'string' && uid !== '' ? { uid } : {}),
+    ...(typeof resourceVersion === 'string' && resourceVersion !== '' ? { resourceVersion } : {}),
+  };
 }
 
 const compareObjects = (a: PolicyObject, b: PolicyObject): number =>
@@ -89,7 +97,7 @@ export function watchPolicyObjects(options: PolicyWatchOptions): PolicyWatch {
     },
     project: (object) => {
       const meta = metadataOf(object);
-      return meta ? { namespace: meta.namespace, name: meta.name, object } : undefined;
+      return meta ? { ...meta, object } : undefined;
     },
     isAbsent: (error) => statusCodeOf(error) === 404,
     absentRetryMs: options.absentRetryMs ?? DEFAULT_ABSENT_RETRY_MS,

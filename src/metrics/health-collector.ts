@@ -38,3 +38,36 @@ export function registerHealthCollector(registry: Registry, view: ExporterView):
     },
   });
 }
+
+/** What the policy collector reads: the policy sources of the running exporter (src/daemon/policy-sources.ts). */
+export interface PolicyValidityView {
+  objectValidity(): ReadonlyArray<{ readonly namespace: string; readonly name: string; readonly valid: boolean }>;
+  retentionAllowed(): { readonly ok: boolean };
+}
+
+/**
+ * `checkpoint_policy_object_valid{namespace,name}`: 1 while a CheckpointRestoreOperator object's current
+ * version is valid, 0 while it is refused (its last valid version, if any, stays in force); series of
+ * deleted objects disappear. `checkpoint_retention_blocked_by_policy`: 1 while an invalid object with no
+ * valid version in force stops retention altogether.
+ */
+export function registerPolicyCollector(registry: Registry, view: PolicyValidityView): void {
+  const objectValid: Gauge<'namespace' | 'name'> = new Gauge({
+    name: 'checkpoint_policy_object_valid',
+    help: '1 while the current version of a CheckpointRestoreOperator object is valid; 0 while it is refused (its last valid version, if any, stays in force).',
+    labelNames: ['namespace', 'name'],
+    registers: [registry],
+    collect: () => {
+      objectValid.reset();
+      for (const object of view.objectValidity()) objectValid.set({ namespace: object.namespace, name: object.name }, object.valid ? 1 : 0);
+    },
+  });
+  const blocked: Gauge = new Gauge({
+    name: 'checkpoint_retention_blocked_by_policy',
+    help: '1 while retention does not run because a CheckpointRestoreOperator object is invalid and has no valid version in force.',
+    registers: [registry],
+    collect: () => {
+      blocked.set(view.retentionAllowed().ok ? 0 : 1);
+    },
+  });
+}

@@ -46,3 +46,29 @@ export function formatDuration(totalSeconds: number): string {
   }
   return text;
 }
+
+/**
+ * Node's timers hold a signed 32-bit count of milliseconds: a longer delay fires after 1 ms instead,
+ * so an interval past this would turn into a busy loop. Every duration that feeds a timer is bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest whole-second duration a timer supports: 24d20h31m23s. */
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+/**
+ * An interval for a timer, in milliseconds: the duration syntax plus `ms` (`500ms`), greater than zero
+ * (zero would rerun at once, forever) and no longer than a timer supports.
+ */
+export function parseIntervalMs(text: string): Result<number> {
+  let ms: number;
+  const millis = /^(\d{1,12})ms$/.exec(text);
+  if (millis) ms = Number(millis[1]);
+  else {
+    const parsed = parseDuration(text);
+    if (!parsed.ok) return { ok: false, reason: `${JSON.stringify(text)} is not a duration (use ms, s, m, h, d, e.g. 500ms, 90s, 5m, 1h30m)` };
+    ms = parsed.value * 1000;
+  }
+  if (ms <= 0) return { ok: false, reason: `${JSON.stringify(text)} is zero; an interval must be longer than zero` };
+  if (ms > MAX_TIMER_MS) return { ok: false, reason: `${JSON.stringify(text)} is longer than the longest timer Node.js supports (${formatDuration(MAX_TIMER_SECONDS)})` };
+  return { ok: true, value: ms };
+}

@@ -44,10 +44,17 @@ const ORIGIN_RANK: Readonly<Record<PolicyOrigin, number>> = { file: 0, cluster: 
 
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Objects the exporter's namespace wrote outrank objects confined to their own namespace. */
+const confinedRank = (doc: PolicyDocument): number => (doc.confinedTo === undefined ? 0 : 1);
+/** The file's documents rank in the order they are written. */
+const fileIndex = (doc: PolicyDocument): number => (doc.origin === 'file' ? doc.index : 0);
+
 /** Total order on documents that depends on what they are, never on the order they arrived in. */
 function compareDocuments(a: PolicyDocument, b: PolicyDocument): number {
   return (
     ORIGIN_RANK[a.origin] - ORIGIN_RANK[b.origin] ||
+    fileIndex(a) - fileIndex(b) ||
+    confinedRank(a) - confinedRank(b) ||
     compareText(a.namespace, b.namespace) ||
     compareText(a.name, b.name) ||
     a.index - b.index ||
@@ -61,8 +68,9 @@ function compareDocuments(a: PolicyDocument, b: PolicyDocument): number {
  * Merges the policy file and any number of CheckpointRestoreOperator objects into one policy.
  *
  * Rule: documents are put in a fixed precedence order (the node's policy file first, in document
- * order, then cluster objects by namespace and name), and the first document in that order that
- * sets something wins it:
+ * order, then cluster objects in the exporter's namespace by name, then every other cluster object by
+ * namespace and name, each of which may only speak for its own namespace), and the first document in
+ * that order that sets something wins it:
  * - each globalPolicy field, checkpointDirectory and orphanGracePeriod, field by field, falling back to
  *   the defaults (10 archives per container, orphans retained, 10m grace);
  * - each specific policy as a whole entry, per exact scope (namespace / pod / container): a later

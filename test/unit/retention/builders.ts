@@ -2,6 +2,7 @@ import type { ArchiveIdentity } from '../../../src/archive/types.js';
 import type { ArchiveRecord, InventorySnapshot } from '../../../src/inventory/types.js';
 import { mergePolicies } from '../../../src/retention/merge-policies.js';
 import { parsePolicyDocument } from '../../../src/retention/policy-document.js';
+import { formatQuantity } from '../../../src/retention/quantity.js';
 import type { OwnerLookup, OwnerState, RetentionPolicy } from '../../../src/retention/types.js';
 import { inventorySnapshot } from '../../support/snapshots.js';
 
@@ -58,10 +59,20 @@ export function snapshotOf(archives: readonly ArchiveRecord[]): InventorySnapsho
 
 export const SOURCE = 'CheckpointRestoreOperator ops/default';
 
-/** A policy built the way production builds it: a CR spec, validated, then merged. */
+const SIZE_FIELDS = new Set(['maxCheckpointSize', 'maxTotalSize', 'maxTotalSizePerNamespace', 'maxTotalSizePerPod', 'maxTotalSizePerContainer']);
+
+/** Sizes given as byte counts, written as the exact quantity with a unit that a policy must use (`6291456` → `6Mi`). */
+function withSizeUnits(value: unknown, key = ''): unknown {
+  if (typeof value === 'number' && SIZE_FIELDS.has(key)) return formatQuantity(value);
+  if (Array.isArray(value)) return value.map((item) => withSizeUnits(item));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withSizeUnits(v, k)]));
+  return value;
+}
+
+/** A policy built the way production builds it: a CR spec, validated, then merged. Byte counts are allowed for sizes. */
 export function policyOf(spec: Record<string, unknown>): RetentionPolicy {
   const parsed = parsePolicyDocument(
-    { apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', metadata: { namespace: 'ops', name: 'default' }, spec },
+    { apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', metadata: { namespace: 'ops', name: 'default' }, spec: withSizeUnits(spec) },
     SOURCE,
   );
   if (!parsed.ok) throw new Error(parsed.reason);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { describePolicy, defaultRetentionPolicy, mergePolicies } from '../../../src/retention/merge-policies.js';
-import { parsePolicyDocument, parsePolicyYaml, type PolicyDocument } from '../../../src/retention/policy-document.js';
+import { parsePolicyDocument, parsePolicyYaml, splitProblems, type PolicyDocument } from '../../../src/retention/policy-document.js';
 
 const header = 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata:\n  namespace: ops\n  name: default\n';
 
@@ -27,14 +27,14 @@ describe('parsePolicyYaml', () => {
     maxCheckpointSize: 4Mi
     maxTotalSizePerNamespace: 1Gi
     maxTotalSizePerPod: 500M
-    maxTotalSizePerContainer: 1048576
+    maxTotalSizePerContainer: 1.5Mi
     maxCheckpointAge: 7d
   containerPolicies:
     - { namespace: shop, pod: cart-0, container: api, retainOrphan: true, maxCheckpoints: 5, maxCheckpointSize: 1.5Gi, maxTotalSize: 2Gi, maxCheckpointAge: 1h30m }
   podPolicies:
     - { namespace: shop, pod: db-0, maxCheckpoints: 2 }
   namespacePolicies:
-    - { namespace: default, maxTotalSize: 10 }
+    - { namespace: default, maxTotalSize: 10k }
 `);
     expect(doc).toEqual({
       source: 'file policy.yaml',
@@ -54,7 +54,7 @@ describe('parsePolicyYaml', () => {
         maxCheckpointSize: 4 * 1024 ** 2,
         maxTotalSizePerNamespace: 1024 ** 3,
         maxTotalSizePerPod: 500_000_000,
-        maxTotalSizePerContainer: 1_048_576,
+        maxTotalSizePerContainer: 1_572_864,
         maxCheckpointAgeSeconds: 604_800,
         source: 'file policy.yaml globalPolicy',
       },
@@ -72,10 +72,9 @@ describe('parsePolicyYaml', () => {
         },
       ],
       podPolicies: [{ namespace: 'shop', pod: 'db-0', maxCheckpoints: 2, source: 'file policy.yaml podPolicies[0]' }],
-      namespacePolicies: [{ namespace: 'default', maxTotalSize: 10, source: 'file policy.yaml namespacePolicies[0]' }],
-      warnings: [
-        "spec.namespacePolicies[0].maxTotalSize: 10 means 10 bytes (the upstream operator read bare numbers as megabytes; write 10Mi if that was meant)",
-      ],
+      namespacePolicies: [{ namespace: 'default', maxTotalSize: 10_000, source: 'file policy.yaml namespacePolicies[0]' }],
+      confinedTo: undefined,
+      warnings: [],
     });
   });
 
@@ -86,6 +85,7 @@ describe('parsePolicyYaml', () => {
     ['a count as a string', 'globalPolicy: { maxCheckpointsPerContainer: "10" }', 'spec.globalPolicy.maxCheckpointsPerContainer: expected a whole number, got "10"'],
     ['a negative size', 'globalPolicy: { maxCheckpointSize: -4Mi }', 'spec.globalPolicy.maxCheckpointSize: "-4Mi" is negative'],
     ['a fractional byte count', 'namespacePolicies: [{ namespace: a, maxTotalSize: 1.5 }]', 'spec.namespacePolicies[0].maxTotalSize: 1.5 is not a whole number of bytes'],
+    ['a fractional byte count with a unit', 'namespacePolicies: [{ namespace: a, maxTotalSize: 0.0001k }]', 'spec.namespacePolicies[0].maxTotalSize: "0.0001k" is not a whole number of bytes'],
     ['a bad duration', 'globalPolicy: { maxCheckpointAge: 1w }', 'spec.globalPolicy.maxCheckpointAge: "1w" is not a duration'],
     ['a bad grace', 'orphanGracePeriod: 600', 'spec.orphanGracePeriod: expected a duration string'],
     ['a boolean as text', 'globalPolicy: { retainOrphan: "no" }', 'spec.globalPolicy.retainOrphan: expected true or false, got "no"'],
@@ -108,6 +108,11 @@ describe('parsePolicyYaml', () => {
     const good = `${header}spec: {}\n`;
     const parsed = parsePolicyYaml(`${good}---\n---\n${good.replace('default', 'second')}---\n${header}spec:\n  globalPolicy: { maxCheckpointSize: 12Qi }\n`, 'file p.yaml');
     expect(parsed).toEqual({ ok: false, reason: 'file p.yaml: document 3: spec.globalPolicy.maxCheckpointSize: "12Qi" is not a Kubernetes quantity' });
+    const two = parsePolicyYaml(`${header}spec:\n  globalPolicy: { maxCheckpointSize: 12Qi }\n---\n${header}spec:\n  orphanGracePeriod: soon\n`, 'file p.yaml');
+    expect(two.ok ? [] : splitProblems(two.reason)).toEqual([
+      'file p.yaml: document 0: spec.globalPolicy.maxCheckpointSize: "12Qi" is not a Kubernetes quantity',
+      'file p.yaml: document 1: spec.orphanGracePeriod: "soon" is not a duration (use d, h, m, s, e.g. 90m, 7d, 1h30m)',
+    ]);
   });
 
   it('skips empty documents and names documents by index when there are several', () => {
@@ -121,6 +126,11 @@ describe('parsePolicyYaml', () => {
   it.each([
     ['wrong kind', 'apiVersion: criu.org/v1\nkind: ConfigMap\n', 'kind: expected CheckpointRestoreOperator, got "ConfigMap"'],
     ['wrong apiVersion', 'apiVersion: v1\nkind: CheckpointRestoreOperator\n', 'apiVersion: expected criu.org/v1, got "v1"'],
+    ['an older apiVersion', 'apiVersion: criu.org/v1beta1\nkind: CheckpointRestoreOperator\n', 'apiVersion: expected criu.org/v1, got "criu.org/v1beta1"'],
+    ['no kind', 'apiVersion: criu.org/v1\nspec: {}\n', 'kind: is required (CheckpointRestoreOperator)'],
+    ['a plural kind', 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperators\n', 'kind: expected CheckpointRestoreOperator, got "CheckpointRestoreOperators"'],
+    ['broken indentation', 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\n  spec: {}\n', 'invalid YAML at line 3, column 7'],
+    ['a repeated key', 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nspec: {}\nspec: {}\n', 'duplicated mapping key'],
     ['a scalar document', 'just text\n', '(document): expected a mapping, got "just text"'],
     ['broken YAML', 'spec: [unclosed\n', 'invalid YAML'],
   ])('refuses %s', (_name, text, message) => {
@@ -133,16 +143,77 @@ describe('parsePolicyYaml', () => {
     expect(parsePolicyYaml('', 'file p.yaml')).toEqual({ ok: true, value: [] });
   });
 
-  it('turns unknown fields into warnings, not errors, and applies nothing from them', () => {
-    const doc = parseOne(`${header}spec:\n  maxCheckpoints: 3\n  globalPolicy: { maxCheckpointPerContainer: 1 }\n  podPolicies: [{ namespace: a, pod: b, maxCheckpoint: 1 }]\nstatus: {}\nextra: 1\n`);
-    expect(doc.warnings).toEqual([
-      '(document).extra: unknown field, ignored',
-      'spec.maxCheckpoints: unknown field, ignored',
-      'spec.globalPolicy.maxCheckpointPerContainer: unknown field, ignored',
-      'spec.podPolicies[0].maxCheckpoint: unknown field, ignored',
+  it('refuses unknown fields at every level, one line each, with the field most likely meant', () => {
+    const parsed = parsePolicyYaml(
+      `${header}spec:\n  maxCheckpoints: 3\n  globalPolicy: { maxCheckpointPerContainer: 1 }\n  podPolicies: [{ namespace: a, pod: b, maxCheckpoint: 1 }]\n  diskPresure: {}\nstatus: {}\nextra: 1\n`,
+      'file policy.yaml',
+    );
+    expect(parsed.ok ? [] : splitProblems(parsed.reason)).toEqual([
+      'file policy.yaml: document 0: extra: unknown field (known here: apiVersion, kind, metadata, spec, status)',
+      'file policy.yaml: document 0: spec.maxCheckpoints: unknown field here; maxCheckpoints is a field of spec.namespacePolicies[] and spec.podPolicies[] and spec.containerPolicies[] (wrong indentation?)',
+      'file policy.yaml: document 0: spec.diskPresure: unknown field; did you mean diskPressure?',
+      'file policy.yaml: document 0: spec.globalPolicy.maxCheckpointPerContainer: unknown field; did you mean maxCheckpointsPerContainer?',
+      'file policy.yaml: document 0: spec.podPolicies[0].maxCheckpoint: unknown field; did you mean maxCheckpoints?',
     ]);
-    expect(doc.podPolicies).toEqual([{ namespace: 'a', pod: 'b', source: 'file policy.yaml podPolicies[0]' }]);
-    expect(mergePolicies([doc]).global.maxCheckpointsPerContainer).toBe(10);
+  });
+
+  it.each([
+    ['a misspelled limit', 'spec:\n  globalPolicy:\n    maxCheckpointPerContainer: 50\n', 'spec.globalPolicy.maxCheckpointPerContainer: unknown field; did you mean maxCheckpointsPerContainer?'],
+    ['a section in lower case', 'spec:\n  globalpolicy:\n    maxCheckpointsPerContainer: 50\n', 'spec.globalpolicy: unknown field; did you mean globalPolicy?'],
+    ['a capitalized spec', 'Spec:\n  globalPolicy:\n    maxCheckpointsPerContainer: 50\n', 'Spec: unknown field; did you mean spec?'],
+    ['a singular list', 'spec:\n  containerPolicy:\n    - { namespace: a, pod: b, container: c }\n', 'spec.containerPolicy: unknown field; did you mean containerPolicies?'],
+    ['a transposition', 'spec:\n  globalPolicy:\n    maxCheckpointsPerContianer: 50\n', 'spec.globalPolicy.maxCheckpointsPerContianer: unknown field; did you mean maxCheckpointsPerContainer?'],
+    [
+      'a limit one level too shallow',
+      'spec:\n  globalPolicy:\n    retainOrphan: true\n  maxCheckpointsPerContainer: 50\n',
+      'spec.maxCheckpointsPerContainer: unknown field here; maxCheckpointsPerContainer is a field of spec.globalPolicy (wrong indentation?)',
+    ],
+    ['a section at the top', 'globalPolicy:\n  maxCheckpointsPerContainer: 50\n', 'globalPolicy: unknown field here; globalPolicy is a field of spec (wrong indentation?)'],
+    ['a section left without its fields', 'spec:\n  globalPolicy:\n  maxCheckpointsPerContainer: 50\n', 'spec.globalPolicy: has no value; give it one or remove the key'],
+    ['a limit without a value', 'spec:\n  globalPolicy:\n    maxCheckpointsPerContainer:\n', 'spec.globalPolicy.maxCheckpointsPerContainer: has no value; give it one or remove the key'],
+    ['a misspelled metadata field', 'metadata:\n  nmae: x\n', 'metadata.nmae: unknown field; did you mean name?'],
+    ['a relative directory', 'spec:\n  checkpointDirectory: checkpoints\n', 'spec.checkpointDirectory: "checkpoints" is not an absolute path'],
+    ['a grace period past the longest timer', 'spec:\n  orphanGracePeriod: 25d\n', 'spec.orphanGracePeriod: "25d" is longer than the longest timer Node.js supports (24d20h31m23s)'],
+  ])('refuses %s', (_name, body, problem) => {
+    const parsed = parsePolicyYaml(`apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\n${body}`, 'file p.yaml');
+    expect(parsed.ok ? [] : splitProblems(parsed.reason)).toContain(`file p.yaml: document 0: ${problem}`);
+  });
+
+  it('accepts metadata as kubectl and the API server write it, and an empty spec', () => {
+    const doc = parseOne(`${header.replace('metadata:\n', 'metadata:\n  creationTimestamp: null\n  labels: { a: b }\n  uid: x\n  resourceVersion: "7"\n  generation: 2\n')}spec:\n`);
+    expect([doc.namespace, doc.name, doc.globalPolicy]).toEqual(['ops', 'default', undefined]);
+    expect(parseOne(`${header}spec:\n  orphanGracePeriod: 24d20h31m23s\n`).orphanGracePeriodSeconds).toBe(2_147_483);
+    expect(parseOne(`${header}spec:\n  globalPolicy: { maxCheckpointAge: 400d }\n`).globalPolicy?.maxCheckpointAgeSeconds).toBe(400 * 86_400);
+  });
+
+  it.each([
+    ['namespacePolicies: [{ namespace: "shop " }]', 'spec.namespacePolicies[0].namespace: "shop " is not a valid namespace name', 'did you mean "shop"?'],
+    ['namespacePolicies: [{ namespace: Shop }]', 'spec.namespacePolicies[0].namespace: "Shop" is not a valid namespace name', 'did you mean "shop"?'],
+    ['namespacePolicies: [{ namespace: "sh*p" }]', 'spec.namespacePolicies[0].namespace: "sh*p" is a pattern, not a namespace name', 'globs are not supported'],
+    ['podPolicies: [{ namespace: shop, pod: "web-?" }]', 'spec.podPolicies[0].pod: "web-?" is a pattern, not a pod name', ''],
+    ['podPolicies: [{ namespace: shop, pod: Web_0 }]', 'spec.podPolicies[0].pod: "Web_0" is not a valid pod name (a DNS-1123 subdomain', ''],
+    ['containerPolicies: [{ namespace: shop, pod: web-0, container: api.v2 }]', 'spec.containerPolicies[0].container: "api.v2" is not a valid container name (a DNS-1123 label', ''],
+    [`namespacePolicies: [{ namespace: ${'a'.repeat(64)} }]`, 'spec.namespacePolicies[0].namespace: "aaaa', 'is not a valid namespace name'],
+  ])('refuses a scope that is not a Kubernetes name: %s', (specBody, start, hint) => {
+    const parsed = parsePolicyYaml(`${header}spec:\n  ${specBody}\n`, 'file p.yaml');
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    const [line, ...rest] = splitProblems(parsed.reason);
+    expect(rest).toEqual([]);
+    expect(line).toContain(`file p.yaml: document 0: ${start}`);
+    expect(line).toContain(hint);
+  });
+
+  it('accepts dotted pod names, as Kubernetes does', () => {
+    expect(parseOne(`${header}spec:\n  podPolicies: [{ namespace: shop, pod: web.v2-0 }]\n`).podPolicies).toHaveLength(1);
+  });
+
+  it('reports at most a screenful of problems and counts the rest', () => {
+    const entries = Array.from({ length: 30 }, (_, i) => `{ namespace: N${i} }`).join(', ');
+    const parsed = parsePolicyYaml(`${header}spec:\n  namespacePolicies: [${entries}]\n`, 'file p.yaml');
+    const lines = parsed.ok ? [] : splitProblems(parsed.reason);
+    expect(lines).toHaveLength(21);
+    expect(lines[20]).toBe('file p.yaml: and 10 more problems');
   });
 });
 
@@ -221,7 +292,7 @@ describe('mergePolicies', () => {
 
   it('gives the same policy for any order of the same documents', () => {
     const limits = fc.record(
-      { maxCheckpoints: fc.integer({ min: 0, max: 9 }), maxTotalSize: fc.integer({ min: 0, max: 1000 }), retainOrphan: fc.boolean() },
+      { maxCheckpoints: fc.integer({ min: 0, max: 9 }), maxTotalSize: fc.integer({ min: 0, max: 1000 }).map((n) => (n === 0 ? 0 : `${n}Ki`)), retainOrphan: fc.boolean() },
       { requiredKeys: [] },
     );
     const specArb = fc.record(
@@ -250,21 +321,116 @@ describe('mergePolicies', () => {
   });
 });
 
-describe('upstream megabyte sizes', () => {
+describe('sizes carry a unit', () => {
+  const withSize = (value: unknown) =>
+    parsePolicyDocument({ apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', spec: { globalPolicy: { maxCheckpointSize: value } } }, 'test');
+
   it.each([
-    [8, true],
-    ['8', true],
-    ['8Mi', false],
-    [0, false],
-    [2 * 1024 * 1024, false],
-  ])('maxCheckpointSize %p warns about bare small numbers: %p', (value, warns) => {
+    ['10Mi', 10 * 1024 ** 2],
+    ['10M', 10_000_000],
+    ['1Gi', 1024 ** 3],
+    ['1.5Gi', 1.5 * 1024 ** 3],
+    ['4k', 4000],
+    [0, 0],
+    ['0', 0],
+  ])('accepts %p', (value, bytes) => {
+    expect(withSize(value)).toMatchObject({ ok: true, value: { globalPolicy: { maxCheckpointSize: bytes }, warnings: [] } });
+  });
+
+  it.each([
+    [10, '10 has no unit (the upstream operator documents sizes in megabytes but reads a bare number as bytes): write 10Mi or 10M if megabytes were meant'],
+    ['10', '"10" has no unit (the upstream operator documents sizes in megabytes but reads a bare number as bytes): write 10Mi or 10M if megabytes were meant'],
+    ['1e3', '"1e3" has no unit (the upstream operator documents sizes in megabytes but reads a bare number as bytes): write it with a unit, e.g. 10Mi or 10M, or 1k for 1000 bytes'],
+    [2 * 1024 * 1024, '2097152 has no unit'],
+    ['500m', '"500m" is in thousandths of a byte (m is milli): write M for megabytes or Mi for mebibytes'],
+    ['10GB', '"10GB" is not a Kubernetes quantity: write G (10^9) or Gi (2^30) instead of GB'],
+    ['10K', '"10K" is not a Kubernetes quantity: write k (1000) or Ki (1024) instead of K'],
+  ])('refuses %p', (value, message) => {
+    const parsed = withSize(value);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toContain(`test: spec.globalPolicy.maxCheckpointSize: ${message}`);
+  });
+});
+
+describe('who may set policy', () => {
+  const authority = { exporterNamespace: 'checkpoint-exporter' };
+  const object = (namespace: string, spec: Record<string, unknown>) =>
+    parsePolicyDocument({ apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', metadata: { namespace, name: 'p' }, spec }, `CheckpointRestoreOperator ${namespace}/p`, {
+      origin: 'cluster',
+      authority,
+    });
+
+  it('lets an object in the exporter namespace set everything', () => {
+    const parsed = object('checkpoint-exporter', {
+      globalPolicy: { maxCheckpointsPerContainer: 3 },
+      diskPressure: {},
+      orphanGracePeriod: '1h',
+      checkpointDirectory: '/c',
+      namespacePolicies: [{ namespace: 'shop', maxCheckpoints: 2 }],
+    });
+    expect(parsed).toMatchObject({ ok: true, value: { confinedTo: undefined } });
+  });
+
+  it('lets an object elsewhere set policies for its own namespace only', () => {
+    const parsed = object('shop', {
+      applyPoliciesImmediately: true,
+      namespacePolicies: [{ namespace: 'shop', maxCheckpoints: 2 }],
+      podPolicies: [{ namespace: 'shop', pod: 'web-0', maxCheckpoints: 1 }],
+      containerPolicies: [{ namespace: 'shop', pod: 'web-0', container: 'api', maxCheckpoints: 1 }],
+    });
+    expect(parsed).toMatchObject({ ok: true, value: { confinedTo: 'shop' } });
+  });
+
+  it('refuses, as a whole, an object elsewhere that oversteps, one line per overstep', () => {
+    const parsed = object('shop', {
+      globalPolicy: { maxCheckpointsPerContainer: 3 },
+      diskPressure: {},
+      orphanGracePeriod: '1h',
+      checkpointDirectory: '/c',
+      namespacePolicies: [{ namespace: 'shop' }, { namespace: 'payments', maxCheckpoints: 1 }],
+      podPolicies: [{ namespace: 'kube-system', pod: 'etcd-0', maxCheckpoints: 1 }],
+    });
+    expect(parsed.ok ? [] : splitProblems(parsed.reason)).toEqual([
+      "CheckpointRestoreOperator shop/p: spec.globalPolicy: only the policy file or an object in the exporter's namespace checkpoint-exporter may set the global policy; this object is in namespace shop",
+      "CheckpointRestoreOperator shop/p: spec.diskPressure: only the policy file or an object in the exporter's namespace checkpoint-exporter may set disk-pressure cleanup; this object is in namespace shop",
+      "CheckpointRestoreOperator shop/p: spec.orphanGracePeriod: only the policy file or an object in the exporter's namespace checkpoint-exporter may set the orphan grace period; this object is in namespace shop",
+      "CheckpointRestoreOperator shop/p: spec.checkpointDirectory: only the policy file or an object in the exporter's namespace checkpoint-exporter may set the checkpoint directory; this object is in namespace shop",
+      "CheckpointRestoreOperator shop/p: spec.podPolicies[0].namespace: \"kube-system\" is another namespace: an object in namespace shop may set policies only for shop (objects in the exporter's namespace checkpoint-exporter may set any)",
+      "CheckpointRestoreOperator shop/p: spec.namespacePolicies[1].namespace: \"payments\" is another namespace: an object in namespace shop may set policies only for shop (objects in the exporter's namespace checkpoint-exporter may set any)",
+    ]);
+  });
+
+  it('does not confine the policy file, whatever namespace its metadata names', () => {
     const parsed = parsePolicyDocument(
-      { apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', spec: { globalPolicy: { maxCheckpointSize: value } } },
-      'test',
+      { apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', metadata: { namespace: 'shop' }, spec: { globalPolicy: { maxCheckpointsPerContainer: 3 } } },
+      'file p.yaml',
+      { origin: 'file', authority },
     );
-    expect(parsed.ok).toBe(true);
-    if (!parsed.ok) return;
-    expect(parsed.value.globalPolicy?.maxCheckpointSize).toBe(typeof value === 'number' ? value : value === '8' ? 8 : 8 * 1024 * 1024);
-    expect(parsed.value.warnings.some((w) => w.includes('spec.globalPolicy.maxCheckpointSize') && w.includes('megabytes'))).toBe(warns);
+    expect(parsed).toMatchObject({ ok: true, value: { confinedTo: undefined } });
+  });
+
+  it('ranks the exporter namespace above every other namespace, whatever the names', () => {
+    const valid = (namespace: string, name: string, spec: Record<string, unknown>): PolicyDocument => {
+      const parsed = parsePolicyDocument({ apiVersion: 'criu.org/v1', kind: 'CheckpointRestoreOperator', metadata: { namespace, name }, spec }, `CheckpointRestoreOperator ${namespace}/${name}`, {
+        origin: 'cluster',
+        authority,
+      });
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return parsed.value;
+    };
+    const policy = mergePolicies([
+      valid('a', 'aaa', { namespacePolicies: [{ namespace: 'a', maxCheckpoints: 1 }] }),
+      valid('checkpoint-exporter', 'zzz', { namespacePolicies: [{ namespace: 'a', maxCheckpoints: 5 }] }),
+    ]);
+    expect(policy.namespacePolicies).toEqual([{ namespace: 'a', maxCheckpoints: 5, source: 'CheckpointRestoreOperator checkpoint-exporter/zzz namespacePolicies[0]' }]);
+  });
+
+  it('ranks the documents of the file in the order they are written', () => {
+    const parsed = parsePolicyYaml(
+      'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: { name: zzz }\nspec: { globalPolicy: { maxCheckpointsPerContainer: 1 } }\n---\napiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: { name: aaa }\nspec: { globalPolicy: { maxCheckpointsPerContainer: 2 } }\n',
+      'file p.yaml',
+    );
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(mergePolicies(parsed.value).global.maxCheckpointsPerContainer).toBe(1);
   });
 });

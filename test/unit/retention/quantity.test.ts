@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { formatBytes, parseQuantity, parseQuantityValue } from '../../../src/retention/quantity.js';
-import { formatDuration, parseDuration, parseDurationValue } from '../../../src/retention/duration.js';
+import { formatBytes, formatQuantity, parseQuantity, parseQuantityValue, parseSizeValue } from '../../../src/retention/quantity.js';
+import { formatDuration, MAX_TIMER_MS, parseDuration, parseDurationValue, parseIntervalMs } from '../../../src/retention/duration.js';
 
 describe('parseQuantity', () => {
   it.each([
@@ -163,6 +163,122 @@ describe('parseDuration', () => {
         fc.pre(text !== '');
         const seconds = (parts[0] ?? 0) * 86_400 + (parts[1] ?? 0) * 3600 + (parts[2] ?? 0) * 60 + (parts[3] ?? 0);
         expect(parseDuration(text)).toEqual({ ok: true, value: seconds });
+      }),
+    );
+  });
+});
+
+describe('parseSizeValue: a size carries a unit or is 0', () => {
+  it.each([
+    ['10Mi', 10 * 1024 ** 2],
+    ['10M', 10_000_000],
+    ['1Gi', 1024 ** 3],
+    ['1.5Gi', 1.5 * 1024 ** 3],
+    ['+4k', 4000],
+    ['2T', 2e12],
+    [0, 0],
+    ['0', 0],
+  ])('%p is %d bytes', (value, bytes) => {
+    expect(parseSizeValue(value)).toEqual({ ok: true, value: bytes });
+  });
+
+  it.each([
+    [10, '10 has no unit'],
+    [1048576, 'write 1048576Mi or 1048576M if megabytes were meant, or 1Mi for 1048576 bytes'],
+    ['10', '"10" has no unit'],
+    ['1e3', '"1e3" has no unit'],
+    ['1E3', '"1E3" has no unit'],
+    ['0.5', '"0.5" has no unit'],
+    ['00', '"00" has no unit'],
+    ['-4Mi', '"-4Mi" is negative'],
+    ['-10', '"-10" is negative'],
+    [-1, '-1 is negative'],
+    [1.5, '1.5 is not a whole number of bytes'],
+    ['3000m', 'm is milli'],
+    ['10MB', 'write M (10^6) or Mi (2^20) instead of MB'],
+    ['10 Gi', 'is not a Kubernetes quantity'],
+    [true, 'expected a Kubernetes quantity (e.g. 4Mi), got boolean true'],
+  ])('%p is refused: %s', (value, message) => {
+    const parsed = parseSizeValue(value);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toContain(message);
+  });
+
+  it('refuses every bare number, however YAML hands it over, except zero', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+          fc.integer({ min: 1, max: 10 ** 9 }).map(String),
+          fc.tuple(fc.integer({ min: 1, max: 999 }), fc.integer({ min: 0, max: 12 })).map(([n, e]) => `${n}e${e}`),
+        ),
+        (value) => {
+          const parsed = parseSizeValue(value);
+          expect(parsed.ok).toBe(false);
+          if (!parsed.ok) expect(parsed.reason).toContain('upstream operator documents sizes in megabytes');
+        },
+      ),
+    );
+  });
+});
+
+describe('formatQuantity', () => {
+  it.each([
+    [0, '0'],
+    [1000, '1k'],
+    [1024, '1Ki'],
+    [4 * 1024 ** 2, '4Mi'],
+    [1234, '1.234k'],
+    [1500, '1.5k'],
+    [10, '0.01k'],
+    [6_291_456, '6Mi'],
+    [2e9, '2G'],
+  ])('%d is %s', (bytes, text) => {
+    expect(formatQuantity(bytes)).toBe(text);
+  });
+
+  it('is exact: every byte count reads back as itself', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (bytes) => {
+        expect(parseSizeValue(formatQuantity(bytes))).toEqual({ ok: true, value: bytes });
+      }),
+    );
+  });
+});
+
+describe('parseIntervalMs: intervals that feed a timer', () => {
+  it.each([
+    ['500ms', 500],
+    ['1s', 1000],
+    ['5m', 300_000],
+    ['24d20h31m23s', 2_147_483_000],
+    [`${MAX_TIMER_MS}ms`, MAX_TIMER_MS],
+  ])('%s is %d ms', (text, ms) => {
+    expect(parseIntervalMs(text)).toEqual({ ok: true, value: ms });
+  });
+
+  it.each([
+    ['0', 'is zero'],
+    ['0s', 'is zero'],
+    ['0ms', 'is zero'],
+    ['1000d', 'is longer than the longest timer Node.js supports (24d20h31m23s)'],
+    ['24d20h31m24s', 'is longer than the longest timer'],
+    [`${MAX_TIMER_MS + 1}ms`, 'is longer than the longest timer'],
+    ['soon', 'is not a duration'],
+    ['1.5s', 'is not a duration'],
+    ['-1s', 'is not a duration'],
+    ['9'.repeat(40) + 'd', 'is not a duration'],
+  ])('%s is refused: %s', (text, message) => {
+    const parsed = parseIntervalMs(text);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toContain(message);
+  });
+
+  it('accepts exactly the intervals a timer can hold', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 * MAX_TIMER_MS }), (ms) => {
+        const parsed = parseIntervalMs(`${ms}ms`);
+        expect(parsed.ok).toBe(ms > 0 && ms <= MAX_TIMER_MS);
       }),
     );
   });
