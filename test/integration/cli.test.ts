@@ -91,14 +91,15 @@ describe('checkpoint-exporter command line (built binary)', () => {
     }
   });
 
-  it('plan warns that a bare size is bytes, not upstream megabytes', async () => {
+  it('plan refuses a bare size, which upstream documents as megabytes and reads as bytes', async () => {
     const config = join(dir, '..', `mb-policy-${process.pid}.yaml`);
     await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nspec:\n  globalPolicy:\n    maxCheckpointSize: 10\n');
     try {
-      const { code, stdout } = await cli(['plan', '--checkpoint-dir', dir, '--config', config]);
-      expect(code).toBe(0);
-      expect(stdout).toMatch(/^policy warnings:\n.*spec\.globalPolicy\.maxCheckpointSize: 10 means 10 bytes/m);
-      expect(stdout).toMatch(/ size\s+10 B\s+container /);
+      const { code, stdout, stderr } = await cli(['plan', '--checkpoint-dir', dir, '--config', config]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toContain(`checkpoint-exporter: file ${config}: document 0: spec.globalPolicy.maxCheckpointSize: 10 has no unit`);
+      expect(stderr).toContain('write 10Mi or 10M if megabytes were meant');
     } finally {
       await rm(config, { force: true });
     }

@@ -56,7 +56,7 @@ describe('exporter with the Kubernetes API', () => {
     await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives_orphaned', gone) === 3, 'orphans reported');
     expect(sampleValue(await h.metrics(), 'checkpoint_archives_orphaned', alive)).toBe(0);
 
-    fake.upsertPolicy('ops', 'orphans', {
+    fake.upsertPolicy('checkpoint-exporter', 'orphans', {
       globalPolicy: { retainOrphan: false, maxCheckpointsPerContainer: 2 },
       orphanGracePeriod: '0s',
     });
@@ -66,7 +66,7 @@ describe('exporter with the Kubernetes API', () => {
     expect(await exists(join(dir, files.alive[0]!))).toBe(false);
     expect(await exists(join(dir, files.alive[2]!))).toBe(true);
     const policy = await h.json<{ sources: { cluster: { objects: string[] } } }>('api/v1/policy');
-    expect(policy.sources.cluster.objects).toEqual(['CheckpointRestoreOperator ops/orphans']);
+    expect(policy.sources.cluster.objects).toEqual(['CheckpointRestoreOperator checkpoint-exporter/orphans']);
     const text = await h.metrics();
     expect(sampleValue(text, 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'orphan' })).toBe(3);
     expect(sampleValue(text, 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'count' })).toBe(1);
@@ -76,7 +76,7 @@ describe('exporter with the Kubernetes API', () => {
     await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives', alive) === undefined, 'orphans of the deleted pod deleted');
 
     // Removing the policy object brings back the default (orphans retained).
-    fake.deletePolicy('ops', 'orphans');
+    fake.deletePolicy('checkpoint-exporter', 'orphans');
     await waitUntil(async () => (await h.json<{ sources: { cluster: { objects: string[] } } }>('api/v1/policy')).sources.cluster.objects.length === 0, 'policy removed');
 
     await h.exporter.stop();
@@ -95,7 +95,7 @@ describe('exporter with the Kubernetes API', () => {
     const fake = await startFake();
     fake.setFault('pods:list', fault);
     const { dir, kubeconfigPath, files } = await setup(fake);
-    fake.upsertPolicy('ops', 'orphans', { globalPolicy: { retainOrphan: false }, orphanGracePeriod: '0s' });
+    fake.upsertPolicy('checkpoint-exporter', 'orphans', { globalPolicy: { retainOrphan: false }, orphanGracePeriod: '0s' });
     const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
     await waitUntil(
       async () => (await h.json<{ sources: { cluster: { objects: string[] } } }>('api/v1/policy')).sources.cluster.objects.length === 1,
@@ -121,7 +121,7 @@ describe('exporter with the Kubernetes API', () => {
     for (let i = 0; i < 12; i += 1) {
       await writeSampleArchive(dir, { ...alive, timestamp: new Date(Date.parse('2026-04-01T00:00:00Z') + i * 60_000), runtime: 'containerd' });
     }
-    fake.upsertPolicy('ops', 'keep-many', { globalPolicy: { maxCheckpointsPerContainer: 50 } });
+    fake.upsertPolicy('checkpoint-exporter', 'keep-many', { globalPolicy: { maxCheckpointsPerContainer: 50 } });
     fake.setFault('policies:list', { kind: 'status', code: 503 });
     const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
     await waitUntil(async () => (await fetch(`${h.exporter.url}readyz`)).status === 200, 'readiness');
@@ -143,20 +143,20 @@ describe('exporter with the Kubernetes API', () => {
     for (let i = 0; i < 12; i += 1) {
       await writeSampleArchive(dir, { ...alive, timestamp: new Date(Date.parse('2026-04-01T00:00:00Z') + i * 60_000), runtime: 'containerd' });
     }
-    fake.upsertPolicy('ops', 'keep-many', { globalPolicy: { maxCheckpointsPerContainer: 50 } });
+    fake.upsertPolicy('checkpoint-exporter', 'keep-many', { globalPolicy: { maxCheckpointsPerContainer: 50 } });
     const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
     await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_retention_limit', { ...alive, limit: 'count' }) === 50, 'cluster limit');
 
-    // A mistake the CRD schema cannot catch: the same namespace twice.
-    fake.upsertPolicy('ops', 'keep-many', {
+    // The same namespace twice (the CRD's list map refuses it; an API server without the CRD's validation does not).
+    fake.upsertPolicy('checkpoint-exporter', 'keep-many', {
       globalPolicy: { maxCheckpointsPerContainer: 50 },
       namespacePolicies: [{ namespace: 'x', maxCheckpoints: 1 }, { namespace: 'x', maxCheckpoints: 2 }],
     });
     type Described = { effective: unknown; sources: { cluster: { objects: string[]; rejected: { source: string; keptLastValid: boolean }[] } } };
     await waitUntil(async () => (await h.json<Described>('api/v1/policy')).sources.cluster.rejected.length === 1, 'edit rejected');
     const described = await h.json<Described>('api/v1/policy');
-    expect(described.sources.cluster.rejected[0]).toMatchObject({ source: 'CheckpointRestoreOperator ops/keep-many', keptLastValid: true });
-    expect(described.sources.cluster.objects).toEqual(['CheckpointRestoreOperator ops/keep-many']);
+    expect(described.sources.cluster.rejected[0]).toMatchObject({ source: 'CheckpointRestoreOperator checkpoint-exporter/keep-many', keptLastValid: true });
+    expect(described.sources.cluster.objects).toEqual(['CheckpointRestoreOperator checkpoint-exporter/keep-many']);
     const runs = new Set<number>();
     await waitUntil(async () => {
       runs.add(sampleValue(await h.metrics(), 'checkpoint_retention_last_run_timestamp_seconds') ?? 0);
@@ -169,7 +169,7 @@ describe('exporter with the Kubernetes API', () => {
   it('deletes the archives of a deleted pod only after the grace period', async () => {
     const fake = await startFake();
     const { dir, kubeconfigPath, files } = await setup(fake);
-    fake.upsertPolicy('ops', 'orphans', { globalPolicy: { retainOrphan: false }, orphanGracePeriod: '4s' });
+    fake.upsertPolicy('checkpoint-exporter', 'orphans', { globalPolicy: { retainOrphan: false }, orphanGracePeriod: '4s' });
     const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
     // cart-1 never existed: its archives go after 4 s of being known orphans; cart-0's stay while it lives.
     await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_archives_orphaned', gone) === 3, 'orphans seen');
