@@ -7,7 +7,16 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import yaml from 'js-yaml';
-import { buildAlertRuleGroups, formatDuration, listAlertNames, runbookAnchor, SCRAPE_JOB } from '../../alerts/rules.js';
+import {
+  buildAlertRuleGroups,
+  DEFAULT_ALERT_THRESHOLDS,
+  DEFAULT_RUNBOOK_BASE_URL,
+  formatDuration,
+  KUBELET_NODEFS_HARD_EVICTION_PERCENT,
+  listAlertNames,
+  runbookAnchor,
+  SCRAPE_JOB,
+} from '../../alerts/rules.js';
 import { renderObservabilityFiles, RULES_FILE } from '../../scripts/generate-observability.js';
 import { findBinary } from '../support/binaries.js';
 
@@ -78,7 +87,8 @@ describe('alert rule source', () => {
     expect(['warning', 'critical']).toContain(rule.labels.severity);
     expect(rule.annotations.summary.length).toBeGreaterThan(10);
     expect(rule.annotations.description).toContain('$labels.node');
-    expect(rule.annotations.runbook_url).toBe(`docs/runbooks.md#${rule.alert.toLowerCase()}`);
+    expect(rule.annotations.runbook_url).toBe(`${DEFAULT_RUNBOOK_BASE_URL}#${rule.alert.toLowerCase()}`);
+    expect(new URL(rule.annotations.runbook_url).protocol).toBe('https:');
     if (/\bup\{/.test(rule.expr)) expect(rule.expr).not.toMatch(/\bup\{(?![^}]*job="checkpoint-exporter")/);
   });
 
@@ -96,6 +106,76 @@ describe('alert rule source', () => {
     const matching = rules.filter((rule) => rule.alert === alert);
     expect(matching.length).toBeGreaterThan(0);
     for (const rule of matching) for (const fragment of fragments) expect(rule.annotations.description).toContain(fragment);
+  });
+
+  it('selects the scrape job on every metric of every rule', () => {
+    for (const rule of rules) {
+      const uses = [...rule.expr.matchAll(/\b(checkpoint_\w+|up|process_\w+)\b(\{[^}]*\})?/g)];
+      expect(uses.length).toBeGreaterThan(0);
+      for (const [, name, selector] of uses) expect({ alert: rule.alert, name, selector }).toEqual({ alert: rule.alert, name, selector: '{job="checkpoint-exporter"}' });
+    }
+  });
+
+  it('selects another job everywhere when told to, and nothing else changes', () => {
+    const other = buildAlertRuleGroups({ job: 'checkpoints' }).flatMap((group) => group.rules);
+    other.forEach((rule, index) => {
+      const original = rules[index];
+      expect(rule.expr).not.toContain('job="checkpoint-exporter"');
+      expect(rule.expr.replaceAll('job="checkpoints"', 'job="checkpoint-exporter"')).toBe(original?.expr);
+    });
+    expect(() => buildAlertRuleGroups({ job: 'a"b' })).toThrow(RangeError);
+    expect(() => buildAlertRuleGroups({ job: '' })).toThrow(RangeError);
+  });
+
+  it('links every runbook under the configured base URL', () => {
+    const base = 'https://runbooks.example.com/checkpoint-exporter';
+    for (const rule of buildAlertRuleGroups({ runbookBaseUrl: base }).flatMap((group) => group.rules)) {
+      expect(rule.annotations.runbook_url).toBe(`${base}#${runbookAnchor(rule.alert)}`);
+    }
+  });
+
+  it('pages for an almost full filesystem before the kubelet starts evicting pods', () => {
+    expect(DEFAULT_ALERT_THRESHOLDS.almostFullCriticalPercent).toBeGreaterThan(KUBELET_NODEFS_HARD_EVICTION_PERCENT);
+    expect(DEFAULT_ALERT_THRESHOLDS.almostFullWarningPercent).toBeGreaterThan(DEFAULT_ALERT_THRESHOLDS.almostFullCriticalPercent);
+    const almostFull = rules.filter((rule) => rule.alert === 'CheckpointDirectoryAlmostFull');
+    expect(almostFull.map((rule) => [rule.labels.severity, /\* 100 < (\d+)/.exec(rule.expr)?.[1]])).toEqual([
+      ['warning', String(DEFAULT_ALERT_THRESHOLDS.almostFullWarningPercent)],
+      ['critical', String(DEFAULT_ALERT_THRESHOLDS.almostFullCriticalPercent)],
+    ]);
+  });
+
+  it('fires the filesystem alerts only where archives hold a real share of the disk, and says so', () => {
+    for (const rule of rules.filter((candidate) => candidate.alert.startsWith('CheckpointDirectory'))) {
+      expect(rule.expr).toContain('sum without (namespace, pod, container) (checkpoint_archive_bytes{job="checkpoint-exporter"})');
+      expect(rule.expr).toContain(`>= checkpoint_filesystem_size_bytes{job="checkpoint-exporter"} * ${DEFAULT_ALERT_THRESHOLDS.minArchiveSharePercent} / 100`);
+      expect(rule.annotations.description).toContain(`Checkpoint archives take at least ${DEFAULT_ALERT_THRESHOLDS.minArchiveSharePercent}% of this filesystem`);
+      expect(rule.annotations.description).toContain('node-exporter');
+    }
+  });
+
+  it('takes every threshold from the options', () => {
+    const thresholds = { fillingUpWarningPercent: 35, fillingUpCriticalPercent: 15, almostFullWarningPercent: 30, almostFullCriticalPercent: 22, minArchiveSharePercent: 25 };
+    const custom = buildAlertRuleGroups({ thresholds }).flatMap((group) => group.rules);
+    const below = (alert: string, severity: string): string | undefined =>
+      /\* 100 < (\d+)/.exec(custom.find((rule) => rule.alert === alert && rule.labels.severity === severity)?.expr ?? '')?.[1];
+    expect(below('CheckpointDirectoryFillingUp', 'warning')).toBe('35');
+    expect(below('CheckpointDirectoryFillingUp', 'critical')).toBe('15');
+    expect(below('CheckpointDirectoryAlmostFull', 'warning')).toBe('30');
+    expect(below('CheckpointDirectoryAlmostFull', 'critical')).toBe('22');
+    for (const rule of custom.filter((candidate) => candidate.alert.startsWith('CheckpointDirectory'))) expect(rule.expr).toContain('* 25 / 100');
+    expect(custom.find((rule) => rule.alert === 'CheckpointDirectoryAlmostFull' && rule.labels.severity === 'critical')?.annotations.summary).toBe(
+      'The checkpoint filesystem has less than 22% space left.',
+    );
+  });
+
+  it.each([
+    ['a percentage of 0', { almostFullCriticalPercent: 0 }],
+    ['a percentage of 100', { fillingUpWarningPercent: 100 }],
+    ['not a number', { minArchiveSharePercent: Number.NaN }],
+    ['a critical mark above the warning mark', { almostFullWarningPercent: 15, almostFullCriticalPercent: 20 }],
+    ['a critical prediction mark above the warning mark', { fillingUpWarningPercent: 10, fillingUpCriticalPercent: 20 }],
+  ])('rejects %s', (_name, thresholds) => {
+    expect(() => buildAlertRuleGroups({ thresholds })).toThrow(RangeError);
   });
 
   it('selects the scrape job on every use of up', () => {
