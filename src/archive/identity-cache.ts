@@ -1,7 +1,7 @@
-import { readArchiveIdentity } from './identity.js';
-import type { FileFingerprint, IdentifiedArchive, ParsedArchiveName, Result } from './types.js';
+import { readArchiveIdentity, type IdentityReadResult } from './identity.js';
+import type { FileFingerprint, ParsedArchiveName } from './types.js';
 
-export type IdentityReader = (path: string, name: ParsedArchiveName) => Promise<Result<IdentifiedArchive>>;
+export type IdentityReader = (path: string, name: ParsedArchiveName, expect?: FileFingerprint) => Promise<IdentityReadResult>;
 
 export interface LiveArchive {
   readonly fileName: string;
@@ -10,7 +10,7 @@ export interface LiveArchive {
 
 export interface IdentityCache {
   /** The identity of the archive with this fingerprint, read at most once per fingerprint. */
-  get(path: string, name: ParsedArchiveName, fingerprint: FileFingerprint): Promise<Result<IdentifiedArchive>>;
+  get(path: string, name: ParsedArchiveName, fingerprint: FileFingerprint): Promise<IdentityReadResult>;
   /** Forgets every archive not in `live` (e.g. the records of the latest scan); returns how many were dropped. */
   retain(live: Iterable<LiveArchive>): number;
   readonly size: number;
@@ -26,19 +26,24 @@ export function fingerprintKey(fileName: string, fingerprint: FileFingerprint): 
 
 /**
  * Archives are written once and never modified, so (dev, ino, size, mtime) pins down their bytes and
- * both outcomes (identified or the unidentified reason) are cached. Concurrent gets of one key share a read.
+ * both lasting outcomes (identified or the unidentified reason) are cached; a changed file or a
+ * transient I/O error is not. Concurrent gets of one key share a read.
  */
 export function createIdentityCache(read: IdentityReader = readArchiveIdentity): IdentityCache {
-  const entries = new Map<string, Promise<Result<IdentifiedArchive>>>();
+  const entries = new Map<string, Promise<IdentityReadResult>>();
   return {
     get(path, name, fingerprint) {
       const key = fingerprintKey(name.fileName, fingerprint);
       const cached = entries.get(key);
       if (cached !== undefined) return cached;
-      const pending = read(path, name).catch(
-        (error: unknown): Result<IdentifiedArchive> => ({ ok: false, reason: `identity read failed: ${String(error)}` }),
+      const pending = read(path, name, fingerprint).catch(
+        (error: unknown): IdentityReadResult => ({ ok: false, reason: `identity read failed: ${String(error)}` }),
       );
       entries.set(key, pending);
+      // A failure worth retrying says nothing lasting about these bytes: forget it, so the retry reads again.
+      void pending.then((result) => {
+        if (!result.ok && result.retry !== undefined && entries.get(key) === pending) entries.delete(key);
+      });
       return pending;
     },
     retain(archives) {

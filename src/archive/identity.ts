@@ -1,7 +1,10 @@
-import { withFileByteSource, type ByteSource } from './byte-source.js';
+import { openFileByteSourceSync, withFileByteSource, type ByteSource } from './byte-source.js';
 import { isDns1123Label, isDns1123Subdomain } from './kubernetes-names.js';
 import { readTarEntries, type RequestedEntry } from './tar-reader.js';
-import type { ArchiveIdentity, IdentifiedArchive, IdentitySource, ParsedArchiveName, Result } from './types.js';
+import type { ArchiveIdentity, FileFingerprint, IdentifiedArchive, IdentitySource, ParsedArchiveName, ReadResult, Result } from './types.js';
+
+/** An identity, or why there is none (with a hint when reading again may help). */
+export type IdentityReadResult = ReadResult<IdentifiedArchive>;
 
 export const SPEC_DUMP = 'spec.dump';
 export const CONFIG_DUMP = 'config.dump';
@@ -158,7 +161,16 @@ export async function readIdentityFrom(source: ByteSource, name: ParsedArchiveNa
   return bytes.ok ? identifyFromSpecDump(bytes.value, name) : bytes;
 }
 
-/** Identity of the archive at `path`; every failure, including I/O, is an unidentified reason. */
-export async function readArchiveIdentity(path: string, name: ParsedArchiveName): Promise<Result<IdentifiedArchive>> {
-  return withFileByteSource(path, (source) => readIdentityFrom(source, name));
+/**
+ * Identity of the archive at `path`; every failure, including I/O, is an unidentified reason. With
+ * `expect`, the file opened must be the one listed (same device, inode, size and mtime), so the
+ * identity read belongs to exactly those bytes.
+ */
+export async function readArchiveIdentity(path: string, name: ParsedArchiveName, expect?: FileFingerprint): Promise<IdentityReadResult> {
+  return withFileByteSource(path, (source) => readIdentityFrom(source, name), expect);
+}
+
+/** readArchiveIdentity with blocking reads: for the identity worker thread only, never the main thread. */
+export async function readArchiveIdentityBlocking(path: string, name: ParsedArchiveName, expect?: FileFingerprint): Promise<IdentityReadResult> {
+  return withFileByteSource(path, (source) => readIdentityFrom(source, name), expect, openFileByteSourceSync);
 }

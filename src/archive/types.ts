@@ -27,6 +27,21 @@ export type IdentitySource = 'cri-o' | 'containerd' | 'criu';
 
 export type Result<T, E = string> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: E };
 
+/**
+ * Why reading a file failed when trying again may succeed: `changed`, the file opened is not the one
+ * lstat saw (other inode, size or mtime); `transient`, an I/O error that may pass (EIO, EMFILE, ...).
+ */
+export type RetryHint = 'changed' | 'transient';
+
+/** A failed read of a file, with a hint when it is worth reading again. */
+export interface ReadFailure {
+  readonly ok: false;
+  readonly reason: string;
+  readonly retry?: RetryHint;
+}
+
+export type ReadResult<T> = { readonly ok: true; readonly value: T } | ReadFailure;
+
 export interface IdentifiedArchive {
   readonly identity: ArchiveIdentity;
   readonly sources: readonly IdentitySource[];

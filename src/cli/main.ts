@@ -28,6 +28,7 @@ program
   .addOption(flags.kubeconfig())
   .addOption(flags.nodeName())
   .addOption(flags.logLevel())
+  .option('--no-container-metrics', 'leave out the per-container metric families (node-level totals stay); for nodes with very many containers')
   .action(async (opts) => {
     // Logs go to stderr, synchronously, so the last lines before an exit are not lost.
     const logger = pino({ level: opts.logLevel, base: { nodeName: opts.nodeName } }, pino.destination({ dest: 2, sync: true }));
@@ -45,6 +46,7 @@ program
       env: process.env,
       version,
       logger,
+      containerMetrics: opts.containerMetrics !== false,
     });
     const shutdown = (signal: string): void => {
       logger.info({ signal }, 'shutting down');

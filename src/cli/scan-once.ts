@@ -1,21 +1,25 @@
 import { pino } from 'pino';
-import { createIdentityCache } from '../archive/identity-cache.js';
+import { createIdentityReader } from '../archive/identity-pool.js';
 import { createInventory } from '../inventory/inventory.js';
 import type { InventorySnapshot } from '../inventory/types.js';
 
 /**
- * A one-shot inventory for `ls` and `plan`: they only report, so an archive needs to be unchanged
- * for a moment, not the full settle time a deletion waits for.
+ * A one-shot inventory for `ls` and `plan`: one readdir, one lstat per entry, one header read per
+ * archive, and no directory watch. They only report, so an archive needs to be unchanged for a
+ * moment, not the full settle time a deletion waits for.
  */
 const REPORT_SETTLE_TIME_MS = 200;
 
 export async function scanCheckpointDirectory(directory: string): Promise<InventorySnapshot> {
-  const identityCache = createIdentityCache();
+  const logger = pino({ level: 'silent' });
+  const identities = createIdentityReader(logger);
   const inventory = createInventory({
     directory,
     settleTimeMs: REPORT_SETTLE_TIME_MS,
-    identify: (path, name, fingerprint) => identityCache.get(path, name, fingerprint),
-    logger: pino({ level: 'silent' }),
+    identify: (path, name, fingerprint) => identities.read(path, name, fingerprint),
+    identifyConcurrency: identities.threaded ? 256 : undefined,
+    logger,
+    watch: false,
   });
   await inventory.start();
   try {
@@ -23,9 +27,11 @@ export async function scanCheckpointDirectory(directory: string): Promise<Invent
       await inventory.idle();
       const snapshot = inventory.snapshot();
       if (!snapshot.directoryPresent || snapshot.initialScanComplete) return snapshot;
+      // Archives still being written: the settle timer re-lstats them.
       await new Promise((wake) => setTimeout(wake, REPORT_SETTLE_TIME_MS / 2));
     }
   } finally {
     await inventory.stop();
+    await identities.close();
   }
 }

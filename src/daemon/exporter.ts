@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createIdentityCache } from '../archive/identity-cache.js';
+import { EventEmitter } from 'node:events';
+import { createIdentityReader } from '../archive/identity-pool.js';
 import { createInventory } from '../inventory/inventory.js';
-import { createExporterMetrics } from '../metrics/registry.js';
+import { createExporterRegistry, registerExporterCollectors } from '../metrics/registry.js';
 import { createRetentionExecutor } from '../retention/execute.js';
 import { watchPolicyFile } from '../retention/policy-file.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
@@ -14,7 +15,7 @@ import { readDiskStats } from './disk-stats.js';
 import { connectKubernetes, type KubernetesConnection } from './kubernetes-wiring.js';
 import { createPolicySources } from './policy-sources.js';
 import { createRetentionRunner } from './retention-runner.js';
-import { describeArchives, describePlan } from '../server/views.js';
+import { streamArchives, streamPlan } from '../server/views.js';
 
 export interface ExporterConfig {
   readonly checkpointDirectory: string;
@@ -30,6 +31,8 @@ export interface ExporterConfig {
   readonly env: NodeJS.ProcessEnv;
   readonly version: string;
   readonly logger: Logger;
+  /** Per-container metric families (default on); off keeps only node-level totals, for very large nodes. */
+  readonly containerMetrics?: boolean;
 }
 
 export interface RunningExporter {
@@ -38,13 +41,22 @@ export interface RunningExporter {
   stop(): Promise<void>;
 }
 
+/** Identity reads handed to the worker thread at once: it batches them, so more in flight means fewer messages. */
+const IDENTIFY_BATCH_CONCURRENCY = 256;
+
 const NO_KUBERNETES: OwnerLookup = () => ({ state: 'unknown', reason: 'no Kubernetes API configured' });
 
-/** The composition root of `serve`: wires inventory → retention → metrics/server, plus the policy and Kubernetes sources. */
+/**
+ * The composition root of `serve`: wires inventory → retention → metrics/server, plus the policy and
+ * Kubernetes sources. Everything is declared before it is used; the sources that must reach the
+ * retention runner built after them do so through `retentionRequests`.
+ */
 export async function startExporter(config: ExporterConfig): Promise<RunningExporter> {
   const { logger } = config;
   const now = (): number => Date.now();
   const directory = config.checkpointDirectory;
+  // 'full': plan everything again (a policy changed, a resync finished).
+  const retentionRequests = new EventEmitter<{ full: [] }>();
 
   const policies = createPolicySources({ configPath: config.configPath, logger, now });
   if (config.configPath !== undefined) policies.setFileDocuments(config.initialPolicy);
@@ -57,24 +69,23 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     now,
     onPolicyObjects: (objects) => {
       policies.setClusterObjects(objects);
-      void runner.trigger();
+      retentionRequests.emit('full');
     },
   });
 
-  const identityCache = createIdentityCache();
+  const identities = createIdentityReader(logger);
+  const inventory = createInventory({
+    directory,
+    settleTimeMs: config.settleTimeMs,
+    resyncIntervalMs: config.resyncIntervalMs,
+    // The inventory keeps each archive's identity while its fingerprint holds, so every archive is read once.
+    identify: (path, name, fingerprint) => identities.read(path, name, fingerprint),
+    identifyConcurrency: identities.threaded ? IDENTIFY_BATCH_CONCURRENCY : undefined,
+    logger,
+    onResync: () => retentionRequests.emit('full'),
+  });
 
-  const view = {
-    snapshot: () => inventory.snapshot(),
-    owners: () => runner.owners(),
-    lastPlan: () => runner.lastPlan(),
-    lastRetentionRunMs: () => runner.lastRunMs(),
-    kubernetesApiUp: () => kubernetes?.healthy() ?? false,
-    configStatus: () => policies.configStatus(),
-    diskStats: () => readDiskStats(directory),
-    dryRun: config.dryRun,
-    version: config.version,
-  };
-  const metrics = createExporterMetrics(view, logger);
+  const { registry, retention: retentionMetrics } = createExporterRegistry();
 
   const executor = createRetentionExecutor({
     directory,
@@ -82,39 +93,60 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     logger,
     observer: {
       onDeleted(deletion, bytes) {
-        metrics.retention.observer.onDeleted(deletion, bytes);
+        retentionMetrics.observer.onDeleted(deletion, bytes);
         kubernetes?.recordDeletion(deletion, bytes);
       },
       onError(operation, deletion, error) {
-        metrics.retention.observer.onError(operation, deletion, error);
+        retentionMetrics.observer.onError(operation, deletion, error);
       },
     },
   });
 
   const runner = createRetentionRunner({
-    snapshot: () => inventory.snapshot(),
+    inventory,
     policy: () => policies.policy(),
     policiesReady: () => kubernetes?.policiesSynced() ?? true,
     resolveOwners: (identities) => (kubernetes ? kubernetes.resolveOwners(identities) : Promise.resolve(NO_KUBERNETES)),
     diskStats: () => readDiskStats(directory),
     execute: (plan) => executor.execute(plan),
-    metrics: metrics.retention,
+    metrics: retentionMetrics,
     logger,
     now,
   });
+  retentionRequests.on('full', () => runner.requestFull());
 
-  const inventory = createInventory({
-    directory,
-    settleTimeMs: config.settleTimeMs,
-    resyncIntervalMs: config.resyncIntervalMs,
-    identify: (path, name, fingerprint) => identityCache.get(path, name, fingerprint),
-    logger,
-    onArchiveSettled: () => void runner.trigger(),
-    onResync: () => {
-      // Forget identities of archives that are gone, so the cache stays the size of the directory.
-      identityCache.retain(inventory.snapshot().archives);
-      void runner.trigger();
+  const metrics = registerExporterCollectors(
+    registry,
+    {
+      index: () => inventory.index(),
+      status: () => inventory.status(),
+      owners: () => runner.owners(),
+      lastPlan: () => runner.lastPlan(),
+      lastRetentionRunMs: () => runner.lastRunMs(),
+      policy: () => policies.policy(),
+      kubernetesApiUp: () => kubernetes?.healthy() ?? false,
+      configStatus: () => policies.configStatus(),
+      diskStats: () => readDiskStats(directory),
+      dryRun: config.dryRun,
+      version: config.version,
+      containerMetrics: config.containerMetrics,
     },
+    logger,
+  );
+
+  // Work follows change: a batch of directory events re-renders the metric lines of the containers it
+  // touched and re-plans their namespaces; only a change of everything (the directory attached, the
+  // initial scan complete) redoes it all.
+  inventory.subscribe((change) => {
+    if (change.everything) {
+      metrics.containers.rebuild();
+      runner.requestFull();
+      return;
+    }
+    metrics.containers.update(change.containers.keys());
+    const namespaces = new Set<string>();
+    for (const identity of change.containers.values()) namespaces.add(identity.namespace);
+    runner.namespacesChanged(namespaces);
   });
 
   const policyWatch =
@@ -125,7 +157,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
           onLoad: (docs) => {
             policies.setFileDocuments(docs);
             logger.info({ path: config.configPath, documents: docs.length }, 'policy file reloaded');
-            void runner.trigger();
+            retentionRequests.emit('full');
           },
           onError: (reason) => {
             policies.fileLoadFailed(reason);
@@ -134,24 +166,24 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
         });
 
   const app = createServerApp({
-    registry: metrics.registry,
+    metrics: () => metrics.scrape(),
+    metricsContentType: metrics.contentType,
     version: config.version,
     logger,
-    ready: () => inventory.snapshot().initialScanComplete,
-    archives: () => describeArchives(inventory.snapshot()),
+    ready: () => inventory.status().initialScanComplete,
+    archives: () => streamArchives(inventory.snapshot()),
     policy: () => policies.describe(),
-    plan: () => describePlan(runner.lastPlan(), runner.lastRunMs(), config.dryRun),
+    plan: () => streamPlan(runner.lastPlan(), runner.lastRunMs(), config.dryRun),
   });
 
-  await inventory.start();
-  kubernetes?.start();
+  // Listen first: /healthz answers at once, /readyz once the initial scan is complete.
   const server = await listen(app, config.listenAddress);
+  const startup = inventory.start().catch((error: unknown) => logger.error({ err: error }, 'starting the inventory failed'));
+  kubernetes?.start();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}/`;
   logger.info({ url, directory, dryRun: config.dryRun }, 'checkpoint-exporter listening');
-  // A first run once the initial scan is complete, even if no archive settles later.
-  void runner.trigger();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -161,7 +193,9 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
       stopping ??= (async () => {
         const closed = closeServer(server);
         policyWatch?.close();
+        await startup;
         await inventory.stop();
+        await identities.close();
         // Aborts owner lookups first, so the run in flight does not wait on the API server.
         await kubernetes?.stopWatching();
         // Finishes the unlink in flight; no new run starts after this.

@@ -1,12 +1,19 @@
 import type { Logger } from 'pino';
 import type { ArchiveIdentity } from '../archive/types.js';
-import type { InventorySnapshot } from '../inventory/types.js';
+import type { ArchiveIndex } from '../inventory/archive-index.js';
+import type { ArchiveRecord, InventoryStatus } from '../inventory/types.js';
 import type { RetentionMetrics } from '../metrics/retention-collector.js';
+import { usedPercent } from '../retention/plan-disk-pressure.js';
 import { planRetention } from '../retention/plan.js';
-import type { DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
+import type { DiskStats, EffectiveLimit, OwnerLookup, PlannedDeletion, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
+
+/** Archives planned per slice of a full run; between slices the loop yields to the event loop. */
+export const DEFAULT_SLICE_ARCHIVES = 2_000;
+/** How often owners are looked up again, so an orphan's grace period is checked even when nothing else happens. */
+export const DEFAULT_OWNER_REFRESH_MS = 60_000;
 
 export interface RetentionRunnerDeps {
-  snapshot(): InventorySnapshot;
+  readonly inventory: { index(): ArchiveIndex; status(): InventoryStatus };
   policy(): RetentionPolicy;
   /** False until every policy source has been read once: planning on the defaults alone could delete what a cluster policy keeps. */
   policiesReady(): boolean;
@@ -16,129 +23,333 @@ export interface RetentionRunnerDeps {
   readonly metrics: RetentionMetrics;
   readonly logger: Logger;
   now(): number;
+  readonly sliceArchives?: number;
+  /** 0 turns the periodic owner refresh off. */
+  readonly ownerRefreshMs?: number;
+}
+
+/** Work done, for tests that guard against planning the whole directory once per archive. */
+export interface RetentionWork {
+  readonly fullRuns: number;
+  readonly scopedRuns: number;
+  /** planRetention calls, and the archives they were given in total. */
+  readonly planCalls: number;
+  readonly archivesPlanned: number;
 }
 
 export interface RetentionRunner {
-  /** Asks for a run; runs requested while one is in flight coalesce into one more run after it. */
+  /** Plan everything again (start, policy change, resync, directory re-attached); coalesced. */
+  requestFull(): void;
+  /** Plan again the namespaces whose archives changed; coalesced. */
+  namespacesChanged(namespaces: Iterable<string>): void;
+  /** Asks for a full run and resolves when no run is pending or in flight. */
   trigger(): Promise<void>;
+  /** Resolves when no run is pending or in flight. */
+  settled(): Promise<void>;
+  /** The plan in force: the latest plan of every namespace, plus the node-wide disk-pressure plan. */
   lastPlan(): RetentionPlan | undefined;
   lastRunMs(): number | undefined;
   owners(): OwnerLookup | undefined;
-  /** Stops accepting triggers and waits for the run in flight (and its unlink) to finish. */
+  work(): RetentionWork;
+  /** Stops accepting requests and waits for the run in flight (and its unlink) to finish. */
   stop(): Promise<void>;
 }
 
+interface PartPlan {
+  readonly deletions: readonly PlannedDeletion[];
+  readonly unsatisfiable: readonly UnsatisfiableLimit[];
+  readonly effectiveLimits: readonly EffectiveLimit[];
+}
+
+const EMPTY_PART: PartPlan = Object.freeze({ deletions: [], unsatisfiable: [], effectiveLimits: [] });
+const UNKNOWN_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'owners not looked up yet' });
+const yieldToEventLoop = (): Promise<void> => new Promise((wake) => setImmediate(wake));
+
+/**
+ * Runs retention incrementally. A change re-plans only the namespaces it touched (a namespace holds
+ * every scope an archive counts in: its container, its pod, its namespace), plus the node-wide
+ * disk-pressure check. A full run (at start, on a policy change, on resync) plans every namespace in
+ * slices of about `sliceArchives` archives and yields to the event loop between slices, so neither
+ * blocks the server for long whatever the size of the directory. Runs never overlap.
+ */
 export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunner {
+  const { logger } = deps;
+  const sliceArchives = deps.sliceArchives ?? DEFAULT_SLICE_ARCHIVES;
+  const ownerRefreshMs = deps.ownerRefreshMs ?? DEFAULT_OWNER_REFRESH_MS;
+  let fullRequested = false;
+  const dirty = new Set<string>();
   let running: Promise<void> | undefined;
-  let again = false;
   let stopped = false;
-  let lastPlan: RetentionPlan | undefined;
+  let waitingLogged = false;
   let lastRunMs: number | undefined;
   let owners: OwnerLookup | undefined;
+  const parts = new Map<string, PartPlan>();
+  let nodePart: PartPlan = EMPTY_PART;
+  let merged: RetentionPlan | undefined;
   let unsatisfiableKeys = new Set<string>();
+  let ownerTimer: NodeJS.Timeout | undefined;
+  const work = { fullRuns: 0, scopedRuns: 0, planCalls: 0, archivesPlanned: 0 };
 
-  const reportUnsatisfiable = (limits: readonly UnsatisfiableLimit[]): void => {
+  const reportUnsatisfiable = (): void => {
     // Logged once per change, not on every run, so a long-standing pin does not flood the log.
-    const next = new Map(limits.map((u) => [`${u.namespace}/${u.pod}/${u.container}/${u.limit}`, u]));
+    const next = new Map<string, UnsatisfiableLimit>();
+    for (const part of parts.values()) for (const u of part.unsatisfiable) next.set(`${u.namespace}/${u.pod}/${u.container}/${u.limit}`, u);
     for (const [key, u] of next) {
-      if (!unsatisfiableKeys.has(key)) deps.logger.warn({ limit: u }, `retention limit unsatisfiable: ${u.detail}`);
+      if (!unsatisfiableKeys.has(key)) logger.warn({ limit: u }, `retention limit unsatisfiable: ${u.detail}`);
     }
     for (const key of unsatisfiableKeys) {
-      if (!next.has(key)) deps.logger.info({ limit: key }, 'retention limit satisfiable again');
+      if (!next.has(key)) logger.info({ limit: key }, 'retention limit satisfiable again');
     }
     unsatisfiableKeys = new Set(next.keys());
   };
 
-  let waitingLogged = false;
-  const runOnce = async (): Promise<void> => {
-    if (!deps.policiesReady()) {
-      if (!waitingLogged) deps.logger.info('retention waits until the cluster policies have been listed once');
-      waitingLogged = true;
-      return;
-    }
-    const before = deps.snapshot();
-    // Nothing to plan without a directory: a completed, empty run, so retention does not look stalled.
-    if (!before.directoryPresent) {
-      lastPlan = { deletions: [], unsatisfiable: [], effectiveLimits: [] };
-      lastRunMs = deps.now();
-      return;
-    }
-    // Planning on a partial view would count too few archives and pick the wrong oldest ones.
-    if (!isComplete(before)) return;
-    let plan: RetentionPlan;
+  const allIdentities = (): ArchiveIdentity[] => {
+    const identities: ArchiveIdentity[] = [];
+    for (const group of deps.inventory.index().containers()) identities.push(group.identity);
+    return identities;
+  };
+
+  const lookUpOwners = async (): Promise<boolean> => {
     try {
-      owners = await deps.resolveOwners(identitiesOf(before));
+      owners = await deps.resolveOwners(allIdentities());
+      return true;
     } catch (error) {
       deps.metrics.recordError('plan');
-      deps.logger.error({ err: error }, 'resolving archive owners failed; nothing deleted');
+      logger.error({ err: error }, 'resolving archive owners failed; nothing deleted');
+      return false;
+    }
+  };
+
+  const directoryIdentityOf = (status: InventoryStatus): RetentionPlan['directoryIdentity'] =>
+    status.directoryIdentity === undefined ? undefined : { dev: status.directoryIdentity.dev, ino: status.directoryIdentity.ino };
+
+  const plan = (archives: readonly ArchiveRecord[], disk: DiskStats | undefined): RetentionPlan => {
+    work.planCalls += 1;
+    work.archivesPlanned += archives.length;
+    const status = deps.inventory.status();
+    const directoryIdentity = directoryIdentityOf(status);
+    return planRetention({
+      snapshot: directoryIdentity === undefined ? { archives } : { archives, directoryIdentity },
+      policy: deps.policy(),
+      owners: owners ?? UNKNOWN_OWNERS,
+      disk,
+      nowMs: deps.now(),
+    });
+  };
+
+  /** Plans these namespaces, a slice at a time, executing each slice's deletions before the next. */
+  const planNamespaces = async (namespaces: readonly string[]): Promise<Set<string>> => {
+    const plannedFiles = new Set<string>();
+    let batch: string[] = [];
+    let archives: ArchiveRecord[] = [];
+    const runBatch = async (): Promise<void> => {
+      const result = plan(archives, undefined);
+      const byNamespace = new Map<string, { deletions: PlannedDeletion[]; unsatisfiable: UnsatisfiableLimit[]; effectiveLimits: EffectiveLimit[] }>();
+      const partOf = (namespace: string) => {
+        let part = byNamespace.get(namespace);
+        if (part === undefined) byNamespace.set(namespace, (part = { deletions: [], unsatisfiable: [], effectiveLimits: [] }));
+        return part;
+      };
+      for (const d of result.deletions) partOf(d.identity?.namespace ?? '').deletions.push(d);
+      for (const u of result.unsatisfiable) partOf(u.namespace).unsatisfiable.push(u);
+      for (const l of result.effectiveLimits) partOf(l.namespace).effectiveLimits.push(l);
+      for (const namespace of batch) {
+        const part = byNamespace.get(namespace);
+        if (part === undefined) parts.delete(namespace);
+        else parts.set(namespace, part);
+      }
+      merged = undefined;
+      for (const d of result.deletions) plannedFiles.add(d.fileName);
+      if (result.deletions.length > 0) await deps.execute(result);
+      batch = [];
+      archives = [];
+    };
+    for (const namespace of namespaces) {
+      if (stopped) break;
+      batch.push(namespace);
+      for (const record of deps.inventory.index().recordsOfNamespace(namespace)) archives.push(record);
+      if (archives.length >= sliceArchives) {
+        await runBatch();
+        await yieldToEventLoop();
+      }
+    }
+    if (batch.length > 0 && !stopped) await runBatch();
+    reportUnsatisfiable();
+    return plannedFiles;
+  };
+
+  /**
+   * Node-wide: above the high mark, the oldest archives go until below the low mark. This needs every
+   * archive at once, so it is one pass over the whole inventory; it runs only while the disk is above
+   * the high mark.
+   */
+  const checkDiskPressure = async (plannedFiles: ReadonlySet<string>): Promise<void> => {
+    const pressure = deps.policy().diskPressure;
+    if (pressure === undefined) {
+      nodePart = EMPTY_PART;
       return;
     }
-    // Owner lookups can take a while; plan on the directory as it is now, not as it was before them.
-    // Archives that appeared meanwhile were not looked up, so their owners are unknown: never orphans.
-    const snapshot = deps.snapshot();
-    if (!isComplete(snapshot)) return;
-    let disk: DiskStats | undefined;
+    let disk: DiskStats;
     try {
       disk = await deps.diskStats();
     } catch (error) {
       deps.metrics.recordError('statfs');
-      deps.logger.warn({ err: error }, 'statfs failed; disk pressure retention skipped this run');
-    }
-    try {
-      plan = planRetention({ snapshot, policy: deps.policy(), owners, disk, nowMs: deps.now() });
-    } catch (error) {
-      deps.metrics.recordError('plan');
-      deps.logger.error({ err: error }, 'retention planning failed; nothing deleted');
+      logger.warn({ err: error }, 'statfs failed; disk pressure retention skipped this run');
       return;
     }
-    lastPlan = plan;
-    reportUnsatisfiable(plan.unsatisfiable);
-    await deps.execute(plan);
+    const percent = usedPercent(disk);
+    if (percent === undefined || percent <= pressure.highThresholdPercent) {
+      if (nodePart.deletions.length > 0) merged = undefined;
+      nodePart = EMPTY_PART;
+      return;
+    }
+    const archives: ArchiveRecord[] = [];
+    for (const group of deps.inventory.index().containers()) {
+      for (const record of group.records) if (!plannedFiles.has(record.fileName)) archives.push(record);
+    }
+    const result = plan(archives, disk);
+    nodePart = { deletions: result.deletions.filter((d) => d.reason === 'disk_pressure'), unsatisfiable: [], effectiveLimits: [] };
+    merged = undefined;
+    if (nodePart.deletions.length > 0) await deps.execute({ ...result, deletions: nodePart.deletions });
+  };
+
+  const fullRun = async (): Promise<void> => {
+    work.fullRuns += 1;
+    if (!(await lookUpOwners())) return;
+    if (stopped) return;
+    const namespaces = [...deps.inventory.index().namespaces.keys()];
+    for (const namespace of parts.keys()) if (!deps.inventory.index().namespaces.has(namespace)) parts.delete(namespace);
+    merged = undefined;
+    const plannedFiles = await planNamespaces(namespaces);
+    if (stopped) return;
+    await checkDiskPressure(plannedFiles);
     lastRunMs = deps.now();
   };
 
-  const trigger = (): Promise<void> => {
-    if (stopped) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
+  const scopedRun = async (namespaces: readonly string[]): Promise<void> => {
+    work.scopedRuns += 1;
+    const plannedFiles = await planNamespaces(namespaces);
+    if (stopped) return;
+    await checkDiskPressure(plannedFiles);
+    lastRunMs = deps.now();
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!stopped && (fullRequested || dirty.size > 0)) {
+      if (!deps.policiesReady()) {
+        if (!waitingLogged) logger.info('retention waits until the cluster policies have been listed once');
+        waitingLogged = true;
+        // The policy source asks for a full run once it is ready.
+        fullRequested = false;
+        dirty.clear();
+        return;
+      }
+      const status = deps.inventory.status();
+      // Nothing to plan without a directory: a completed, empty run, so retention does not look stalled.
+      if (!status.directoryPresent) {
+        fullRequested = false;
+        dirty.clear();
+        parts.clear();
+        nodePart = EMPTY_PART;
+        merged = undefined;
+        lastRunMs = deps.now();
+        return;
+      }
+      // Planning on a partial view would count too few archives and pick the wrong oldest ones; the
+      // inventory reports the completed scan as a change of everything, which asks for a full run.
+      if (!status.initialScanComplete) return;
+      if (fullRequested) {
+        fullRequested = false;
+        dirty.clear();
+        await fullRun();
+      } else {
+        const namespaces = [...dirty];
+        dirty.clear();
+        await scopedRun(namespaces);
+      }
     }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          await runOnce();
-        } catch (error) {
-          deps.logger.error({ err: error }, 'retention run failed');
-        }
-      } while (again && !stopped);
+  };
+
+  const kick = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    running ??= (async () => {
+      try {
+        await loop();
+      } catch (error) {
+        deps.metrics.recordError('plan');
+        logger.error({ err: error }, 'retention run failed; nothing more deleted this run');
+      }
     })().finally(() => {
       running = undefined;
+      // A request that arrived while the loop was returning.
+      if (!stopped && (fullRequested || dirty.size > 0) && deps.policiesReady() && deps.inventory.status().initialScanComplete) void kick();
     });
     return running;
   };
 
+  const settled = async (): Promise<void> => {
+    while (running !== undefined) await running;
+  };
+
+  const armOwnerRefresh = (): void => {
+    if (ownerRefreshMs <= 0 || stopped) return;
+    ownerTimer = setTimeout(() => {
+      ownerTimer = undefined;
+      void refreshOwners().finally(armOwnerRefresh);
+    }, ownerRefreshMs);
+    ownerTimer.unref();
+  };
+
+  /** Looks owners up again and re-plans the namespaces holding orphans, whose grace periods may have run out. */
+  const refreshOwners = async (): Promise<void> => {
+    if (running !== undefined || owners === undefined || !deps.policiesReady()) return;
+    if (!(await lookUpOwners()) || owners === undefined) return;
+    const lookup = owners;
+    for (const group of deps.inventory.index().containers()) {
+      if (lookup(group.identity).state === 'orphan') dirty.add(group.identity.namespace);
+    }
+    if (dirty.size > 0) void kick();
+  };
+  armOwnerRefresh();
+
   return {
-    trigger,
-    lastPlan: () => lastPlan,
+    requestFull() {
+      fullRequested = true;
+      void kick();
+    },
+    namespacesChanged(namespaces) {
+      for (const namespace of namespaces) dirty.add(namespace);
+      if (dirty.size > 0) void kick();
+    },
+    async trigger() {
+      fullRequested = true;
+      void kick();
+      await settled();
+    },
+    settled,
+    lastPlan() {
+      if (lastRunMs === undefined && parts.size === 0) return undefined;
+      if (merged === undefined) {
+        const deletions: PlannedDeletion[] = [];
+        const unsatisfiable: UnsatisfiableLimit[] = [];
+        const effectiveLimits: EffectiveLimit[] = [];
+        for (const part of parts.values()) {
+          for (const d of part.deletions) deletions.push(d);
+          for (const u of part.unsatisfiable) unsatisfiable.push(u);
+          for (const l of part.effectiveLimits) effectiveLimits.push(l);
+        }
+        for (const d of nodePart.deletions) deletions.push(d);
+        merged = { deletions, unsatisfiable, effectiveLimits };
+      }
+      return merged;
+    },
     lastRunMs: () => lastRunMs,
     owners: () => owners,
+    work: () => ({ ...work }),
     async stop() {
       stopped = true;
-      await running;
+      if (ownerTimer !== undefined) clearTimeout(ownerTimer);
+      await settled();
     },
   };
-}
-
-function isComplete(snapshot: InventorySnapshot): boolean {
-  return snapshot.directoryPresent && snapshot.initialScanComplete;
-}
-
-function identitiesOf(snapshot: InventorySnapshot): ArchiveIdentity[] {
-  const seen = new Map<string, ArchiveIdentity>();
-  for (const archive of snapshot.archives) {
-    const id = archive.identity;
-    if (id) seen.set(`${id.namespace}/${id.pod}/${id.container}`, id);
-  }
-  return [...seen.values()];
 }

@@ -1,6 +1,5 @@
-import { pinFileNameOf } from '../archive/archive-name.js';
 import type { DirectoryIdentity } from './directory-io.js';
-import type { EntryState } from './entry-state.js';
+import type { InventoryModel } from './inventory-model.js';
 import type { ArchiveRecord, InventorySnapshot, UnrecognizedFile } from './types.js';
 
 export interface SnapshotMeta {
@@ -14,43 +13,20 @@ export interface SnapshotMeta {
 }
 
 /**
- * One pass over the entries, so O(n). A pin counts as pinning when an archive of its target name
- * exists, settled or still pending (the pin is waiting for it). A pin of an absent archive is
- * counted as unrecognized with its bytes: it protects nothing, and counting it keeps a stale pin
- * visible to the operator instead of silently ignored.
+ * Copies the model's views into an immutable snapshot: one pass, O(n). The inventory builds one only
+ * when asked and caches it until the next change, so a burst of events costs at most one build.
+ * Archives come grouped by container, oldest first within each, then the unidentified ones.
  */
-export function buildSnapshot(entries: ReadonlyMap<string, EntryState>, meta: SnapshotMeta): InventorySnapshot {
+export function buildSnapshot(model: Pick<InventoryModel, 'index' | 'unrecognized' | 'pendingArchives'>, meta: SnapshotMeta): InventorySnapshot {
   const archives: ArchiveRecord[] = [];
+  for (const group of model.index.containers()) for (const record of group.records) archives.push(record);
+  for (const record of model.index.unidentified.values()) archives.push(record);
   const unrecognized: UnrecognizedFile[] = [];
-  let pendingArchives = 0;
-  for (const [fileName, state] of entries) {
-    switch (state.kind) {
-      case 'settled': {
-        const pinned = entries.get(pinFileNameOf(fileName))?.kind === 'pin';
-        archives.push(pinned === state.record.pinned ? state.record : Object.freeze({ ...state.record, pinned }));
-        break;
-      }
-      case 'pending':
-      case 'identifying':
-      case 'verifying':
-        pendingArchives += 1;
-        break;
-      case 'pin': {
-        const target = entries.get(state.target);
-        const archiveExists =
-          target !== undefined && target.kind !== 'pin' && target.kind !== 'unrecognized';
-        if (!archiveExists) unrecognized.push(Object.freeze({ fileName, size: state.size }));
-        break;
-      }
-      case 'unrecognized':
-        unrecognized.push(Object.freeze({ fileName, size: state.size }));
-        break;
-    }
-  }
+  for (const [fileName, size] of model.unrecognized) unrecognized.push(Object.freeze({ fileName, size }));
   return Object.freeze({
     ...meta,
     archives: Object.freeze(archives),
     unrecognized: Object.freeze(unrecognized),
-    pendingArchives,
+    pendingArchives: model.pendingArchives,
   });
 }

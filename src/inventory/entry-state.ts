@@ -1,22 +1,19 @@
-import type { FileFingerprint, IdentifiedArchive, ParsedArchiveName, Result } from '../archive/types.js';
+import type { FileFingerprint, IdentifiedArchive, IdentitySource, ParsedArchiveName } from '../archive/types.js';
+import type { IdentityReadResult } from '../archive/identity.js';
 import type { ArchiveRecord } from './types.js';
 import type { EntryObservation } from './classify-entry.js';
 import { sameFingerprint } from './fingerprint.js';
 
 /**
- * What the inventory believes about one directory entry. An archive walks
- * pending → identifying → verifying → settled; any lstat showing a different fingerprint sends it
- * back to pending, so bytes that are still changing are never recorded as final.
+ * What the inventory believes about one directory entry. An archive walks pending → identifying →
+ * settled; any lstat showing a different fingerprint sends it back to pending, so bytes that are
+ * still changing are never recorded as final. An archive whose ctime is already older than the
+ * settle time skips pending: nothing has touched its inode for that long, and ctime cannot be set
+ * back by a writer.
  */
 export type EntryState =
   | { readonly kind: 'pending'; readonly name: ParsedArchiveName; readonly fingerprint: FileFingerprint; readonly stableSinceMs: number }
-  | { readonly kind: 'identifying'; readonly name: ParsedArchiveName; readonly fingerprint: FileFingerprint }
-  | {
-      readonly kind: 'verifying';
-      readonly name: ParsedArchiveName;
-      readonly fingerprint: FileFingerprint;
-      readonly identified: Result<IdentifiedArchive>;
-    }
+  | { readonly kind: 'identifying'; readonly name: ParsedArchiveName; readonly fingerprint: FileFingerprint; readonly attempt: number }
   | { readonly kind: 'settled'; readonly record: ArchiveRecord }
   | { readonly kind: 'pin'; readonly target: string; readonly size: number }
   | { readonly kind: 'unrecognized'; readonly size: number };
@@ -29,92 +26,95 @@ export interface Transition {
   readonly recheckAtMs: number | undefined;
   /** `next` just became settled. */
   readonly settled: boolean;
-  /** Something a snapshot shows changed (archives, pending count, pins or unrecognized files). */
-  readonly changed: boolean;
 }
 
-const UNCHANGED = { identify: false, recheckAtMs: undefined, settled: false, changed: false } as const;
+const UNCHANGED = { identify: false, recheckAtMs: undefined, settled: false } as const;
+
+/** Transient read failures are retried this many times, with doubling delays, before the archive is left unidentified. */
+export const MAX_IDENTIFY_ATTEMPTS = 8;
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
+export function retryDelayMs(attempt: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempt - 1));
+}
 
 export function isUnsettledArchive(state: EntryState | undefined): boolean {
-  return state?.kind === 'pending' || state?.kind === 'identifying' || state?.kind === 'verifying';
+  return state?.kind === 'pending' || state?.kind === 'identifying';
 }
 
 /** Folds one lstat of an entry into its state. Pure: the caller performs the effects. */
-export function observeEntry(
-  previous: EntryState | undefined,
-  observation: EntryObservation,
-  nowMs: number,
-  settleTimeMs: number,
-): Transition {
+export function observeEntry(previous: EntryState | undefined, observation: EntryObservation, nowMs: number, settleTimeMs: number): Transition {
   switch (observation.kind) {
     case 'missing':
-      return { ...UNCHANGED, next: undefined, changed: previous !== undefined };
+      return { ...UNCHANGED, next: undefined };
     case 'pin': {
-      const same = previous?.kind === 'pin' && previous.size === observation.size;
-      const next: EntryState = same ? previous : { kind: 'pin', target: observation.target, size: observation.size };
-      return { ...UNCHANGED, next, changed: !same };
+      const same = previous?.kind === 'pin' && previous.size === observation.size && previous.target === observation.target;
+      return { ...UNCHANGED, next: same ? previous : { kind: 'pin', target: observation.target, size: observation.size } };
     }
     case 'unrecognized': {
       const same = previous?.kind === 'unrecognized' && previous.size === observation.size;
-      const next: EntryState = same ? previous : { kind: 'unrecognized', size: observation.size };
-      return { ...UNCHANGED, next, changed: !same };
+      return { ...UNCHANGED, next: same ? previous : { kind: 'unrecognized', size: observation.size } };
     }
     case 'archive':
-      return observeArchive(previous, observation.name, observation.fingerprint, nowMs, settleTimeMs);
+      return observeArchive(previous, observation, nowMs, settleTimeMs);
   }
 }
 
 function fingerprintOfState(state: EntryState | undefined): FileFingerprint | undefined {
   if (state === undefined) return undefined;
   if (state.kind === 'settled') return state.record.fingerprint;
-  if (state.kind === 'pending' || state.kind === 'identifying' || state.kind === 'verifying') return state.fingerprint;
+  if (state.kind === 'pending' || state.kind === 'identifying') return state.fingerprint;
   return undefined;
 }
 
 function observeArchive(
   previous: EntryState | undefined,
-  name: ParsedArchiveName,
-  fingerprint: FileFingerprint,
+  observation: Extract<EntryObservation, { kind: 'archive' }>,
   nowMs: number,
   settleTimeMs: number,
 ): Transition {
+  const { name, fingerprint, ctimeMs } = observation;
   const known = fingerprintOfState(previous);
   if (previous === undefined || known === undefined || !sameFingerprint(known, fingerprint)) {
+    // Untouched for the settle time already: read it now, no second look needed.
+    if (nowMs - ctimeMs >= settleTimeMs) return { ...UNCHANGED, next: { kind: 'identifying', name, fingerprint, attempt: 1 }, identify: true };
     // New bytes (or a new file): the settle clock starts over from this lstat.
-    return {
-      next: { kind: 'pending', name, fingerprint, stableSinceMs: nowMs },
-      identify: false,
-      recheckAtMs: nowMs + settleTimeMs,
-      settled: false,
-      changed: true,
-    };
+    return { ...UNCHANGED, next: { kind: 'pending', name, fingerprint, stableSinceMs: nowMs }, recheckAtMs: nowMs + settleTimeMs };
   }
-  switch (previous.kind) {
-    case 'pending': {
-      const dueMs = previous.stableSinceMs + settleTimeMs;
-      if (nowMs < dueMs) return { ...UNCHANGED, next: previous, recheckAtMs: dueMs };
-      return { ...UNCHANGED, next: { kind: 'identifying', name: previous.name, fingerprint: previous.fingerprint }, identify: true };
-    }
-    case 'verifying':
-      // Unchanged before and after the read: the identity belongs to these exact bytes.
-      return { ...UNCHANGED, next: { kind: 'settled', record: recordOf(previous) }, settled: true, changed: true };
-    default:
-      return { ...UNCHANGED, next: previous };
+  if (previous.kind === 'pending') {
+    const dueMs = previous.stableSinceMs + settleTimeMs;
+    if (nowMs < dueMs) return { ...UNCHANGED, next: previous, recheckAtMs: dueMs };
+    return { ...UNCHANGED, next: { kind: 'identifying', name: previous.name, fingerprint: previous.fingerprint, attempt: 1 }, identify: true };
   }
+  return { ...UNCHANGED, next: previous };
 }
 
+export type IdentifyOutcome =
+  /** The read is stale (the entry moved on) or the file changed under it: look at the entry again. */
+  | { readonly kind: 'stale' }
+  | { readonly kind: 'changed' }
+  /** A transient error (EIO, EMFILE, ...): read again after `delayMs`. */
+  | { readonly kind: 'retry'; readonly next: EntryState; readonly delayMs: number }
+  | { readonly kind: 'settled'; readonly next: EntryState & { kind: 'settled' } };
+
 /**
- * Accepts an identity read only if the entry is still the very state the read started from;
- * anything newer (a changed fingerprint, a vanished file) makes the result stale. An accepted
- * result is verified by one more lstat before the archive settles.
+ * Folds an identity read into the entry it started from. The reader checked on the open file that
+ * its device, inode, size and mtime are those of this state, so an accepted result belongs to these
+ * exact bytes; anything newer (a changed fingerprint, a vanished file) makes the result stale.
  */
 export function completeIdentify(
   current: EntryState | undefined,
   startedFrom: EntryState,
-  identified: Result<IdentifiedArchive>,
-): EntryState | undefined {
-  if (current !== startedFrom || current.kind !== 'identifying') return undefined;
-  return { kind: 'verifying', name: current.name, fingerprint: current.fingerprint, identified };
+  identified: IdentityReadResult,
+  intern: Intern = (value) => value,
+): IdentifyOutcome {
+  if (current !== startedFrom || current.kind !== 'identifying') return { kind: 'stale' };
+  if (!identified.ok && identified.retry === 'changed') return { kind: 'changed' };
+  if (!identified.ok && identified.retry === 'transient' && current.attempt < MAX_IDENTIFY_ATTEMPTS) {
+    return { kind: 'retry', next: { ...current, attempt: current.attempt + 1 }, delayMs: retryDelayMs(current.attempt) };
+  }
+  return { kind: 'settled', next: { kind: 'settled', record: recordOf(current.name, current.fingerprint, identified, intern) } };
 }
 
 /**
@@ -130,16 +130,30 @@ function contradiction(name: ParsedArchiveName, identified: IdentifiedArchive): 
   return undefined;
 }
 
-function recordOf(state: Extract<EntryState, { kind: 'verifying' }>): ArchiveRecord {
-  const { name, fingerprint, identified } = state;
+const NO_SOURCES = Object.freeze([]);
+
+/** Returns one shared copy of equal values: thousands of archives name the same few namespaces and pods. */
+export type Intern = <T extends string>(value: T) => T;
+
+/** One frozen array per combination of sources, shared by every record. */
+const SOURCE_SETS = new Map<string, readonly IdentitySource[]>();
+function sourcesOf(sources: readonly IdentitySource[]): readonly IdentitySource[] {
+  const key = sources.join(',');
+  let shared = SOURCE_SETS.get(key);
+  if (shared === undefined) SOURCE_SETS.set(key, (shared = Object.freeze([...sources])));
+  return shared;
+}
+
+function recordOf(name: ParsedArchiveName, fingerprint: FileFingerprint, identified: IdentityReadResult, intern: Intern): ArchiveRecord {
   const mismatch = identified.ok ? contradiction(name, identified.value) : undefined;
-  const identity = identified.ok && mismatch === undefined ? Object.freeze({ ...identified.value.identity }) : undefined;
+  const found = identified.ok && mismatch === undefined ? identified.value.identity : undefined;
+  const identity = found === undefined ? undefined : Object.freeze({ namespace: intern(found.namespace), pod: intern(found.pod), container: intern(found.container) });
   return Object.freeze({
     fileName: name.fileName,
     name,
     fingerprint,
     identity,
-    identitySources: identity === undefined || !identified.ok ? Object.freeze([]) : Object.freeze([...identified.value.sources]),
+    identitySources: identity === undefined || !identified.ok ? NO_SOURCES : sourcesOf(identified.value.sources),
     unidentifiedReason: identified.ok ? mismatch : identified.reason,
     pinned: false,
   });

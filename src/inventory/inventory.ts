@@ -1,15 +1,16 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { pinFileNameOf } from '../archive/archive-name.js';
-import type { FileFingerprint, IdentifiedArchive, ParsedArchiveName, Result } from '../archive/types.js';
-import { indexArchives, type ArchiveIndex } from './archive-index.js';
+import type { IdentityReadResult } from '../archive/identity.js';
+import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
+import type { ArchiveIndex } from './archive-index.js';
 import { buildSnapshot } from './build-snapshot.js';
 import { classifyEntry } from './classify-entry.js';
 import { listDirectory, lstatEntry, probeDirectory, type DirectoryIdentity } from './directory-io.js';
 import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
-import { completeIdentify, isUnsettledArchive, observeEntry, type EntryState } from './entry-state.js';
+import { completeIdentify, observeEntry, type EntryState } from './entry-state.js';
+import { createInventoryModel } from './inventory-model.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
-import type { ArchiveRecord, InventorySnapshot } from './types.js';
+import type { ArchiveRecord, InventoryChange, InventorySnapshot, InventoryStatus } from './types.js';
 import { createWorkQueue } from './work-queue.js';
 
 export const DEFAULT_SETTLE_TIME_MS = 2_000;
@@ -18,44 +19,58 @@ export const DEFAULT_DIRECTORY_POLL_INTERVAL_MS = 5_000;
 
 /**
  * Each identity read opens an archive and reads its tar headers. Four matches libuv's default
- * thread pool, so a burst of new archives cannot starve the lstats that keep the inventory current.
+ * thread pool, so a burst of new archives cannot starve the lstats that keep the inventory current;
+ * a reader with a thread of its own (the identity worker) takes more at once, to batch them.
  */
-const IDENTIFY_CONCURRENCY = 4;
+const DEFAULT_IDENTIFY_CONCURRENCY = 4;
 
-/** lstats in flight at once (scans and settle checks alike): enough to keep the thread pool busy, bounded so 10,000 entries do not become 10,000 pending requests at once. */
+/** lstats in flight at once (scans and settle checks alike): enough to keep the thread pool busy, bounded so 100,000 entries do not become 100,000 pending requests. */
 const LSTAT_CONCURRENCY = 64;
 
-export type IdentifyArchive = (path: string, name: ParsedArchiveName, fingerprint: FileFingerprint) => Promise<Result<IdentifiedArchive>>;
+export type IdentifyArchive = (path: string, name: ParsedArchiveName, fingerprint: FileFingerprint) => Promise<IdentityReadResult>;
 
 export interface InventoryDeps {
   readonly directory: string;
   readonly identify: IdentifyArchive;
+  /** Identity reads in flight at once (default 4). */
+  readonly identifyConcurrency?: number;
   readonly logger: Logger;
   /** An archive counts once its size and mtime stayed unchanged this long. */
   readonly settleTimeMs?: number;
   readonly resyncIntervalMs?: number;
-  /** How often to look for a missing directory. */
+  /** How often to check the directory is still the one watched, or to look for a missing one. */
   readonly directoryPollIntervalMs?: number;
   readonly now?: () => number;
   readonly timers?: Timers;
-  readonly watch?: WatchDirectory;
+  /** The directory watch; `false` for a one-shot inventory (`ls`, `plan`) that scans once and never watches. */
+  readonly watch?: WatchDirectory | false;
   /** Called once per archive each time it settles (first seen, or changed and settled again). */
   readonly onArchiveSettled?: (record: ArchiveRecord) => void;
   /** Called after every completed resync. */
   readonly onResync?: () => void;
 }
 
+/** Work done, for tests that guard against doing it once per archive. */
+export interface InventoryWork {
+  readonly snapshotBuilds: number;
+  readonly changeBatches: number;
+}
+
 export interface Inventory {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Cached until something changes; the same object is returned while nothing has. */
+  /** An immutable view, built on demand and cached until something changes: at most once per batch of events. */
   snapshot(): InventorySnapshot;
-  /** Identified archives of the current snapshot by namespace, pod and container. */
+  /** The live index of settled archives by namespace, pod and container (updated in place). */
   index(): ArchiveIndex;
+  status(): InventoryStatus;
+  /** Calls `listener` once per batch of changes (after the event-loop turn that made them). */
+  subscribe(listener: (change: InventoryChange) => void): () => void;
   /** Full readdir + lstat of the directory, healing anything the watcher missed. */
   resync(): Promise<void>;
   /** Resolves once no lstat, scan or identity read is in flight (timers still armed do not count). */
   idle(): Promise<void>;
+  work(): InventoryWork;
 }
 
 type Phase = 'stopped' | 'waiting' | 'watching';
@@ -65,6 +80,11 @@ interface ArmedTimer {
   readonly dueMs: number;
 }
 
+/**
+ * The I/O driver of the inventory: one watch on the directory, lstats in answer to its events, identity
+ * reads, timers for settling, retries, resyncs and directory checks. What it learns goes into the
+ * inventory model (entry states, index, counters); readers get snapshots built from that on demand.
+ */
 export function createInventory(deps: InventoryDeps): Inventory {
   const directory = resolve(deps.directory);
   const { identify, logger } = deps;
@@ -73,21 +93,20 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const pollIntervalMs = deps.directoryPollIntervalMs ?? DEFAULT_DIRECTORY_POLL_INTERVAL_MS;
   const now = deps.now ?? Date.now;
   const timers = deps.timers ?? systemTimers;
-  const watch = deps.watch ?? watchDirectory;
-  const identifyQueue = createWorkQueue(IDENTIFY_CONCURRENCY);
+  const watch = deps.watch === false ? undefined : (deps.watch ?? watchDirectory);
+  const identifyQueue = createWorkQueue(deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY);
   const lstatQueue = createWorkQueue(LSTAT_CONCURRENCY);
+  const model = createInventoryModel();
+  const listeners = new Set<(change: InventoryChange) => void>();
 
   let phase: Phase = 'stopped';
   // Bumped whenever the directory is attached or detached: work started under an older epoch is discarded.
   let epoch = 0;
-  const entries = new Map<string, EntryState>();
-  const unsettled = new Set<string>();
   let watcher: DirectoryWatch | undefined;
   let watchedDirectory: DirectoryIdentity | undefined;
   let attaching: Promise<void> | undefined;
-  // chokidar shares one fs.watch per path across watchers, so a new watch on the same path must wait for the old one to close.
-  let closing: Promise<void> = Promise.resolve();
   let directoryPresent = false;
+  let directoryReadable = true;
   let absenceReported = false;
   let initialScanDone = false;
   const initialWaiting = new Set<string>();
@@ -96,16 +115,24 @@ export function createInventory(deps: InventoryDeps): Inventory {
   let settleTimer: ArmedTimer | undefined;
   let pollTimer: TimerHandle | undefined;
   let resyncTimer: TimerHandle | undefined;
+  const retryTimers = new Map<string, TimerHandle>();
   let cachedSnapshot: InventorySnapshot | undefined;
-  let cachedIndex: { readonly snapshot: InventorySnapshot; readonly index: ArchiveIndex } | undefined;
+  let everythingChanged = false;
+  let flushScheduled: NodeJS.Immediate | undefined;
   let inflight = 0;
   let idleWaiters: (() => void)[] = [];
   const observing = new Map<string, Promise<void>>();
   const observeAgain = new Set<string>();
-
-  const invalidate = (): void => {
-    cachedSnapshot = undefined;
+  let snapshotBuilds = 0;
+  // Names shared by many archives (namespaces, pods, containers) are kept once.
+  let interned = new Map<string, string>();
+  const intern = <T extends string>(value: T): T => {
+    const known = interned.get(value);
+    if (known !== undefined) return known as T;
+    interned.set(value, value);
+    return value;
   };
+  let changeBatches = 0;
 
   function track(work: Promise<void>): Promise<void> {
     inflight += 1;
@@ -121,25 +148,47 @@ export function createInventory(deps: InventoryDeps): Inventory {
       });
   }
 
-  function commit(fileName: string, next: EntryState | undefined): void {
-    if (next === undefined) entries.delete(fileName);
-    else entries.set(fileName, next);
-    if (isUnsettledArchive(next)) {
-      unsettled.add(fileName);
-      return;
-    }
-    unsettled.delete(fileName);
-    if (initialWaiting.delete(fileName) && initialWaiting.size === 0) invalidate();
+  /** Marks the views stale and schedules one notification for everything changed in this event-loop turn. */
+  function changed(everything = false): void {
+    cachedSnapshot = undefined;
+    if (everything) everythingChanged = true;
+    if (flushScheduled !== undefined || listeners.size === 0) return;
+    flushScheduled = setImmediate(flush);
   }
 
-  function apply(fileName: string, observation: Parameters<typeof observeEntry>[1]): void {
-    const previous = entries.get(fileName);
+  function flush(): void {
+    flushScheduled = undefined;
+    const { containers, any } = model.takeChanges();
+    const everything = everythingChanged;
+    everythingChanged = false;
+    if (!any && !everything && containers.size === 0) return;
+    changeBatches += 1;
+    const change: InventoryChange = { containers, everything };
+    for (const listener of listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        logger.error({ err: error }, 'inventory change listener threw');
+      }
+    }
+  }
+
+  function commit(fileName: string, next: EntryState | undefined): void {
+    model.set(fileName, next);
+    changed();
+    if (next?.kind === 'pending' || next?.kind === 'identifying') return;
+    if (initialWaiting.delete(fileName) && initialWaiting.size === 0) changed(true);
+  }
+
+  function apply(fileName: string, observation: ReturnType<typeof classifyEntry>): void {
+    const previous = model.get(fileName);
     const transition = observeEntry(previous, observation, now(), settleTimeMs);
-    if (transition.next !== previous) commit(fileName, transition.next);
-    if (transition.changed) invalidate();
+    if (transition.next !== previous) {
+      cancelRetry(fileName);
+      commit(fileName, transition.next);
+    }
     if (transition.recheckAtMs !== undefined) armSettleCheck(transition.recheckAtMs);
     if (transition.identify && transition.next !== undefined) startIdentify(fileName, transition.next);
-    if (transition.settled && transition.next?.kind === 'settled') reportSettled(transition.next.record);
   }
 
   /** lstat one entry and fold the result in; calls for the same name are serialized so lstats cannot land out of order. */
@@ -177,8 +226,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const startedEpoch = epoch;
     void track(
       identifyQueue.run(async () => {
-        if (epoch !== startedEpoch || entries.get(fileName) !== startedFrom) return;
-        let identified: Result<IdentifiedArchive>;
+        if (epoch !== startedEpoch || model.get(fileName) !== startedFrom) return;
+        let identified: IdentityReadResult;
         try {
           identified = await identify(join(directory, fileName), startedFrom.name, startedFrom.fingerprint);
         } catch (error) {
@@ -186,18 +235,42 @@ export function createInventory(deps: InventoryDeps): Inventory {
           logger.error({ err: error, fileName }, 'identity reader threw');
           identified = { ok: false, reason: `identity reader failed: ${error instanceof Error ? error.message : String(error)}` };
         }
-        if (epoch !== startedEpoch) return;
-        const verifying = completeIdentify(entries.get(fileName), startedFrom, identified);
-        if (verifying === undefined) return;
-        commit(fileName, verifying);
-        void observe(fileName);
+        if (epoch !== startedEpoch || phase !== 'watching') return;
+        const outcome = completeIdentify(model.get(fileName), startedFrom, identified, intern);
+        switch (outcome.kind) {
+          case 'stale':
+            return;
+          case 'changed':
+            void observe(fileName);
+            return;
+          case 'retry':
+            logger.warn({ fileName, reason: identified.ok ? undefined : identified.reason, retryInMs: outcome.delayMs }, 'transient error reading checkpoint archive; retrying');
+            commit(fileName, outcome.next);
+            armRetry(fileName, outcome.next, outcome.delayMs);
+            return;
+          case 'settled':
+            commit(fileName, outcome.next);
+            reportSettled(outcome.next.record);
+            return;
+        }
       }),
     );
   }
 
-  function recordWithPin(record: ArchiveRecord): ArchiveRecord {
-    const pinned = entries.get(pinFileNameOf(record.fileName))?.kind === 'pin';
-    return pinned === record.pinned ? record : Object.freeze({ ...record, pinned });
+  function armRetry(fileName: string, state: EntryState, delayMs: number): void {
+    cancelRetry(fileName);
+    const handle = timers.setTimeout(() => {
+      retryTimers.delete(fileName);
+      startIdentify(fileName, state);
+    }, delayMs);
+    retryTimers.set(fileName, handle);
+  }
+
+  function cancelRetry(fileName: string): void {
+    const handle = retryTimers.get(fileName);
+    if (handle === undefined) return;
+    timers.clearTimeout(handle);
+    retryTimers.delete(fileName);
   }
 
   function reportSettled(record: ArchiveRecord): void {
@@ -206,10 +279,18 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }
     if (deps.onArchiveSettled === undefined) return;
     try {
-      deps.onArchiveSettled(recordWithPin(record));
+      deps.onArchiveSettled(indexedRecord(record));
     } catch (error) {
       logger.error({ err: error, fileName: record.fileName }, 'onArchiveSettled threw');
     }
+  }
+
+  /** The record as the index holds it (with its pin flag). */
+  function indexedRecord(record: ArchiveRecord): ArchiveRecord {
+    const index = model.index;
+    if (record.identity === undefined) return index.unidentified.get(record.fileName) ?? record;
+    const { namespace, pod, container } = record.identity;
+    return index.ofContainer(namespace, pod, container).find((r) => r.fileName === record.fileName) ?? record;
   }
 
   function armSettleCheck(dueMs: number): void {
@@ -226,8 +307,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
     if (phase !== 'watching') return;
     const at = now();
     let nextDueMs: number | undefined;
-    for (const fileName of unsettled) {
-      const state = entries.get(fileName);
+    for (const fileName of model.unsettledNames()) {
+      const state = model.get(fileName);
       if (state?.kind !== 'pending') continue;
       const dueMs = state.stableSinceMs + settleTimeMs;
       if (dueMs <= at) void observe(fileName);
@@ -240,12 +321,15 @@ export function createInventory(deps: InventoryDeps): Inventory {
     if (settleTimer !== undefined) timers.clearTimeout(settleTimer.handle);
     if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
     if (resyncTimer !== undefined) timers.clearTimeout(resyncTimer);
+    for (const handle of retryTimers.values()) timers.clearTimeout(handle);
+    retryTimers.clear();
     settleTimer = undefined;
     pollTimer = undefined;
     resyncTimer = undefined;
   }
 
   function armResync(): void {
+    if (watch === undefined) return;
     if (resyncTimer !== undefined) timers.clearTimeout(resyncTimer);
     resyncTimer = timers.setTimeout(() => {
       resyncTimer = undefined;
@@ -255,10 +339,11 @@ export function createInventory(deps: InventoryDeps): Inventory {
 
   /**
    * One cheap stat per interval. While waiting it looks for the directory to appear; while watching
-   * it checks the directory is still the one being watched, because chokidar does not reliably
-   * report the removal of the watched directory itself.
+   * it checks the directory is still the one being watched: a watch on a removed directory is dead
+   * even when the path is recreated at once.
    */
   function armPoll(): void {
+    if (watch === undefined) return;
     if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
     pollTimer = timers.setTimeout(() => {
       pollTimer = undefined;
@@ -278,7 +363,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     await tryAttach();
   }
 
-  function isWatchedDirectory(probe: Result<DirectoryIdentity>): boolean {
+  function isWatchedDirectory(probe: Awaited<ReturnType<typeof probeDirectory>>): boolean {
     return probe.ok && probe.value.dev === watchedDirectory?.dev && probe.value.ino === watchedDirectory.ino;
   }
 
@@ -287,22 +372,11 @@ export function createInventory(deps: InventoryDeps): Inventory {
     // Nothing is present, so nothing is left for the initial scan to wait for.
     initialScanDone = true;
     initialWaiting.clear();
-    invalidate();
+    changed(true);
     if (!absenceReported) {
       logger.warn({ directory, reason }, 'checkpoint directory unavailable; waiting for it to appear');
       absenceReported = true;
     }
-  }
-
-  function resetInitialScan(): void {
-    initialScanDone = false;
-    initialWaiting.clear();
-  }
-
-  function forgetEntries(): void {
-    entries.clear();
-    unsettled.clear();
-    invalidate();
   }
 
   function detach(reason: string): void {
@@ -311,19 +385,16 @@ export function createInventory(deps: InventoryDeps): Inventory {
     phase = 'waiting';
     clearTimers();
     closeWatcher();
-    forgetEntries();
+    model.clear();
     reportAbsent(reason);
     armPoll();
   }
 
-  function closeWatcher(): Promise<void> {
+  function closeWatcher(): void {
     const open = watcher;
     watcher = undefined;
-    if (open !== undefined) {
-      closing = closing.then(() => open.close()).catch((error: unknown) => logger.warn({ err: error }, 'closing the directory watcher failed'));
-      void track(closing);
-    }
-    return closing;
+    if (open === undefined) return;
+    void track(open.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the directory watcher failed')));
   }
 
   function tryAttach(): Promise<void> {
@@ -350,23 +421,27 @@ export function createInventory(deps: InventoryDeps): Inventory {
     pollTimer = undefined;
     // A directory attached again (recreated, remounted) is rescanned from nothing: until every archive in it
     // has settled the view is partial, exactly as at start, and must not read as complete.
-    resetInitialScan();
-    forgetEntries();
+    initialScanDone = false;
+    initialWaiting.clear();
+    model.clear();
+    interned = new Map();
     directoryPresent = true;
+    directoryReadable = true;
+    changed(true);
     if (absenceReported) logger.info({ directory }, 'checkpoint directory appeared; watching it');
     absenceReported = false;
-    await closing;
-    if (epoch !== startedEpoch) return;
-    try {
-      const live = await watch(directory, eventsFor(startedEpoch));
-      if (epoch !== startedEpoch) {
-        await live.close();
+    if (watch !== undefined) {
+      try {
+        const live = await watch(directory, eventsFor(startedEpoch));
+        if (epoch !== startedEpoch) {
+          await live.close();
+          return;
+        }
+        watcher = live;
+      } catch (error) {
+        detach(error instanceof Error ? error.message : String(error));
         return;
       }
-      watcher = live;
-    } catch (error) {
-      detach(error instanceof Error ? error.message : String(error));
-      return;
     }
     await fullScan(startedEpoch);
     if (epoch !== startedEpoch) return;
@@ -380,21 +455,26 @@ export function createInventory(deps: InventoryDeps): Inventory {
       entryChanged(fileName) {
         if (current()) void observe(fileName);
       },
-      directoryGone() {
-        if (!current()) return;
-        // The watch on the removed directory is dead even if the path is recreated at once, so start over.
-        detach('removed while watched');
-        void track(tryAttach());
+      directoryChanged() {
+        // The directory itself was moved or removed (or the kernel dropped events): check it now, not at the next poll.
+        if (current()) void track(checkWatchedDirectory().then(() => (current() ? scanNow() : undefined)));
       },
       error(error) {
-        logger.warn({ err: error }, 'checkpoint directory watcher error; the periodic resync heals missed events');
+        logger.warn({ err: error }, 'checkpoint directory watch failed; checking the directory and rescanning');
+        if (current()) void track(checkWatchedDirectory().then(() => (current() ? scanNow() : undefined)));
       },
     };
+  }
+
+  async function scanNow(): Promise<void> {
+    if ((await fullScan(epoch)) === 'detached') await tryAttach();
   }
 
   /** readdir + lstat of every entry, plus an lstat of every entry we hold that readdir no longer lists. */
   async function fullScan(scanEpoch: number): Promise<'scanned' | 'detached' | 'abandoned'> {
     const startedMs = now();
+    // Start the pool afresh at every scan, so names of containers long gone do not pile up.
+    interned = new Map();
     const probe = await probeDirectory(directory);
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!isWatchedDirectory(probe)) {
@@ -406,25 +486,31 @@ export function createInventory(deps: InventoryDeps): Inventory {
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!listing.ok) {
       if (!listing.reason.gone) {
-        logger.warn({ directory, reason: listing.reason.message }, 'cannot list checkpoint directory; keeping what was known');
+        if (directoryReadable) logger.warn({ directory, reason: listing.reason.message }, 'cannot list checkpoint directory; keeping what was known');
+        directoryReadable = false;
+        changed();
         return 'abandoned';
       }
       detach(listing.reason.message);
       return 'detached';
     }
+    if (!directoryReadable) logger.info({ directory }, 'checkpoint directory readable again');
+    directoryReadable = true;
     const names = new Set(listing.value);
     // Entries readdir no longer lists are lstat'ed rather than dropped: one may have been created after readdir ran.
-    for (const fileName of entries.keys()) names.add(fileName);
-    await Promise.all(Array.from(names, observe));
+    for (const fileName of model.names()) names.add(fileName);
+    const observations: Promise<void>[] = [];
+    for (const fileName of names) observations.push(observe(fileName));
+    await Promise.all(observations);
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!initialScanDone) {
       initialScanDone = true;
-      for (const fileName of unsettled) initialWaiting.add(fileName);
+      for (const fileName of model.unsettledNames()) initialWaiting.add(fileName);
     }
     const finishedMs = now();
     lastScanTimestampMs = finishedMs;
     lastScanDurationSeconds = (finishedMs - startedMs) / 1000;
-    invalidate();
+    changed(true);
     return 'scanned';
   }
 
@@ -442,15 +528,22 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }
   }
 
+  function initialScanComplete(): boolean {
+    return initialScanDone && initialWaiting.size === 0;
+  }
+
   function snapshot_(): InventorySnapshot {
-    cachedSnapshot ??= buildSnapshot(entries, {
-      directory,
-      directoryPresent,
-      directoryIdentity: directoryPresent ? watchedDirectory : undefined,
-      initialScanComplete: initialScanDone && initialWaiting.size === 0,
-      lastScanTimestampMs,
-      lastScanDurationSeconds,
-    });
+    if (cachedSnapshot === undefined) {
+      snapshotBuilds += 1;
+      cachedSnapshot = buildSnapshot(model, {
+        directory,
+        directoryPresent,
+        directoryIdentity: directoryPresent ? watchedDirectory : undefined,
+        initialScanComplete: initialScanComplete(),
+        lastScanTimestampMs,
+        lastScanDurationSeconds,
+      });
+    }
     return cachedSnapshot;
   }
 
@@ -467,7 +560,6 @@ export function createInventory(deps: InventoryDeps): Inventory {
     async start() {
       if (phase !== 'stopped') throw new Error('inventory already started');
       phase = 'waiting';
-      resetInitialScan();
       await track(tryAttach());
     },
 
@@ -476,19 +568,35 @@ export function createInventory(deps: InventoryDeps): Inventory {
       phase = 'stopped';
       epoch += 1;
       clearTimers();
-      await closeWatcher();
+      if (flushScheduled !== undefined) clearImmediate(flushScheduled);
+      flushScheduled = undefined;
+      closeWatcher();
       await idle();
     },
 
     snapshot: snapshot_,
-
-    index() {
-      const snapshot = snapshot_();
-      if (cachedIndex?.snapshot !== snapshot) cachedIndex = { snapshot, index: indexArchives(snapshot.archives) };
-      return cachedIndex.index;
+    index: () => model.index,
+    status: () => ({
+      directory,
+      directoryPresent,
+      directoryIdentity: directoryPresent ? watchedDirectory : undefined,
+      directoryReadable,
+      initialScanComplete: initialScanComplete(),
+      archives: model.index.size,
+      unidentifiedArchives: model.index.unidentified.size,
+      unidentifiedBytes: model.unidentifiedBytes,
+      unrecognizedFiles: model.unrecognized.size,
+      unrecognizedBytes: model.unrecognizedBytes,
+      pendingArchives: model.pendingArchives,
+      lastScanTimestampMs,
+      lastScanDurationSeconds,
+    }),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
-
     resync: () => track(resync()),
     idle,
+    work: () => ({ snapshotBuilds, changeBatches }),
   };
 }

@@ -40,3 +40,29 @@ export interface InventorySnapshot {
   readonly lastScanTimestampMs: number | undefined;
   readonly lastScanDurationSeconds: number | undefined;
 }
+
+/** Directory-wide figures, read in O(1) without building a snapshot. */
+export interface InventoryStatus {
+  readonly directory: string;
+  readonly directoryPresent: boolean;
+  readonly directoryIdentity: { readonly dev: number; readonly ino: number } | undefined;
+  /** The directory can be listed; false while readdir or lstat of it fails (the last known inventory is kept). */
+  readonly directoryReadable: boolean;
+  readonly initialScanComplete: boolean;
+  readonly archives: number;
+  readonly unidentifiedArchives: number;
+  readonly unidentifiedBytes: number;
+  readonly unrecognizedFiles: number;
+  readonly unrecognizedBytes: number;
+  readonly pendingArchives: number;
+  readonly lastScanTimestampMs: number | undefined;
+  readonly lastScanDurationSeconds: number | undefined;
+}
+
+/** What changed in one batch of directory events, delivered once per batch. */
+export interface InventoryChange {
+  /** Containers whose archives (or their pins) changed, by container key. */
+  readonly containers: ReadonlyMap<string, import('../archive/types.js').ArchiveIdentity>;
+  /** The whole view changed: the directory was (re)attached or detached, or the initial scan completed. */
+  readonly everything: boolean;
+}

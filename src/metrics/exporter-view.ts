@@ -1,21 +1,26 @@
-import type { InventorySnapshot } from '../inventory/types.js';
-import type { DiskStats, OwnerLookup, RetentionPlan } from '../retention/types.js';
+import type { ArchiveIndex } from '../inventory/archive-index.js';
+import type { InventoryStatus } from '../inventory/types.js';
+import type { DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy } from '../retention/types.js';
 
 /**
  * Everything the collectors read, as functions: values are computed at scrape time from the
  * current state, never copied into gauges by a timer.
  */
 export interface ExporterView {
-  snapshot(): InventorySnapshot;
+  index(): ArchiveIndex;
+  status(): InventoryStatus;
   /** The owner view the last retention run used; undefined before the first run. */
   owners(): OwnerLookup | undefined;
   lastPlan(): RetentionPlan | undefined;
   lastRetentionRunMs(): number | undefined;
+  policy(): RetentionPolicy;
   kubernetesApiUp(): boolean;
   configStatus(): ConfigStatus;
   diskStats(): Promise<DiskStats>;
   readonly dryRun: boolean;
   readonly version: string;
+  /** Per-container families on (default) or off for very large nodes. */
+  readonly containerMetrics?: boolean;
 }
 
 export interface ConfigStatus {

@@ -1,27 +1,48 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { ExporterView } from './exporter-view.js';
+import { createContainerMetrics, type ContainerMetrics } from './container-metrics.js';
 import { registerFilesystemCollector } from './filesystem-collector.js';
 import { registerHealthCollector } from './health-collector.js';
 import { registerInventoryCollector } from './inventory-collector.js';
-import { registerRetentionCollector, type RetentionMetrics } from './retention-collector.js';
+import { createRetentionCounters, registerRetentionGauges, type RetentionMetrics } from './retention-collector.js';
 
 /** prom-client exposes these as gauges named `_total`, which promtool rejects as a counter naming its gauge. */
 const REJECTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-export interface ExporterMetrics {
+export interface ExporterRegistry {
   readonly registry: Registry;
   readonly retention: RetentionMetrics;
 }
 
+export interface ExporterMetrics {
+  readonly containers: ContainerMetrics;
+  /** The whole exposition: prom-client's families, then the cached per-container text. */
+  scrape(): Promise<string>;
+  readonly contentType: string;
+}
+
 /** One registry per exporter instance (never the global one), so tests can run several side by side. */
-export function createExporterMetrics(view: ExporterView, logger: Logger): ExporterMetrics {
+export function createExporterRegistry(): ExporterRegistry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const name of REJECTED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  return { registry, retention: createRetentionCounters(registry) };
+}
+
+/** The collectors that read the running exporter through its view, and the scrape that joins them with the cached per-container text. */
+export function registerExporterCollectors(registry: Registry, view: ExporterView, logger: Logger): ExporterMetrics {
   registerInventoryCollector(registry, view, logger);
-  const retention = registerRetentionCollector(registry, view, logger);
+  registerRetentionGauges(registry, view, logger);
   registerFilesystemCollector(registry, view, logger);
   registerHealthCollector(registry, view);
-  return { registry, retention };
+  const containers = createContainerMetrics(() => view.index(), view.containerMetrics ?? true);
+  return {
+    containers,
+    contentType: registry.contentType,
+    async scrape() {
+      const base = await registry.metrics();
+      return base + containers.text(view.owners());
+    },
+  };
 }

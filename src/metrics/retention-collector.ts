@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { DELETION_REASONS, type PlannedDeletion, type RetentionObserver } from '../retention/types.js';
+import { globalLimitsOf } from '../retention/effective-limits.js';
 import { safeCollect } from './collector.js';
 import type { ExporterView } from './exporter-view.js';
 
@@ -15,8 +16,8 @@ export interface RetentionMetrics {
   recordError(operation: RetentionErrorOperation): void;
 }
 
-/** Deletion counters (the only state kept between scrapes) and gauges read from the last plan. */
-export function registerRetentionCollector(registry: Registry, view: ExporterView, logger: Logger): RetentionMetrics {
+/** Deletion and error counters: the only retention state kept between scrapes. Needs no view, so the executor and runner can be built first. */
+export function createRetentionCounters(registry: Registry): RetentionMetrics {
   const deletions = new Counter({
     name: 'checkpoint_retention_deletions_total',
     help: 'Archives deleted by retention, by namespace and reason.',
@@ -37,6 +38,41 @@ export function registerRetentionCollector(registry: Registry, view: ExporterVie
   });
   // Every operation starts at 0 so rate() and increase() see the first error.
   for (const operation of RETENTION_ERROR_OPERATIONS) errors.inc({ operation }, 0);
+
+  const namespaceOf = (deletion: PlannedDeletion): string => deletion.identity?.namespace ?? '';
+  return {
+    observer: {
+      onDeleted(deletion, bytes) {
+        const labels = { namespace: namespaceOf(deletion), reason: deletion.reason };
+        deletions.inc(labels);
+        deletedBytes.inc(labels, bytes);
+      },
+      onError(operation) {
+        errors.inc({ operation });
+      },
+    },
+    recordError(operation) {
+      errors.inc({ operation });
+    },
+  };
+}
+
+/** Gauges read from the last plan and the policy at scrape time. */
+export function registerRetentionGauges(registry: Registry, view: ExporterView, logger: Logger): void {
+  // Limits and unsatisfiable limits change only with a new plan or policy: set them again only then.
+  let limitsFrom: { plan: unknown; policy: unknown } | undefined;
+  const refreshLimits = (): void => {
+    const plan = view.lastPlan();
+    const policy = view.policy();
+    if (limitsFrom !== undefined && limitsFrom.plan === plan && limitsFrom.policy === policy) return;
+    limitsFrom = { plan, policy };
+    limits.reset();
+    for (const l of plan?.effectiveLimits ?? []) limits.set({ namespace: l.namespace, pod: l.pod, container: l.container, limit: l.limit }, l.value);
+    unsatisfiable.reset();
+    for (const u of plan?.unsatisfiable ?? []) unsatisfiable.set({ namespace: u.namespace, pod: u.pod, container: u.container, limit: u.limit }, 1);
+    globalLimits.reset();
+    for (const g of globalLimitsOf(policy)) globalLimits.set({ level: g.level, limit: g.limit }, g.value);
+  };
 
   const planned: Gauge<'reason'> = new Gauge({
     name: 'checkpoint_retention_planned_deletions',
@@ -63,15 +99,18 @@ export function registerRetentionCollector(registry: Registry, view: ExporterVie
 
   const limits: Gauge<(typeof LIMIT_LABELS)[number]> = new Gauge({
     name: 'checkpoint_retention_limit',
-    help: 'Effective retention limit for a scope (archives, bytes or seconds); pod and container are empty for broader scopes.',
+    help: 'Retention limit a namespace, pod or container policy sets for its scope (archives, bytes or seconds); pod and container are empty for broader scopes. Global limits are in checkpoint_retention_global_limit.',
     labelNames: LIMIT_LABELS,
     registers: [registry],
-    collect: safeCollect('checkpoint_retention_limit', logger, () => {
-      limits.reset();
-      for (const l of view.lastPlan()?.effectiveLimits ?? []) {
-        limits.set({ namespace: l.namespace, pod: l.pod, container: l.container, limit: l.limit }, l.value);
-      }
-    }),
+    collect: safeCollect('checkpoint_retention_limit', logger, refreshLimits),
+  });
+
+  const globalLimits: Gauge<'level' | 'limit'> = new Gauge({
+    name: 'checkpoint_retention_global_limit',
+    help: 'Retention limit of the global policy, once for the node: per archive (size, age_seconds), per container, pod or namespace (count, total_size).',
+    labelNames: ['level', 'limit'],
+    registers: [registry],
+    collect: safeCollect('checkpoint_retention_global_limit', logger, refreshLimits),
   });
 
   const unsatisfiable: Gauge<(typeof LIMIT_LABELS)[number]> = new Gauge({
@@ -79,12 +118,7 @@ export function registerRetentionCollector(registry: Registry, view: ExporterVie
     help: 'Set to 1 while pinned archives make a retention limit unreachable.',
     labelNames: LIMIT_LABELS,
     registers: [registry],
-    collect: safeCollect('checkpoint_retention_limit_unsatisfiable', logger, () => {
-      unsatisfiable.reset();
-      for (const u of view.lastPlan()?.unsatisfiable ?? []) {
-        unsatisfiable.set({ namespace: u.namespace, pod: u.pod, container: u.container, limit: u.limit }, 1);
-      }
-    }),
+    collect: safeCollect('checkpoint_retention_limit_unsatisfiable', logger, refreshLimits),
   });
 
   const dryRun = new Gauge({
@@ -93,21 +127,4 @@ export function registerRetentionCollector(registry: Registry, view: ExporterVie
     registers: [registry],
   });
   dryRun.set(view.dryRun ? 1 : 0);
-
-  const namespaceOf = (deletion: PlannedDeletion): string => deletion.identity?.namespace ?? '';
-  return {
-    observer: {
-      onDeleted(deletion, bytes) {
-        const labels = { namespace: namespaceOf(deletion), reason: deletion.reason };
-        deletions.inc(labels);
-        deletedBytes.inc(labels, bytes);
-      },
-      onError(operation) {
-        errors.inc({ operation });
-      },
-    },
-    recordError(operation) {
-      errors.inc({ operation });
-    },
-  };
 }

@@ -7,7 +7,8 @@ import { formatBytes } from './quantity.js';
 import type { DeletionReason, DiskStats, LimitName, OwnerLookup, OwnerState, PlannedDeletion, RetentionPlan, RetentionPolicy, ScopeRef, UnsatisfiableLimit } from './types.js';
 
 export interface PlanInput {
-  readonly snapshot: InventorySnapshot;
+  /** The archives to plan (a whole snapshot, or every archive of some namespaces) and the directory they are in. */
+  readonly snapshot: Pick<InventorySnapshot, 'archives' | 'directoryIdentity'>;
   readonly policy: RetentionPolicy;
   readonly owners: OwnerLookup;
   readonly disk: DiskStats | undefined;

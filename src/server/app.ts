@@ -1,19 +1,24 @@
+import { Readable } from 'node:stream';
 import Koa from 'koa';
 import Router from '@koa/router';
-import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 
 /** Read-only views the HTTP server publishes; all computed per request. */
 export interface ServerDeps {
-  readonly registry: Registry;
+  /** The whole metrics exposition and its content type. */
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
   readonly version: string;
   readonly logger: Logger;
   /** True once every archive present at start has been identified or found unidentified. */
   ready(): boolean;
-  archives(): unknown;
+  /** JSON text in chunks; large views yield to the event loop between chunks. */
+  archives(): AsyncIterable<string>;
   policy(): unknown;
-  plan(): unknown;
+  plan(): AsyncIterable<string>;
 }
+
+const streamed = (chunks: AsyncIterable<string>): Readable => Readable.from(chunks, { objectMode: false });
 
 const LINKS: ReadonlyArray<readonly [string, string]> = [
   ['/metrics', 'Metrics'],
@@ -34,8 +39,8 @@ export function createServerApp(deps: ServerDeps): Koa {
     ctx.body = `<!doctype html><html><head><title>checkpoint-exporter</title></head><body><h1>checkpoint-exporter</h1><p>Version ${escapeHtml(deps.version)}</p><ul>${items}</ul></body></html>`;
   });
   router.get('/metrics', async (ctx) => {
-    ctx.type = deps.registry.contentType;
-    ctx.body = await deps.registry.metrics();
+    ctx.type = deps.metricsContentType;
+    ctx.body = await deps.metrics();
   });
   router.get('/healthz', (ctx) => {
     ctx.body = 'ok\n';
@@ -46,13 +51,15 @@ export function createServerApp(deps: ServerDeps): Koa {
     ctx.body = ready ? 'ok\n' : 'initial scan of the checkpoint directory not complete\n';
   });
   router.get('/api/v1/archives', (ctx) => {
-    ctx.body = deps.archives();
+    ctx.type = 'json';
+    ctx.body = streamed(deps.archives());
   });
   router.get('/api/v1/policy', (ctx) => {
     ctx.body = deps.policy();
   });
   router.get('/api/v1/plan', (ctx) => {
-    ctx.body = deps.plan();
+    ctx.type = 'json';
+    ctx.body = streamed(deps.plan());
   });
 
   app.on('error', (error: unknown) => deps.logger.error({ err: error }, 'http request failed'));

@@ -1,46 +1,95 @@
-import type { InventorySnapshot } from '../inventory/types.js';
-import type { RetentionPlan } from '../retention/types.js';
+import type { ArchiveRecord, InventorySnapshot, UnrecognizedFile } from '../inventory/types.js';
+import type { PlannedDeletion, RetentionPlan } from '../retention/types.js';
 
-/** JSON for GET /api/v1/archives and `ls --json`: identity, size, timestamp and pin state, by file basename. */
+/** Items serialized between two yields to the event loop when a view is streamed. */
+const ITEMS_PER_CHUNK = 500;
+
+const describeArchive = (a: ArchiveRecord): unknown => ({
+  file: a.fileName,
+  namespace: a.identity?.namespace ?? null,
+  pod: a.identity?.pod ?? null,
+  container: a.identity?.container ?? null,
+  identified: a.identity !== undefined,
+  identitySources: a.identitySources,
+  unidentifiedReason: a.unidentifiedReason ?? null,
+  sizeBytes: a.fingerprint.size,
+  timestamp: new Date(a.name.timestampMs).toISOString(),
+  pinned: a.pinned,
+});
+
+const describeUnrecognized = (f: UnrecognizedFile): unknown => ({ file: f.fileName, sizeBytes: f.size });
+
+const describeDeletion = (d: PlannedDeletion): unknown => ({
+  file: d.fileName,
+  namespace: d.identity?.namespace ?? null,
+  pod: d.identity?.pod ?? null,
+  container: d.identity?.container ?? null,
+  sizeBytes: d.fingerprint.size,
+  reason: d.reason,
+  limit: d.limitValue ?? null,
+  scope: d.scope,
+  policy: d.policySource,
+  detail: d.detail,
+});
+
+const archivesHead = (snapshot: InventorySnapshot) => ({
+  directory: snapshot.directory,
+  directoryPresent: snapshot.directoryPresent,
+  initialScanComplete: snapshot.initialScanComplete,
+  pendingArchives: snapshot.pendingArchives,
+});
+
+const planHead = (lastRunMs: number | undefined, dryRun: boolean) => ({
+  dryRun,
+  lastRun: lastRunMs === undefined ? null : new Date(lastRunMs).toISOString(),
+});
+
+/** JSON for `ls --json`: identity, size, timestamp and pin state, by file basename. */
 export function describeArchives(snapshot: InventorySnapshot): unknown {
-  return {
-    directory: snapshot.directory,
-    directoryPresent: snapshot.directoryPresent,
-    initialScanComplete: snapshot.initialScanComplete,
-    pendingArchives: snapshot.pendingArchives,
-    archives: snapshot.archives.map((a) => ({
-      file: a.fileName,
-      namespace: a.identity?.namespace ?? null,
-      pod: a.identity?.pod ?? null,
-      container: a.identity?.container ?? null,
-      identified: a.identity !== undefined,
-      identitySources: a.identitySources,
-      unidentifiedReason: a.unidentifiedReason ?? null,
-      sizeBytes: a.fingerprint.size,
-      timestamp: new Date(a.name.timestampMs).toISOString(),
-      pinned: a.pinned,
-    })),
-    unrecognized: snapshot.unrecognized.map((f) => ({ file: f.fileName, sizeBytes: f.size })),
-  };
+  return { ...archivesHead(snapshot), archives: snapshot.archives.map(describeArchive), unrecognized: snapshot.unrecognized.map(describeUnrecognized) };
 }
 
-/** JSON for GET /api/v1/plan and `plan --json`: planned deletions and unsatisfiable limits only. */
+/** JSON for `plan --json`: planned deletions and unsatisfiable limits only. */
 export function describePlan(plan: RetentionPlan | undefined, lastRunMs: number | undefined, dryRun: boolean): unknown {
-  return {
-    dryRun,
-    lastRun: lastRunMs === undefined ? null : new Date(lastRunMs).toISOString(),
-    deletions: (plan?.deletions ?? []).map((d) => ({
-      file: d.fileName,
-      namespace: d.identity?.namespace ?? null,
-      pod: d.identity?.pod ?? null,
-      container: d.identity?.container ?? null,
-      sizeBytes: d.fingerprint.size,
-      reason: d.reason,
-      limit: d.limitValue ?? null,
-      scope: d.scope,
-      policy: d.policySource,
-      detail: d.detail,
-    })),
-    unsatisfiable: plan?.unsatisfiable ?? [],
-  };
+  return { ...planHead(lastRunMs, dryRun), deletions: (plan?.deletions ?? []).map(describeDeletion), unsatisfiable: plan?.unsatisfiable ?? [] };
+}
+
+type Field = readonly [name: string, items: readonly unknown[], describe: (item: never) => unknown];
+
+/**
+ * An object with some array fields, serialized a chunk of items at a time with a yield to the event
+ * loop between chunks: 100,000 archives never hold the loop for one long JSON.stringify. The text is
+ * exactly JSON.stringify of the same object.
+ */
+async function* streamObject(head: Record<string, unknown>, fields: readonly Field[]): AsyncGenerator<string> {
+  const headText = JSON.stringify(head);
+  yield headText.slice(0, -1);
+  let first = headText === '{}';
+  for (const [name, items, describe] of fields) {
+    yield `${first ? '' : ','}${JSON.stringify(name)}:[`;
+    first = false;
+    for (let start = 0; start < items.length; start += ITEMS_PER_CHUNK) {
+      const chunk = items.slice(start, start + ITEMS_PER_CHUNK).map((item) => JSON.stringify((describe as (item: unknown) => unknown)(item)));
+      yield `${start === 0 ? '' : ','}${chunk.join(',')}`;
+      await new Promise((wake) => setImmediate(wake));
+    }
+    yield ']';
+  }
+  yield '}\n';
+}
+
+/** GET /api/v1/archives, streamed. */
+export function streamArchives(snapshot: InventorySnapshot): AsyncGenerator<string> {
+  return streamObject(archivesHead(snapshot), [
+    ['archives', snapshot.archives, describeArchive],
+    ['unrecognized', snapshot.unrecognized, describeUnrecognized],
+  ]);
+}
+
+/** GET /api/v1/plan, streamed. */
+export function streamPlan(plan: RetentionPlan | undefined, lastRunMs: number | undefined, dryRun: boolean): AsyncGenerator<string> {
+  return streamObject(planHead(lastRunMs, dryRun), [
+    ['deletions', plan?.deletions ?? [], describeDeletion],
+    ['unsatisfiable', plan?.unsatisfiable ?? [], (u: unknown) => u],
+  ]);
 }

@@ -1,0 +1,182 @@
+import { pinFileNameOf, pinTargetOf } from '../archive/archive-name.js';
+import type { ArchiveIdentity } from '../archive/types.js';
+import { containerKeyOf, createArchiveIndex, type ArchiveIndex } from './archive-index.js';
+import type { EntryState } from './entry-state.js';
+import type { ArchiveRecord } from './types.js';
+
+/** What one entry adds to the views, remembered so it can be taken back exactly. */
+type Contribution =
+  /** `base` is the settled state's record; `record` the same with the pin flag of the moment. */
+  | { readonly kind: 'record'; readonly base: ArchiveRecord; readonly record: ArchiveRecord }
+  | { readonly kind: 'pending' }
+  | { readonly kind: 'unrecognized'; readonly size: number };
+
+/** Containers whose archives changed since the last `takeChanges()`. */
+export interface ChangeSet {
+  readonly containers: ReadonlyMap<string, ArchiveIdentity>;
+  /** Something a snapshot shows changed (archives, pending, pins or unrecognized files). */
+  readonly any: boolean;
+}
+
+/**
+ * The inventory's state without any I/O: the entry of every directory name, and the views derived
+ * from them (the archive index, the pending count, the unrecognized files), kept up to date one
+ * entry at a time. Setting an entry touches that entry and its pin partner only, so the cost of an
+ * event never depends on the size of the directory.
+ */
+export interface InventoryModel {
+  get(fileName: string): EntryState | undefined;
+  set(fileName: string, next: EntryState | undefined): void;
+  names(): IterableIterator<string>;
+  /** Archives not settled yet (pending or being identified). */
+  unsettledNames(): IterableIterator<string>;
+  clear(): void;
+  readonly index: ArchiveIndex;
+  readonly pendingArchives: number;
+  readonly unrecognized: ReadonlyMap<string, number>;
+  readonly unrecognizedBytes: number;
+  readonly unidentifiedBytes: number;
+  takeChanges(): ChangeSet;
+}
+
+const isArchiveState = (state: EntryState | undefined): boolean =>
+  state !== undefined && (state.kind === 'pending' || state.kind === 'identifying' || state.kind === 'settled');
+
+export function createInventoryModel(): InventoryModel {
+  const entries = new Map<string, EntryState>();
+  const unsettled = new Set<string>();
+  const index = createArchiveIndex();
+  const contributions = new Map<string, Contribution>();
+  const unrecognized = new Map<string, number>();
+  let unrecognizedBytes = 0;
+  let unidentifiedBytes = 0;
+  let pendingArchives = 0;
+  let changedContainers = new Map<string, ArchiveIdentity>();
+  let any = false;
+
+  const touch = (record: ArchiveRecord): void => {
+    any = true;
+    if (record.identity !== undefined) changedContainers.set(containerKeyOf(record.identity), record.identity);
+  };
+
+  /** What the entry named `fileName` contributes given every entry's current state. */
+  const contributionOf = (fileName: string, previous: Contribution | undefined): Contribution | undefined => {
+    const state = entries.get(fileName);
+    switch (state?.kind) {
+      case undefined:
+        return undefined;
+      case 'settled': {
+        const pinned = entries.get(pinFileNameOf(fileName))?.kind === 'pin';
+        // The same record object while nothing changed, so an unchanged archive is not reported as changed.
+        if (previous?.kind === 'record' && previous.base === state.record && previous.record.pinned === pinned) return previous;
+        const record = state.record.pinned === pinned ? state.record : Object.freeze({ ...state.record, pinned });
+        return { kind: 'record', base: state.record, record };
+      }
+      case 'pending':
+      case 'identifying':
+        return { kind: 'pending' };
+      case 'pin':
+        // A pin of an absent archive protects nothing: it is counted as unrecognized, so a stale pin stays visible.
+        return isArchiveState(entries.get(state.target)) ? undefined : { kind: 'unrecognized', size: state.size };
+      case 'unrecognized':
+        return { kind: 'unrecognized', size: state.size };
+    }
+  };
+
+  const retract = (fileName: string): Contribution | undefined => {
+    const previous = contributions.get(fileName);
+    if (previous === undefined) return undefined;
+    contributions.delete(fileName);
+    if (previous.kind === 'record') {
+      index.remove(previous.record);
+      if (previous.record.identity === undefined) unidentifiedBytes -= previous.record.fingerprint.size;
+    }
+    else if (previous.kind === 'pending') pendingArchives -= 1;
+    else {
+      unrecognized.delete(fileName);
+      unrecognizedBytes -= previous.size;
+    }
+    return previous;
+  };
+
+  const contribute = (fileName: string, previous: Contribution | undefined): void => {
+    const next = contributionOf(fileName, previous);
+    if (next !== undefined) {
+      contributions.set(fileName, next);
+      if (next.kind === 'record') {
+        index.add(next.record);
+        if (next.record.identity === undefined) unidentifiedBytes += next.record.fingerprint.size;
+      }
+      else if (next.kind === 'pending') pendingArchives += 1;
+      else {
+        unrecognized.set(fileName, next.size);
+        unrecognizedBytes += next.size;
+      }
+    }
+    if (sameContribution(previous, next)) return;
+    any = true;
+    if (previous?.kind === 'record') touch(previous.record);
+    if (next?.kind === 'record') touch(next.record);
+  };
+
+  /** An entry and the one whose view depends on it: an archive and its pin, a pin and its archive. */
+  const partnerOf = (fileName: string): string | undefined => {
+    const target = pinTargetOf(fileName);
+    if (target !== undefined) return target;
+    const pin = pinFileNameOf(fileName);
+    return entries.has(pin) ? pin : undefined;
+  };
+
+  return {
+    get: (fileName) => entries.get(fileName),
+    set(fileName, next) {
+      const partner = partnerOf(fileName);
+      const before = retract(fileName);
+      const partnerBefore = partner === undefined ? undefined : retract(partner);
+      if (next === undefined) entries.delete(fileName);
+      else entries.set(fileName, next);
+      if (isArchiveState(next) && next?.kind !== 'settled') unsettled.add(fileName);
+      else unsettled.delete(fileName);
+      contribute(fileName, before);
+      if (partner !== undefined) contribute(partner, partnerBefore);
+    },
+    names: () => entries.keys(),
+    unsettledNames: () => unsettled.values(),
+    clear() {
+      if (entries.size > 0) any = true;
+      for (const contribution of contributions.values()) if (contribution.kind === 'record') touch(contribution.record);
+      entries.clear();
+      unsettled.clear();
+      contributions.clear();
+      index.clear();
+      unrecognized.clear();
+      unrecognizedBytes = 0;
+      unidentifiedBytes = 0;
+      pendingArchives = 0;
+    },
+    index,
+    get pendingArchives() {
+      return pendingArchives;
+    },
+    unrecognized,
+    get unrecognizedBytes() {
+      return unrecognizedBytes;
+    },
+    get unidentifiedBytes() {
+      return unidentifiedBytes;
+    },
+    takeChanges() {
+      const changes: ChangeSet = { containers: changedContainers, any };
+      changedContainers = new Map();
+      any = false;
+      return changes;
+    },
+  };
+}
+
+function sameContribution(a: Contribution | undefined, b: Contribution | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.kind === 'record') return b.kind === 'record' && a.record === b.record;
+  if (a.kind === 'pending') return b.kind === 'pending';
+  return b.kind === 'unrecognized' && a.size === b.size;
+}
