@@ -2,8 +2,10 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IIoK8sApiCoreV1Container } from 'kubernetes-models/v1/Container';
 import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { findObject, type KubeObject } from './support/kube-object.js';
-import { loadTarget } from './support/targets.js';
+import { loadTarget, ROOT } from './support/targets.js';
 
 const CHECKPOINT_DIR = '/var/lib/kubelet/checkpoints';
 const METRICS_PORT = 9873;
@@ -33,9 +35,10 @@ beforeAll(async () => {
 });
 
 describe('exporter DaemonSet', () => {
-  it('runs the pinned image with serve, the kubelet checkpoint directory and the metrics port', () => {
+  it('runs the image of this version with serve, the kubelet checkpoint directory and the metrics port', async () => {
     const exporter = exporterOf(installed);
-    expect(exporter.image).toBe('ghcr.io/checkpoint-exporter/checkpoint-exporter:0.1.0');
+    const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(exporter.image).toBe(`ghcr.io/checkpoint-exporter/checkpoint-exporter:${version}`);
     expect(exporter.command).toBeUndefined();
     expect(exporter.args).toEqual(['serve', '--checkpoint-dir', CHECKPOINT_DIR, '--listen-address', `0.0.0.0:${METRICS_PORT}`]);
     expect(exporter.ports).toEqual([{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }]);
@@ -59,6 +62,14 @@ describe('exporter DaemonSet', () => {
     expect(exporter.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
   });
 
+  it('gives the first full scan five minutes through a startup probe on /readyz before liveness counts', () => {
+    const startup = exporterOf(installed).startupProbe;
+    expect(startup?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    expect(startup?.periodSeconds).toBe(5);
+    expect(startup?.failureThreshold).toBe(60);
+    expect((startup?.periodSeconds ?? 0) * (startup?.failureThreshold ?? 0)).toBe(300);
+  });
+
   it('runs as uid 0 with every capability dropped, no escalation, a read-only root and the runtime seccomp profile', () => {
     const spec = podSpecOf(installed);
     expect(spec.securityContext).toEqual({ runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } });
@@ -80,11 +91,11 @@ describe('exporter DaemonSet', () => {
   });
 
   it('requests and limits CPU and memory', () => {
-    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '10m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } });
+    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '10m', memory: '192Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
   });
 
-  it('rolls out one node at a time, selecting its pods by a label the template carries', () => {
-    expect(installed.spec?.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+  it('rolls out 10 % of the nodes at a time, never two pods on a node, selecting its pods by a label the template carries', () => {
+    expect(installed.spec?.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
     const selector = installed.spec?.selector.matchLabels ?? {};
     expect(selector).toEqual({ 'app.kubernetes.io/name': 'checkpoint-exporter' });
     expect(installed.spec?.template.metadata?.labels).toMatchObject(selector);
@@ -98,13 +109,16 @@ describe('exporter DaemonSet', () => {
     });
   });
 
-  it('differs in the dry-run overlay only by --dry-run appended to the arguments', () => {
+  it('differs in the dry-run overlay only by --dry-run appended to the arguments and a read-only mount', () => {
     expect(exporterOf(dryRun).args).toEqual([...(exporterOf(installed).args ?? []), '--dry-run']);
-    const withoutArgs = (daemonSet: IDaemonSet): unknown => {
+    expect(exporterOf(dryRun).volumeMounts).toEqual([{ name: 'checkpoints', mountPath: CHECKPOINT_DIR, readOnly: true }]);
+    const withoutDifferences = (daemonSet: IDaemonSet): unknown => {
       const copy = structuredClone(daemonSet);
-      delete (copy.spec?.template.spec?.containers[0] as { args?: string[] }).args;
+      const container = copy.spec?.template.spec?.containers[0] as { args?: string[]; volumeMounts?: unknown };
+      delete container.args;
+      delete container.volumeMounts;
       return copy;
     };
-    expect(withoutArgs(dryRun)).toEqual(withoutArgs(installed));
+    expect(withoutDifferences(dryRun)).toEqual(withoutDifferences(installed));
   });
 });

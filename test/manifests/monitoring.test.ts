@@ -53,8 +53,12 @@ describe('scraping', () => {
   });
 
   it('names the job checkpoint-exporter, as the alerts and dashboards expect', () => {
-    const jobLabel = monitor.spec.jobLabel ?? '';
-    expect(service.metadata?.labels?.[jobLabel]).toBe('checkpoint-exporter');
+    expect(monitor.spec.jobLabel).toBeUndefined();
+    expect(monitor.spec.endpoints?.[0]?.relabelings?.[0]).toEqual({ action: 'replace', targetLabel: 'job', replacement: 'checkpoint-exporter' });
+  });
+
+  it('discovers targets through EndpointSlices, which have no 1,000-address limit', () => {
+    expect((monitor.spec as { serviceDiscoveryRole?: string }).serviceDiscoveryRole).toBe('EndpointSlice');
   });
 
   it('is the job every shipped alert and dashboard query selects', () => {
@@ -67,10 +71,12 @@ describe('scraping', () => {
     expect(selectors(dashboardExprs)).toEqual(new Set(['job="checkpoint-exporter"']));
   });
 
-  it('labels each target with its node, and drops the target labels that would clash with the exporter labels', () => {
+  it('labels each target with its node, names the instance after the node, and drops the target labels that would clash with the exporter labels', () => {
     const relabelings = monitor.spec.endpoints?.[0]?.relabelings;
     expect(relabelings).toEqual([
-      { sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node', action: 'replace' },
+      { action: 'replace', targetLabel: 'job', replacement: 'checkpoint-exporter' },
+      { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' },
+      { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'instance' },
       { action: 'labeldrop', regex: '(namespace|pod|container)' },
     ]);
     expect(monitor.spec.endpoints?.[0]?.honorLabels).toBeUndefined();

@@ -4,8 +4,8 @@ import yaml from 'js-yaml';
 import { isKubeObject, type KubeObject } from './kube-object.js';
 
 /**
- * A deliberately small kustomize: enough of `resources`, `namespace` and inline JSON6902 `patches`
- * to render this repository's kustomizations without kubectl. Anything else in a kustomization is an
+ * A deliberately small kustomize: enough of `resources`, `components`, `namespace`, `images` and
+ * inline JSON6902 `patches` to render this repository's kustomizations without kubectl. Anything else in a kustomization is an
  * error, so a manifest change that would need real kustomize features cannot pass unnoticed here;
  * when kubectl is present the tests also compare this rendering with `kubectl kustomize`.
  */
@@ -19,7 +19,7 @@ export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
   'PriorityClass',
 ]);
 
-const SUPPORTED_FIELDS: ReadonlySet<string> = new Set(['apiVersion', 'kind', 'resources', 'namespace', 'patches']);
+const SUPPORTED_FIELDS: ReadonlySet<string> = new Set(['apiVersion', 'kind', 'resources', 'components', 'namespace', 'patches', 'images']);
 
 export interface LoadedObject {
   readonly object: KubeObject;
@@ -34,9 +34,20 @@ export interface WalkResult {
 }
 
 interface Kustomization {
+  readonly kind?: string;
   readonly resources?: readonly string[];
+  readonly components?: readonly string[];
   readonly namespace?: string;
   readonly patches?: readonly Patch[];
+  readonly images?: readonly ImageEntry[];
+}
+
+/** An `images:` entry: containers whose image name is `name` get the new name, tag or digest. */
+export interface ImageEntry {
+  readonly name: string;
+  readonly newName?: string;
+  readonly newTag?: string;
+  readonly digest?: string;
 }
 
 interface Patch {
@@ -71,22 +82,30 @@ async function readKustomization(dir: string): Promise<Kustomization> {
 
 export async function walkKustomization(dir: string): Promise<WalkResult> {
   const referenced = new Set<string>();
-  const objects = await walk(path.resolve(dir), referenced, []);
+  const objects = await walk(path.resolve(dir), referenced, [], 'Kustomization');
   return { objects, referenced };
 }
 
-async function walk(dir: string, referenced: Set<string>, stack: readonly string[]): Promise<LoadedObject[]> {
+async function walk(dir: string, referenced: Set<string>, stack: readonly string[], expectedKind: string, inherited: LoadedObject[] = []): Promise<LoadedObject[]> {
   if (stack.includes(dir)) throw new Error(`kustomization cycle: ${[...stack, dir].join(' -> ')}`);
   const kustomization = await readKustomization(dir);
-  let loaded: LoadedObject[] = [];
+  const kind = kustomization.kind ?? 'Kustomization';
+  if (kind !== expectedKind) throw new Error(`${dir}: a ${kind} where a ${expectedKind} is expected`);
+  let loaded: LoadedObject[] = [...inherited];
   for (const resource of kustomization.resources ?? []) {
     const target = path.resolve(dir, resource);
     referenced.add(target);
     if ((await stat(target)).isDirectory()) {
-      loaded.push(...(await walk(target, referenced, [...stack, dir])));
+      loaded.push(...(await walk(target, referenced, [...stack, dir], 'Kustomization')));
     } else {
       loaded.push(...(await readObjects(target)).map((object) => ({ object, file: target })));
     }
+  }
+  // A component sees everything accumulated so far, adds its resources and transforms the lot.
+  for (const component of kustomization.components ?? []) {
+    const target = path.resolve(dir, component);
+    referenced.add(target);
+    loaded = await walk(target, referenced, [...stack, dir], 'Component', loaded);
   }
   if (kustomization.namespace !== undefined) {
     const namespace = kustomization.namespace;
@@ -96,7 +115,38 @@ async function walk(dir: string, referenced: Set<string>, stack: readonly string
     }));
   }
   for (const patch of kustomization.patches ?? []) loaded = applyPatch(loaded, patch, dir);
+  for (const image of kustomization.images ?? []) loaded = loaded.map((entry) => ({ ...entry, object: setImage(entry.object, image) }));
   return loaded;
+}
+
+/** Splits `name[:tag][@digest]`; a registry port (`host:5000/name`) is part of the name. */
+export function parseImage(reference: string): { name: string; tag?: string; digest?: string } {
+  const [beforeDigest = '', digest] = reference.split('@');
+  const slash = beforeDigest.lastIndexOf('/');
+  const colon = beforeDigest.lastIndexOf(':');
+  const name = colon > slash ? beforeDigest.slice(0, colon) : beforeDigest;
+  const tag = colon > slash ? beforeDigest.slice(colon + 1) : undefined;
+  return { name, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
+}
+
+/** kustomize's image transformer, for the containers of pod templates. */
+function setImage(object: KubeObject, entry: ImageEntry): KubeObject {
+  const podSpec = (object['spec'] as { template?: { spec?: { containers?: Array<{ image?: string }>; initContainers?: Array<{ image?: string }> } } } | undefined)?.template?.spec;
+  const containers = [...(podSpec?.containers ?? []), ...(podSpec?.initContainers ?? [])];
+  if (!containers.some((container) => container.image !== undefined && parseImage(container.image).name === entry.name)) return object;
+  const copy = structuredClone(object) as KubeObject;
+  const copySpec = (copy['spec'] as { template: { spec: { containers?: Array<{ image?: string }>; initContainers?: Array<{ image?: string }> } } }).template.spec;
+  for (const container of [...(copySpec.containers ?? []), ...(copySpec.initContainers ?? [])]) {
+    if (container.image === undefined) continue;
+    const current = parseImage(container.image);
+    if (current.name !== entry.name) continue;
+    const name = entry.newName ?? current.name;
+    // A new digest drops the old tag unless a new tag comes with it; a new tag drops the old digest.
+    const tag = entry.newTag ?? (entry.digest === undefined ? current.tag : undefined);
+    const digest = entry.digest ?? (entry.newTag === undefined ? current.digest : undefined);
+    container.image = `${name}${tag === undefined ? '' : `:${tag}`}${digest === undefined ? '' : `@${digest}`}`;
+  }
+  return copy;
 }
 
 function matches(object: KubeObject, target: Patch['target']): boolean {

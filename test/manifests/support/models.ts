@@ -7,7 +7,9 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { KubeObject } from './kube-object.js';
 
 interface ValidatingModel {
@@ -31,7 +33,23 @@ const MODELS: ReadonlyMap<string, ModelConstructor> = new Map<string, ModelConst
   ['apiextensions.k8s.io/v1/CustomResourceDefinition', CustomResourceDefinition],
   ['monitoring.coreos.com/v1/ServiceMonitor', ServiceMonitor],
   ['monitoring.coreos.com/v1/PrometheusRule', PrometheusRule],
+  ['monitoring.coreos.com/v1/PodMonitor', PodMonitor],
+  ['networking.k8s.io/v1/NetworkPolicy', NetworkPolicy],
 ]);
+
+/**
+ * Fields newer than the models this repository can use on Node.js 20 (the model releases that know
+ * them need Node.js 22), checked here as the Prometheus Operator's CRD schema does.
+ */
+function checkNewerFields(object: KubeObject): void {
+  if (object.apiVersion === 'monitoring.coreos.com/v1' && object.kind === 'ServiceMonitor') {
+    // Prometheus Operator >= 0.79: ServiceMonitorSpec.serviceDiscoveryRole, enum Endpoints | EndpointSlice.
+    const role = (object['spec'] as { serviceDiscoveryRole?: unknown } | undefined)?.serviceDiscoveryRole;
+    if (role !== undefined && role !== 'Endpoints' && role !== 'EndpointSlice') {
+      throw new Error(`spec.serviceDiscoveryRole must be Endpoints or EndpointSlice, got ${JSON.stringify(role)}`);
+    }
+  }
+}
 
 export function hasModel(object: KubeObject): boolean {
   return MODELS.has(`${object.apiVersion}/${object.kind}`);
@@ -43,6 +61,7 @@ export function validateWithModel(object: KubeObject): void {
   if (Model === undefined) throw new Error(`no model for ${object.apiVersion} ${object.kind}`);
   try {
     new Model(object as never).validate();
+    checkNewerFields(object);
   } catch (error) {
     throw new Error(`${object.kind}/${object.metadata.name}: ${error instanceof Error ? error.message : String(error)}`);
   }
