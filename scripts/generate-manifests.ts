@@ -188,7 +188,10 @@ export function renderKustomizeDaemonSet(values: WorkloadValues, version: string
               image: KUSTOMIZE_IMAGE_NAME,
               imagePullPolicy: values.image.pullPolicy,
               args: ['serve', '--checkpoint-dir', values.checkpointDir, '--listen-address', `0.0.0.0:${values.port}`],
-              env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+              env: [
+                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ],
               ports: [{ name: 'metrics', containerPort: values.port, protocol: 'TCP' }],
               startupProbe: values.startupProbe,
               readinessProbe: values.readinessProbe,

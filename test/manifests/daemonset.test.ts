@@ -52,8 +52,11 @@ describe('exporter DaemonSet', () => {
     expect(mounts[0]?.readOnly).toBeUndefined();
   });
 
-  it('passes the node name from the downward API', () => {
-    expect(exporterOf(installed).env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+  it('passes the node name and its own namespace from the downward API', () => {
+    expect(exporterOf(installed).env).toEqual([
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ]);
   });
 
   it('probes liveness on /healthz and readiness on /readyz through the metrics port', () => {

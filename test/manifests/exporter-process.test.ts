@@ -79,6 +79,7 @@ async function startLikeDaemonSet(target: TargetName, checkpointDir: string): Pr
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
   for (const variable of container?.env ?? []) {
     if (variable.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[variable.name] = NODE_NAME;
+    else if (variable.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[variable.name] = daemonSet.metadata?.namespace ?? 'missing';
     else if (variable.value !== undefined) env[variable.name] = variable.value;
   }
   const [command = 'node', ...rest] = await entrypoint();
