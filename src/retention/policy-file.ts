@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Result } from '../archive/types.js';
-import { parsePolicyYaml, type PolicyDocument } from './policy-document.js';
+import { parsePolicyYaml, splitProblems, type PolicyDocument } from './policy-document.js';
 
 /** A policy file is a few kilobytes; anything this large is a mistake and is refused unread. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
@@ -134,7 +134,8 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
           onLoad(parsed.value);
         } else {
           lastFailure = parsed.reason;
-          logger.warn({ path: file, reason: parsed.reason }, 'policy file invalid; keeping the last good policy');
+          // One entry per problem, as `serve` prints them at start.
+          logger.warn({ path: file, problems: splitProblems(parsed.reason) }, 'policy file invalid; keeping the last good policy');
           onError(parsed.reason);
         }
       } while (again && !closed);
