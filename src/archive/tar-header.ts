@@ -75,17 +75,26 @@ export function parseNumericField(bytes: Uint8Array, what: string): Result<numbe
   return { ok: true, value };
 }
 
-/** The checksum is computed with its own field read as spaces; some old writers summed signed bytes. */
+/**
+ * The checksum is computed with its own field read as spaces; some old writers summed signed bytes.
+ * One pass over all 512 bytes, then the checksum field's own bytes are swapped for spaces: this runs
+ * for every header of every archive, so it stays a tight loop.
+ */
 function checksumMatches(block: Uint8Array, stored: number): boolean {
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let index = 0; index < BLOCK_SIZE; index += 1) {
-    const inChecksum = index >= CHECKSUM[0] && index < CHECKSUM[0] + CHECKSUM[1];
-    const byte = inChecksum ? 0x20 : (block[index] ?? 0);
+    const byte = block[index] as number;
     unsigned += byte;
-    signed += byte > 127 ? byte - 256 : byte;
+    if (byte > 127) high += 1;
   }
-  return stored === unsigned || stored === signed;
+  for (let index = CHECKSUM[0]; index < CHECKSUM[0] + CHECKSUM[1]; index += 1) {
+    const byte = block[index] as number;
+    unsigned += 0x20 - byte;
+    if (byte > 127) high -= 1;
+  }
+  // Each byte above 127 counts 256 less when summed as signed.
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 function formatOf(block: Uint8Array): TarHeaderFormat {

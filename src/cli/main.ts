@@ -2,12 +2,11 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfiguration, UsageError } from './configuration.js';
-import { startExporter } from '../daemon/exporter.js';
-import { runInspect } from './inspect.js';
-import { runLs } from './ls.js';
 import { flags } from './options.js';
-import { runPlan } from './plan.js';
 import { readPackageVersion } from './version.js';
+
+// Each command loads its own modules when it runs: the Kubernetes client alone takes a second and
+// tens of megabytes to load, and `serve` without an API server, `ls` and `inspect` never need it.
 
 const version = readPackageVersion();
 
@@ -33,6 +32,7 @@ program
     // Logs go to stderr, synchronously, so the last lines before an exit are not lost.
     const logger = pino({ level: opts.logLevel, base: { nodeName: opts.nodeName } }, pino.destination({ dest: 2, sync: true }));
     const config = await loadConfiguration(opts);
+    const { startExporter } = await import('../daemon/exporter.js');
     const exporter = await startExporter({
       checkpointDirectory: config.checkpointDirectory,
       listenAddress: opts.listenAddress,
@@ -70,6 +70,7 @@ program
   .addOption(flags.json())
   .action(async (opts) => {
     const config = await loadConfiguration(opts);
+    const { runLs } = await import('./ls.js');
     process.stdout.write(await runLs({ directory: config.checkpointDirectory, json: opts.json }));
   });
 
@@ -79,6 +80,7 @@ program
   .argument('<archive>', 'path of a checkpoint archive')
   .addOption(flags.json())
   .action(async (archive: string, opts) => {
+    const { runInspect } = await import('./inspect.js');
     const result = await runInspect({ path: archive, json: opts.json });
     process.stdout.write(result.output);
     if (!result.ok) process.exitCode = 1;
@@ -95,6 +97,7 @@ program
   .addOption(flags.json())
   .action(async (opts) => {
     const config = await loadConfiguration(opts);
+    const { runPlan } = await import('./plan.js');
     process.stdout.write(
       await runPlan({
         directory: config.checkpointDirectory,

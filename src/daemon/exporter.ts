@@ -12,7 +12,7 @@ import type { OwnerLookup } from '../retention/types.js';
 import { createServerApp } from '../server/app.js';
 import { closeServer, listen, type ListenAddress } from '../server/listen.js';
 import { readDiskStats } from './disk-stats.js';
-import { connectKubernetes, type KubernetesConnection } from './kubernetes-wiring.js';
+import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createPolicySources } from './policy-sources.js';
 import { createRetentionRunner } from './retention-runner.js';
 import { streamArchives, streamPlan } from '../server/views.js';
@@ -61,7 +61,12 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   const policies = createPolicySources({ configPath: config.configPath, logger, now });
   if (config.configPath !== undefined) policies.setFileDocuments(config.initialPolicy);
 
-  const kubernetes: KubernetesConnection | undefined = connectKubernetes({
+  // The Kubernetes client is loaded only when an API server could be configured (a kubeconfig or the
+  // in-cluster environment): it costs a second and tens of megabytes, for nothing on a node without one.
+  const maybeKubernetes = (config.kubeconfigPath ?? '') !== '' || (config.env['KUBERNETES_SERVICE_HOST'] ?? '') !== '';
+  const wiring = maybeKubernetes ? await import('./kubernetes-wiring.js') : undefined;
+  if (wiring === undefined) logger.info('Kubernetes API not configured: orphan cleanup, cluster policies and Events are off');
+  const kubernetes: KubernetesConnection | undefined = wiring?.connectKubernetes({
     kubeconfigPath: config.kubeconfigPath,
     nodeName: config.nodeName,
     env: config.env,

@@ -94,7 +94,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const now = deps.now ?? Date.now;
   const timers = deps.timers ?? systemTimers;
   const watch = deps.watch === false ? undefined : (deps.watch ?? watchDirectory);
-  const identifyQueue = createWorkQueue(deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY);
+  const identifyConcurrency = deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY;
   const lstatQueue = createWorkQueue(LSTAT_CONCURRENCY);
   const model = createInventoryModel();
   const listeners = new Set<(change: InventoryChange) => void>();
@@ -134,18 +134,22 @@ export function createInventory(deps: InventoryDeps): Inventory {
   };
   let changeBatches = 0;
 
-  function track(work: Promise<void>): Promise<void> {
+  function begin(): void {
     inflight += 1;
-    return work
-      .catch((error: unknown) => logger.error({ err: error }, 'inventory task failed'))
-      .finally(() => {
-        inflight -= 1;
-        if (inflight === 0) {
-          const waiters = idleWaiters;
-          idleWaiters = [];
-          for (const wake of waiters) wake();
-        }
-      });
+  }
+
+  function end(): void {
+    inflight -= 1;
+    if (inflight === 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  function track(work: Promise<void>): Promise<void> {
+    begin();
+    return work.catch((error: unknown) => logger.error({ err: error }, 'inventory task failed')).finally(end);
   }
 
   /** Marks the views stale and schedules one notification for everything changed in this event-loop turn. */
@@ -221,40 +225,68 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }
   }
 
+  /**
+   * Archives waiting for an identity read, first come first served. A plain array, not a promise per
+   * archive: 100,000 archives found at start are 100,000 array slots, not 100,000 pending closures.
+   */
+  let identifyWaiting: { readonly fileName: string; readonly state: EntryState; readonly epoch: number }[] = [];
+  let identifyHead = 0;
+  let identifyActive = 0;
+
   function startIdentify(fileName: string, startedFrom: EntryState): void {
     if (startedFrom.kind !== 'identifying') return;
-    const startedEpoch = epoch;
-    void track(
-      identifyQueue.run(async () => {
-        if (epoch !== startedEpoch || model.get(fileName) !== startedFrom) return;
-        let identified: IdentityReadResult;
-        try {
-          identified = await identify(join(directory, fileName), startedFrom.name, startedFrom.fingerprint);
-        } catch (error) {
-          // A throwing reader is a bug; the archive still must not become deletable by scope on a guess.
-          logger.error({ err: error, fileName }, 'identity reader threw');
-          identified = { ok: false, reason: `identity reader failed: ${error instanceof Error ? error.message : String(error)}` };
-        }
-        if (epoch !== startedEpoch || phase !== 'watching') return;
-        const outcome = completeIdentify(model.get(fileName), startedFrom, identified, intern);
-        switch (outcome.kind) {
-          case 'stale':
-            return;
-          case 'changed':
-            void observe(fileName);
-            return;
-          case 'retry':
-            logger.warn({ fileName, reason: identified.ok ? undefined : identified.reason, retryInMs: outcome.delayMs }, 'transient error reading checkpoint archive; retrying');
-            commit(fileName, outcome.next);
-            armRetry(fileName, outcome.next, outcome.delayMs);
-            return;
-          case 'settled':
-            commit(fileName, outcome.next);
-            reportSettled(outcome.next.record);
-            return;
-        }
-      }),
-    );
+    begin();
+    identifyWaiting.push({ fileName, state: startedFrom, epoch });
+    pumpIdentify();
+  }
+
+  function pumpIdentify(): void {
+    while (identifyActive < identifyConcurrency && identifyHead < identifyWaiting.length) {
+      const job = identifyWaiting[identifyHead] as (typeof identifyWaiting)[number];
+      identifyHead += 1;
+      if (identifyHead === identifyWaiting.length) {
+        identifyWaiting = [];
+        identifyHead = 0;
+      }
+      identifyActive += 1;
+      void runIdentify(job.fileName, job.state, job.epoch)
+        .catch((error: unknown) => logger.error({ err: error }, 'inventory task failed'))
+        .finally(() => {
+          identifyActive -= 1;
+          end();
+          pumpIdentify();
+        });
+    }
+  }
+
+  async function runIdentify(fileName: string, startedFrom: EntryState, startedEpoch: number): Promise<void> {
+    if (epoch !== startedEpoch || model.get(fileName) !== startedFrom || startedFrom.kind !== 'identifying') return;
+    let identified: IdentityReadResult;
+    try {
+      identified = await identify(join(directory, fileName), startedFrom.name, startedFrom.fingerprint);
+    } catch (error) {
+      // A throwing reader is a bug; the archive still must not become deletable by scope on a guess.
+      logger.error({ err: error, fileName }, 'identity reader threw');
+      identified = { ok: false, reason: `identity reader failed: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    if (epoch !== startedEpoch || phase !== 'watching') return;
+    const outcome = completeIdentify(model.get(fileName), startedFrom, identified, intern);
+    switch (outcome.kind) {
+      case 'stale':
+        return;
+      case 'changed':
+        void observe(fileName);
+        return;
+      case 'retry':
+        logger.warn({ fileName, reason: identified.ok ? undefined : identified.reason, retryInMs: outcome.delayMs }, 'transient error reading checkpoint archive; retrying');
+        commit(fileName, outcome.next);
+        armRetry(fileName, outcome.next, outcome.delayMs);
+        return;
+      case 'settled':
+        commit(fileName, outcome.next);
+        reportSettled(outcome.next.record);
+        return;
+    }
   }
 
   function armRetry(fileName: string, state: EntryState, delayMs: number): void {
@@ -499,9 +531,13 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const names = new Set(listing.value);
     // Entries readdir no longer lists are lstat'ed rather than dropped: one may have been created after readdir ran.
     for (const fileName of model.names()) names.add(fileName);
-    const observations: Promise<void>[] = [];
-    for (const fileName of names) observations.push(observe(fileName));
-    await Promise.all(observations);
+    // A fixed number of lstats in flight, pulled from the list: no promise per entry up front.
+    const list = [...names];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < list.length && epoch === scanEpoch) await observe(list[next++] as string);
+    };
+    await Promise.all(Array.from({ length: LSTAT_CONCURRENCY }, worker));
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!initialScanDone) {
       initialScanDone = true;
