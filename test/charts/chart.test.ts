@@ -142,6 +142,19 @@ withHelm('helm chart', () => {
       expect(podMonitor.map((object) => object.kind)).toContain('PodMonitor');
     });
 
+    it.each([
+      ['a misspelled value', { serviceMonitor: { enable: true } }, /Additional property enable is not allowed/],
+      ['a threshold of 100 %', { prometheusRule: { thresholds: { almostFullCriticalPercent: 100 } } }, /almostFullCriticalPercent/],
+      ['a critical mark above the warning mark', { prometheusRule: { enabled: true, thresholds: { almostFullWarningPercent: 15, almostFullCriticalPercent: 20 } } }, /must not exceed/],
+      ['a critical prediction mark above the warning mark', { prometheusRule: { enabled: true, thresholds: { fillingUpWarningPercent: 10 } } }, /must not exceed/],
+      ['a relative runbook URL', { prometheusRule: { runbookBaseUrl: 'docs/runbooks.md' } }, /runbookBaseUrl/],
+      ['a digest that is not sha256', { image: { digest: 'latest' } }, /digest/],
+      ['a relative checkpoint directory', { checkpointDir: 'checkpoints' }, /checkpointDir/],
+      ['an unknown discovery role', { serviceMonitor: { serviceDiscoveryRole: 'Pod' } }, /serviceDiscoveryRole/],
+    ])('refuses %s (values.schema.json and template checks)', async (_name, values, message) => {
+      await expect(renderChart(values)).rejects.toThrow(message);
+    });
+
     it('refuses a ServiceMonitor and a PodMonitor together: every node would be scraped twice', async () => {
       await expect(renderChart({ serviceMonitor: { enabled: true }, podMonitor: { enabled: true } })).rejects.toThrow(/not both/);
     });
