@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,10 @@ describe('classifyEntry', () => {
     await symlink(join(dir, ARCHIVE), join(dir, archiveName('web-1', 'shop', 'nginx')));
     await symlink(join(dir, `${ARCHIVE}.keep`), join(dir, `${archiveName('web-1', 'shop', 'nginx')}.keep`));
     await mkdir(join(dir, archiveName('web-2', 'shop', 'nginx')));
+    await mkdir(join(dir, `${archiveName('web-3', 'shop', 'nginx')}.keep`));
+    await symlink(join(dir, 'nowhere'), join(dir, `${archiveName('web-4', 'shop', 'nginx')}.keep`));
     await mkdir(join(dir, 'subdir'));
+    execFileSync('mkfifo', [join(dir, archiveName('web-5', 'shop', 'nginx')), join(dir, `${archiveName('web-6', 'shop', 'nginx')}.keep`)]);
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -27,13 +31,12 @@ describe('classifyEntry', () => {
 
   it.each([
     ['a regular archive-named file', ARCHIVE, 'archive', 12],
-    ['a regular pin of an archive name', `${ARCHIVE}.keep`, 'pin', 3],
     ['a foreign file, counted with its bytes', 'notes.txt', 'unrecognized', 5],
     ['an archive-like name that does not parse', 'checkpoint-broken.tar', 'unrecognized', 3],
     ['a pin whose target is not an archive name', 'checkpoint-web-0_shop-nginx-not-a-time.tar.keep', 'unrecognized', 1],
     ['a symlink named like an archive (never followed)', archiveName('web-1', 'shop', 'nginx'), 'unrecognized', 0],
-    ['a symlink named like a pin', `${archiveName('web-1', 'shop', 'nginx')}.keep`, 'unrecognized', 0],
     ['a directory named like an archive', archiveName('web-2', 'shop', 'nginx'), 'unrecognized', 0],
+    ['a FIFO named like an archive (never opened)', archiveName('web-5', 'shop', 'nginx'), 'unrecognized', 0],
     ['a subdirectory', 'subdir', 'unrecognized', 0],
   ])('%s', async (_case, fileName, kind, size) => {
     const observation = classifyEntry(fileName, await lstat(join(dir, fileName)));
@@ -41,12 +44,32 @@ describe('classifyEntry', () => {
     if (observation.kind === 'archive') {
       expect(observation.fingerprint.size).toBe(size);
       expect(observation.name.pod).toBe('web-0');
-    } else if (observation.kind === 'pin') {
-      expect(observation.target).toBe(ARCHIVE);
-      expect(observation.size).toBe(size);
     } else if (observation.kind === 'unrecognized') {
       expect(observation.size).toBe(size);
     }
+  });
+
+  // The executor refuses to delete an archive while any entry named `<archive>.keep` exists, so every such
+  // entry pins, whatever its type; only a regular file's own size counts.
+  it.each([
+    ['a regular file', `${ARCHIVE}.keep`, ARCHIVE, 3],
+    ['a symlink to a pin', `${archiveName('web-1', 'shop', 'nginx')}.keep`, archiveName('web-1', 'shop', 'nginx'), 0],
+    ['a directory', `${archiveName('web-3', 'shop', 'nginx')}.keep`, archiveName('web-3', 'shop', 'nginx'), 0],
+    ['a dangling symlink', `${archiveName('web-4', 'shop', 'nginx')}.keep`, archiveName('web-4', 'shop', 'nginx'), 0],
+    ['a FIFO', `${archiveName('web-6', 'shop', 'nginx')}.keep`, archiveName('web-6', 'shop', 'nginx'), 0],
+  ])('counts %s named <archive>.keep as a pin of that archive', async (_case, fileName, target, size) => {
+    expect(classifyEntry(fileName, await lstat(join(dir, fileName)))).toEqual({ kind: 'pin', target, size });
+  });
+
+  it('gives an archive its lstat fingerprint and ctime', async () => {
+    const stats = await lstat(join(dir, ARCHIVE));
+    const observation = classifyEntry(ARCHIVE, stats);
+    expect(observation).toEqual({
+      kind: 'archive',
+      name: expect.objectContaining({ fileName: ARCHIVE, pod: 'web-0', namespaceContainer: 'shop-nginx' }),
+      fingerprint: { dev: stats.dev, ino: stats.ino, size: 12, mtimeMs: stats.mtimeMs },
+      ctimeMs: stats.ctimeMs,
+    });
   });
 
   it('reports an entry without stats as missing', () => {
