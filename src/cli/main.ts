@@ -27,6 +27,7 @@ program
   .addOption(flags.kubeconfig())
   .addOption(flags.nodeName())
   .addOption(flags.logLevel())
+  .addOption(flags.exporterNamespace())
   .option('--no-container-metrics', 'leave out the per-container metric families (node-level totals stay); for nodes with very many containers')
   .action(async (opts) => {
     // Logs go to stderr, synchronously, so the last lines before an exit are not lost.
@@ -47,6 +48,7 @@ program
       version,
       logger,
       containerMetrics: opts.containerMetrics !== false,
+      exporterNamespace: opts.exporterNamespace,
     });
     const shutdown = (signal: string): void => {
       logger.info({ signal }, 'shutting down');

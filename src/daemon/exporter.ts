@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { EventEmitter } from 'node:events';
 import { createIdentityReader } from '../archive/identity-pool.js';
 import { createInventory } from '../inventory/inventory.js';
+import type { PolicyEventTarget } from '../kubernetes/events.js';
+import { registerPolicyCollector } from '../metrics/health-collector.js';
 import { createExporterRegistry, registerExporterCollectors } from '../metrics/registry.js';
 import { createRetentionExecutor } from '../retention/execute.js';
 import { watchPolicyFile } from '../retention/policy-file.js';
@@ -33,6 +35,8 @@ export interface ExporterConfig {
   readonly logger: Logger;
   /** Per-container metric families (default on); off keeps only node-level totals, for very large nodes. */
   readonly containerMetrics?: boolean;
+  /** The namespace whose policy objects may set every policy; others only their own namespace's. */
+  readonly exporterNamespace?: string;
 }
 
 export interface RunningExporter {
@@ -56,9 +60,16 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   const now = (): number => Date.now();
   const directory = config.checkpointDirectory;
   // 'full': plan everything again (a policy changed, a resync finished).
-  const retentionRequests = new EventEmitter<{ full: [] }>();
+  // 'invalidObject': a policy object was refused, for a Warning Event once the API client exists.
+  const retentionRequests = new EventEmitter<{ full: []; invalidObject: [object: PolicyEventTarget, problems: readonly string[]] }>();
 
-  const policies = createPolicySources({ configPath: config.configPath, logger, now });
+  const policies = createPolicySources({
+    configPath: config.configPath,
+    logger,
+    now,
+    ...(config.exporterNamespace !== undefined ? { exporterNamespace: config.exporterNamespace } : {}),
+    onInvalidObject: (object, problems) => retentionRequests.emit('invalidObject', object, problems),
+  });
   if (config.configPath !== undefined) policies.setFileDocuments(config.initialPolicy);
 
   // The Kubernetes client is loaded only when an API server could be configured (a kubeconfig or the
@@ -90,7 +101,10 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     onResync: () => retentionRequests.emit('full'),
   });
 
+  retentionRequests.on('invalidObject', (object, problems) => kubernetes?.recordPolicyProblem(object, problems));
+
   const { registry, retention: retentionMetrics } = createExporterRegistry();
+  registerPolicyCollector(registry, policies);
 
   const executor = createRetentionExecutor({
     directory,
@@ -110,7 +124,8 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   const runner = createRetentionRunner({
     inventory,
     policy: () => policies.policy(),
-    policiesReady: () => kubernetes?.policiesSynced() ?? true,
+    // Never the defaults alone: not before the cluster policies are listed, nor while a policy object has no valid version.
+    policiesReady: () => (kubernetes?.policiesSynced() ?? true) && policies.retentionAllowed().ok,
     resolveOwners: (identities) => (kubernetes ? kubernetes.resolveOwners(identities) : Promise.resolve(NO_KUBERNETES)),
     diskStats: () => readDiskStats(directory),
     execute: (plan) => executor.execute(plan),

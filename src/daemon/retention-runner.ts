@@ -237,7 +237,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
   const loop = async (): Promise<void> => {
     while (!stopped && (fullRequested || dirty.size > 0)) {
       if (!deps.policiesReady()) {
-        if (!waitingLogged) logger.info('retention waits until the cluster policies have been listed once');
+        if (!waitingLogged) logger.info('retention waits until every policy source has a valid version (cluster policies listed, no refused object without one)');
         waitingLogged = true;
         // The policy source asks for a full run once it is ready.
         fullRequested = false;
