@@ -14,6 +14,8 @@ export interface ByteSource {
 
 export interface OpenedByteSource {
   readonly source: ByteSource;
+  /** True while the open file still has the size and mtime it had when opened. */
+  unchanged(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -49,7 +51,11 @@ export async function openFileByteSource(path: string, expect?: FileFingerprint)
       size: stat.size,
       read: (buffer, offset, length, position) => readFd(fd, buffer, offset, length, position),
     };
-    return { ok: true, value: { source, close: closeOnce } };
+    const unchanged = async (): Promise<boolean> => {
+      const after = await fstatFd(fd);
+      return after.size === stat.size && after.mtimeMs === stat.mtimeMs;
+    };
+    return { ok: true, value: { source, unchanged, close: closeOnce } };
   } catch (error) {
     await closeOnce().catch(() => undefined);
     return readFailure(`cannot stat ${path}: ${describeError(error)}`, error);
@@ -97,7 +103,11 @@ export function openFileByteSourceSync(path: string, expect?: FileFingerprint): 
       size: stat.size,
       read: (buffer, offset, length, position) => Promise.resolve(readSync(fd, buffer, offset, length, position)),
     };
-    return { ok: true, value: { source, close: closeOnce } };
+    const unchanged = (): Promise<boolean> => {
+      const after = fstatSync(fd);
+      return Promise.resolve(after.size === stat.size && after.mtimeMs === stat.mtimeMs);
+    };
+    return { ok: true, value: { source, unchanged, close: closeOnce } };
   } catch (error) {
     try {
       closeSync(fd);
@@ -138,7 +148,10 @@ export async function withFileByteSource<T>(
   const opened = await opener(path, expect);
   if (!opened.ok) return opened;
   try {
-    return await use(opened.value.source);
+    const result = await use(opened.value.source);
+    // Written to while it was read: what was read may be neither the old bytes nor the new ones.
+    if (expect !== undefined && !(await opened.value.unchanged())) return { ok: false, reason: `${path} changed while it was read`, retry: 'changed' };
+    return result;
   } catch (error) {
     // A read error (EIO, file vanished on a network filesystem) is an outcome for this archive, not a bug.
     return readFailure(`cannot read ${path}: ${describeError(error)}`, error);

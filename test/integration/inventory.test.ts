@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { appendFile, mkdir, mkdtemp, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -214,14 +214,14 @@ describe('inventory on a real directory with a real watcher', () => {
   it('heals, by resync, changes made while the watcher delivered nothing', async () => {
     await mkdir(dir);
     let deliver = true;
-    // The real chokidar watcher, with its events dropped on the floor while `deliver` is false.
+    // The real directory watch, with its events dropped on the floor while `deliver` is false.
     const gatedWatch: WatchDirectory = (directory, events) =>
       watchDirectory(directory, {
         entryChanged: (fileName) => {
           if (deliver) events.entryChanged(fileName);
         },
-        directoryGone: () => {
-          if (deliver) events.directoryGone();
+        directoryChanged: () => {
+          if (deliver) events.directoryChanged();
         },
         error: (error) => events.error(error),
       });
@@ -244,5 +244,33 @@ describe('inventory on a real directory with a real watcher', () => {
     expect(inv.snapshot().lastScanDurationSeconds).toBeGreaterThanOrEqual(0);
     await until('the archive found by resync settles', () => inv.snapshot().archives.length === 2);
     expect(names(inv.snapshot())).toEqual([kept, added].sort());
+  });
+});
+
+/** inotify watches this process holds, from /proc (Linux): one line per watch in the fdinfo of each inotify descriptor. */
+async function inotifyWatches(): Promise<number> {
+  let count = 0;
+  for (const fd of await readdir('/proc/self/fdinfo')) {
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+    count += info.split('\n').filter((line) => line.startsWith('inotify wd:')).length;
+  }
+  return count;
+}
+
+describe('inventory watch budget', () => {
+  it('holds one inotify watch for the directory, whatever the number of archives, and follows each of them', async () => {
+    await mkdir(dir);
+    const archives = 300;
+    const before = await inotifyWatches();
+    for (let i = 0; i < archives; i += 1) await writeFile(join(dir, sampleArchiveName(sample(`web-${i}`, 'nginx'))), encodeTar(sampleArchiveEntries(sample(`web-${i}`, 'nginx'))));
+    const inv = await startInventory();
+    await until('every archive settles', () => inv.snapshot().archives.length === archives);
+    expect((await inotifyWatches()) - before).toBe(1);
+    // Still one after more arrive, and the one watch sees them.
+    const late = await writeSampleArchive(dir, sample('late-0', 'nginx'));
+    await until('the late archive settles through the watch', () => inv.snapshot().archives.some((record) => record.fileName === late));
+    expect((await inotifyWatches()) - before).toBe(1);
+    await inv.stop();
+    expect((await inotifyWatches()) - before).toBe(0);
   });
 });

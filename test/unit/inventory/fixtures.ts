@@ -63,7 +63,7 @@ export function createManualWatch(): { readonly watch: WatchDirectory; emit(file
       events?.entryChanged(fileName);
     },
     gone() {
-      events?.directoryGone();
+      events?.directoryChanged();
     },
     closed: () => closed,
   };

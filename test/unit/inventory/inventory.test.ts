@@ -155,6 +155,7 @@ describe('createInventory (manual clock, real files)', () => {
       const recording = createRecordingIdentify();
       let release: () => void = () => undefined;
       let blocked = true;
+      // Like the real reader: a file whose size or mtime moved under the read is reported as changed.
       const identify: IdentifyArchive = async (path, name, fingerprint) => {
         if (blocked) {
           blocked = false;
@@ -162,7 +163,10 @@ describe('createInventory (manual clock, real files)', () => {
             release = resolve;
           });
         }
-        return recording.identify(path, name, fingerprint);
+        const result = await recording.identify(path, name, fingerprint);
+        const now = await fingerprintOf(path);
+        if (now.size !== fingerprint.size || now.mtimeMs !== fingerprint.mtimeMs) return { ok: false, reason: 'changed while read', retry: 'changed' };
+        return result;
       };
       const h = await harness(dir, { identify });
       h.clock.advance(SETTLE);
@@ -238,7 +242,7 @@ describe('createInventory (manual clock, real files)', () => {
       expect(record?.identity).toBeUndefined();
       expect(record?.unidentifiedReason).toContain(reason);
       expect(h.inventory.snapshot().initialScanComplete).toBe(true);
-      expect(h.inventory.index().unidentified).toHaveLength(1);
+      expect(h.inventory.index().unidentified.size).toBe(1);
       expect(h.logs.some((line) => line.level === WARN && line.msg.includes('unidentified'))).toBe(true);
     }));
 
