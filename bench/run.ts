@@ -1,19 +1,20 @@
 /**
  * `npm run bench`: every benchmark, each against its baseline in the same run, printed as markdown.
- * `npm run bench -- --write` also replaces docs/benchmarks.md with the results.
+ * `npm run bench -- --write` also replaces docs/benchmarks.md with the results. BENCH_SMOKE=1 runs a
+ * small version of the process benchmark (2,000 archives, one run) and skips the rest.
  */
 import { writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
 import { runIdentityBenchmark } from './identity.js';
-import { runInventoryBenchmark } from './inventory.js';
-import { runPlannerBenchmark } from './planner.js';
+import { runProcessBenchmark } from './process.js';
 
 const sections: string[] = [];
+const smoke = process.env['BENCH_SMOKE'] === '1';
 for (const [name, run] of [
+  ['process', runProcessBenchmark],
   ['identity', runIdentityBenchmark],
-  ['inventory', runInventoryBenchmark],
-  ['planner', runPlannerBenchmark],
 ] as const) {
+  if (smoke && name !== 'process') continue;
   process.stderr.write(`running ${name} benchmark...\n`);
   sections.push(await run());
 }

@@ -8,7 +8,7 @@ import type { DeletionReason, DiskStats, LimitName, OwnerLookup, OwnerState, Pla
 
 export interface PlanInput {
   /** The archives to plan (a whole snapshot, or every archive of some namespaces) and the directory they are in. */
-  readonly snapshot: Pick<InventorySnapshot, 'archives' | 'directoryIdentity'>;
+  readonly snapshot: Pick<InventorySnapshot, 'archives' | 'directoryIdentity'> & Partial<InventorySnapshot>;
   readonly policy: RetentionPolicy;
   readonly owners: OwnerLookup;
   readonly disk: DiskStats | undefined;
