@@ -103,7 +103,7 @@ describe('indexArchives', () => {
     const identity = fc.option(fc.record({ namespace: label, pod: label, container: label }), { nil: undefined });
     const second = fc.integer({ min: 0, max: 59 }).map((s) => `2024-01-01T00:00:${String(s).padStart(2, '0')}Z`);
     fc.assert(
-      fc.property(fc.uniqueArray(fc.tuple(identity, second), { maxLength: 30, selector: ([id, stamp]) => `${JSON.stringify(id)} ${stamp}` }), (list) => {
+      fc.property(fc.uniqueArray(fc.tuple(identity, second), { maxLength: 30, size: 'max', selector: ([id, stamp]) => `${JSON.stringify(id)} ${stamp}` }), (list) => {
         const archives = list.map(([id, stamp]) => record(id, stamp));
         const index = indexArchives(archives);
         let placed = index.unidentified.size;
@@ -214,7 +214,7 @@ describe('createArchiveIndex', () => {
     ];
     const op = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: pool.length - 1 }));
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      fc.property(fc.array(op, { maxLength: 60, size: 'max' }), (ops) => {
         const index = createArchiveIndex();
         const present = new Set<ArchiveRecord>();
         for (const [add, at] of ops) {

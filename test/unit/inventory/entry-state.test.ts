@@ -315,7 +315,7 @@ describe('settling (property)', () => {
 
   it('identifies only bytes unchanged for the settle time, settles only what was on disk, and always settles once the writer stops', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -10 * SETTLE, max: 0 }), fc.array(step, { minLength: 1, maxLength: 40 }), (createdAt, steps) => {
+      fc.property(fc.integer({ min: -10 * SETTLE, max: 0 }), fc.array(step, { minLength: 1, maxLength: 40, size: 'max' }), (createdAt, steps) => {
         let at = 0;
         let onDisk = print(0, createdAt);
         let ctimeMs = createdAt;
