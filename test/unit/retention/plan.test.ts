@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
+import { globalLimitsOf } from '../../../src/retention/effective-limits.js';
 import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
 import { planRetention } from '../../../src/retention/plan.js';
 import type { DeletionReason, DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy } from '../../../src/retention/types.js';
@@ -444,26 +445,41 @@ describe('planRetention disk pressure', () => {
 });
 
 describe('planRetention effective limits', () => {
-  it('lists every limit in force per scope holding archives, with its source', () => {
-    const archives = [archive({ minute: 0, container: 'api' }), archive({ minute: 0, pod: 'db-0' }), archive({ minute: 0, namespace: 'ops' })];
-    const result = plan(
-      archives,
-      policyOf({
-        globalPolicy: { maxCheckpointsPerPod: 7, maxCheckpointAge: '7d' },
-        podPolicies: [{ namespace: 'shop', pod: 'db-0', maxTotalSize: '1Gi' }],
-        namespacePolicies: [{ namespace: 'ops', maxCheckpoints: 3, maxCheckpointSize: '10Mi' }],
-      }),
-    );
+  const policy = policyOf({
+    globalPolicy: { maxCheckpointsPerPod: 7, maxCheckpointAge: '7d' },
+    podPolicies: [{ namespace: 'shop', pod: 'db-0', maxTotalSize: '1Gi' }],
+    namespacePolicies: [{ namespace: 'ops', maxCheckpoints: 3, maxCheckpointSize: '10Mi' }],
+    containerPolicies: [{ namespace: 'shop', pod: 'web-0', container: 'nginx', maxCheckpoints: 2, maxCheckpointAge: '1d' }],
+  });
+
+  it('lists the limits each scope holding archives gets from its own policy, with its source; global limits are not repeated per scope', () => {
+    const archives = [
+      archive({ minute: 0, container: 'api' }),
+      archive({ minute: 0, pod: 'db-0' }),
+      archive({ minute: 0, namespace: 'ops' }),
+      archive({ minute: 0, pod: 'web-0', container: 'nginx' }),
+    ];
+    const result = plan(archives, policy);
     const rows = result.effectiveLimits.map((l) => `${l.namespace}/${l.pod}/${l.container} ${l.limit}=${l.value} <- ${l.policySource.replace(SOURCE, 'CR')}`).sort();
+    // shop/cart-0/api is governed by the global policy only: no row of its own.
     expect(rows).toEqual(
       [
-        'shop/cart-0/api count=10 <- default',
-        'shop/cart-0/api age_seconds=604800 <- CR globalPolicy',
-        'shop/cart-0/ count=7 <- CR globalPolicy',
         'shop/db-0/ total_size=1073741824 <- CR podPolicies[0]',
         'ops// count=3 <- CR namespacePolicies[0]',
         'ops// size=10485760 <- CR namespacePolicies[0]',
+        'shop/web-0/nginx count=2 <- CR containerPolicies[0]',
+        'shop/web-0/nginx age_seconds=86400 <- CR containerPolicies[0]',
       ].sort(),
     );
+  });
+
+  it('lists only scopes that hold archives', () => {
+    expect(plan([archive({ minute: 0, container: 'api' })], policy).effectiveLimits).toEqual([]);
+  });
+
+  it('gives the global limits once, per level, with the field each came from', () => {
+    const rows = globalLimitsOf(policy).map((g) => `${g.level} ${g.limit}=${g.value} <- ${g.policySource.replace(SOURCE, 'CR')}`).sort();
+    expect(rows).toEqual(['archive age_seconds=604800 <- CR globalPolicy', 'container count=10 <- default', 'pod count=7 <- CR globalPolicy'].sort());
+    expect(globalLimitsOf(defaultRetentionPolicy()).map((g) => [g.level, g.limit, g.value])).toEqual([['container', 'count', 10]]);
   });
 });
