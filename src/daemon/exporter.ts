@@ -147,6 +147,10 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
       kubernetesApiUp: () => kubernetes?.healthy() ?? false,
       configStatus: () => policies.configStatus(),
       diskStats: () => readDiskStats(directory),
+      work: () => {
+        const retention = runner.work();
+        return { snapshotBuilds: inventory.work().snapshotBuilds, fullRuns: retention.fullRuns, scopedRuns: retention.scopedRuns, archivesPlanned: retention.archivesPlanned };
+      },
       dryRun: config.dryRun,
       version: config.version,
       containerMetrics: config.containerMetrics,

@@ -17,6 +17,8 @@ export interface ExporterView {
   kubernetesApiUp(): boolean;
   configStatus(): ConfigStatus;
   diskStats(): Promise<DiskStats>;
+  /** Work done since start: how often the inventory built a snapshot and retention planned. */
+  work(): ExporterWork;
   readonly dryRun: boolean;
   readonly version: string;
   /** Per-container families on (default) or off for very large nodes. */
@@ -26,4 +28,11 @@ export interface ExporterView {
 export interface ConfigStatus {
   readonly lastReloadSuccessful: boolean;
   readonly lastSuccessMs: number | undefined;
+}
+
+export interface ExporterWork {
+  readonly snapshotBuilds: number;
+  readonly fullRuns: number;
+  readonly scopedRuns: number;
+  readonly archivesPlanned: number;
 }

@@ -57,8 +57,41 @@ export function createRetentionCounters(registry: Registry): RetentionMetrics {
   };
 }
 
-/** Gauges read from the last plan and the policy at scrape time. */
+/** Gauges read from the last plan and the policy at scrape time, and the work counters. */
 export function registerRetentionGauges(registry: Registry, view: ExporterView, logger: Logger): void {
+  // Counters kept by the runner and the inventory, copied at scrape time: they show how much work each
+  // change costs, so a return to planning the whole directory once per archive is visible (and tested).
+  const runs: Counter<'kind'> = new Counter({
+    name: 'checkpoint_retention_runs_total',
+    help: 'Retention runs: full (start, policy change, resync) or scoped (the namespaces a change touched).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const work = view.work();
+      runs.reset();
+      runs.inc({ kind: 'full' }, work.fullRuns);
+      runs.inc({ kind: 'scoped' }, work.scopedRuns);
+    },
+  });
+  const plannedArchives: Counter = new Counter({
+    name: 'checkpoint_retention_planned_archives_total',
+    help: 'Archives handed to the retention planner, summed over all runs.',
+    registers: [registry],
+    collect() {
+      plannedArchives.reset();
+      plannedArchives.inc(view.work().archivesPlanned);
+    },
+  });
+  const snapshots: Counter = new Counter({
+    name: 'checkpoint_inventory_snapshot_builds_total',
+    help: 'Full copies of the inventory built for readers (the archives API, ls, plan); never one per directory event.',
+    registers: [registry],
+    collect() {
+      snapshots.reset();
+      snapshots.inc(view.work().snapshotBuilds);
+    },
+  });
+
   // Limits and unsatisfiable limits change only with a new plan or policy: set them again only then.
   let limitsFrom: { plan: unknown; policy: unknown } | undefined;
   const refreshLimits = (): void => {
