@@ -213,9 +213,8 @@ export function renderKustomizeDaemonSet(values: WorkloadValues, version: string
     },
   };
   const explanation = [
-    '# The settings and the reasons for them are in the chart\'s values.yaml: resources, probes (startup on /readyz,',
-    '# readiness on /readyz, liveness on /healthz), uid 0 without capabilities, node-critical priority, every node',
-    '# tolerated, 10 % of the nodes at a time. The image name is set by images: in kustomization.yaml.',
+    '# The settings and the reasons for them are in the chart\'s values.yaml: resources, probes, security context,',
+    '# scheduling and rollout pace. The image name is set by images: in kustomization.yaml.',
     '',
   ].join('\n');
   return header(CHART_VALUES_FILE) + explanation + dump(daemonSet);
