@@ -1,5 +1,6 @@
 import type { ArchiveIdentity } from '../../src/archive/types.js';
-import type { ArchiveRecord, InventorySnapshot, UnrecognizedFile } from '../../src/inventory/types.js';
+import type { ArchiveIndex } from '../../src/inventory/archive-index.js';
+import type { ArchiveRecord, InventorySnapshot, InventoryStatus, UnrecognizedFile } from '../../src/inventory/types.js';
 
 let nextInode = 1000;
 
@@ -33,5 +34,27 @@ export function inventorySnapshot(archives: readonly ArchiveRecord[], unrecogniz
     initialScanComplete: true,
     lastScanTimestampMs: Date.parse('2026-01-01T00:00:00Z'),
     lastScanDurationSeconds: 0.25,
+  };
+}
+
+/** The status a running inventory reports for this index and these stray files, for tests of code that reads the index (metrics, retention). */
+export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly UnrecognizedFile[] = [], overrides: Partial<InventoryStatus> = {}): InventoryStatus {
+  let unidentifiedBytes = 0;
+  for (const record of index.unidentified.values()) unidentifiedBytes += record.fingerprint.size;
+  return {
+    directory: '/checkpoints',
+    directoryPresent: true,
+    directoryIdentity: { dev: 1, ino: 2 },
+    directoryReadable: true,
+    initialScanComplete: true,
+    archives: index.size,
+    unidentifiedArchives: index.unidentified.size,
+    unidentifiedBytes,
+    unrecognizedFiles: unrecognized.length,
+    unrecognizedBytes: unrecognized.reduce((sum, file) => sum + file.size, 0),
+    pendingArchives: 0,
+    lastScanTimestampMs: Date.parse('2026-01-01T00:00:00Z'),
+    lastScanDurationSeconds: 0.25,
+    ...overrides,
   };
 }
