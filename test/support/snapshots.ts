@@ -41,7 +41,7 @@ export function inventorySnapshot(archives: readonly ArchiveRecord[], unrecogniz
 export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly UnrecognizedFile[] = [], overrides: Partial<InventoryStatus> = {}): InventoryStatus {
   let unidentifiedBytes = 0;
   for (const record of index.unidentified.values()) unidentifiedBytes += record.fingerprint.size;
-  return {
+  const status = {
     directory: '/checkpoints',
     directoryPresent: true,
     directoryIdentity: { dev: 1, ino: 2 },
@@ -55,6 +55,7 @@ export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly Unre
     pendingArchives: 0,
     lastScanTimestampMs: Date.parse('2026-01-01T00:00:00Z'),
     lastScanDurationSeconds: 0.25,
-    ...overrides,
+    scanErrors: { readdir: 0, lstat: 0 },
   };
+  return { ...status, ...overrides };
 }

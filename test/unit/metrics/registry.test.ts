@@ -1,57 +1,87 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
-import type { InventorySnapshot } from '../../../src/inventory/types.js';
+import { containerKeyOf, createArchiveIndex, type MutableArchiveIndex } from '../../../src/inventory/archive-index.js';
+import type { ArchiveRecord, UnrecognizedFile } from '../../../src/inventory/types.js';
 import type { ExporterView } from '../../../src/metrics/exporter-view.js';
-import { createExporterMetrics } from '../../../src/metrics/registry.js';
+import { createExporterRegistry, registerExporterCollectors } from '../../../src/metrics/registry.js';
+import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
 import type { DiskStats, OwnerLookup, PlannedDeletion, RetentionPlan } from '../../../src/retention/types.js';
+import { policyOf } from '../retention/builders.js';
 import { findBinary } from '../../support/binaries.js';
 import { sampleValue as sample } from '../../support/metrics-text.js';
-import { archiveRecord, inventorySnapshot } from '../../support/snapshots.js';
+import { archiveRecord, inventoryStatus } from '../../support/snapshots.js';
 
 const cart = { namespace: 'shop-prod', pod: 'cart-0', container: 'cart-api' };
 const web = { namespace: 'web', pod: 'front-7d9f', container: 'nginx' };
 
-function makeView(overrides: Partial<ExporterView> & { state: { snapshot: InventorySnapshot } }): ExporterView {
+interface State {
+  readonly index: MutableArchiveIndex;
+  unrecognized: UnrecognizedFile[];
+}
+
+function inventoryOf(records: readonly ArchiveRecord[], unrecognized: UnrecognizedFile[] = []): State {
+  const index = createArchiveIndex();
+  for (const record of records) index.add(record);
+  return { index, unrecognized };
+}
+
+function makeView(state: State, overrides: Partial<ExporterView> = {}): ExporterView {
   return {
-    snapshot: () => overrides.state.snapshot,
+    index: () => state.index,
+    status: () => inventoryStatus(state.index, state.unrecognized),
     owners: () => undefined,
     lastPlan: () => undefined,
     lastRetentionRunMs: () => undefined,
+    policy: () => defaultRetentionPolicy(),
     kubernetesApiUp: () => false,
     configStatus: () => ({ lastReloadSuccessful: true, lastSuccessMs: undefined }),
     diskStats: async (): Promise<DiskStats> => ({ sizeBytes: 1000, freeBytes: 400, availBytes: 300 }),
+    work: () => ({ snapshotBuilds: 0, fullRuns: 0, scopedRuns: 0, archivesPlanned: 0 }),
     dryRun: false,
     version: '9.9.9',
     ...overrides,
   };
 }
 
-describe('exporter metrics', () => {
-  const snapshot = inventorySnapshot(
-    [
-      archiveRecord(cart, { timestamp: '2026-01-01T10:00:00Z', size: 100 }),
-      archiveRecord(cart, { timestamp: '2026-01-01T11:00:00Z', size: 200, pinned: true }),
-      archiveRecord(web, { timestamp: '2026-01-02T00:00:00+05:30', size: 50 }),
-      archiveRecord(undefined, { timestamp: '2026-01-03T00:00:00Z', size: 70 }),
-    ],
-    [{ fileName: 'notes.txt', size: 9 }],
-  );
+/** The registry and collectors as the exporter wires them; per-container lines rendered as after the initial scan. */
+function exporterMetrics(view: ExporterView) {
+  const { registry, retention } = createExporterRegistry();
+  const metrics = registerExporterCollectors(registry, view, pino({ level: 'silent' }));
+  metrics.containers.rebuild();
+  return { registry, retention, metrics };
+}
 
-  it('computes per-container and directory gauges from the snapshot at scrape time', async () => {
-    const state = { snapshot };
-    const { registry } = createExporterMetrics(makeView({ state }), pino({ level: 'silent' }));
-    const text = await registry.metrics();
+describe('exporter metrics', () => {
+  const records = (): ArchiveRecord[] => [
+    archiveRecord(cart, { timestamp: '2026-01-01T10:00:00Z', size: 100 }),
+    archiveRecord(cart, { timestamp: '2026-01-01T11:00:00Z', size: 200, pinned: true }),
+    archiveRecord(web, { timestamp: '2026-01-02T00:00:00+05:30', size: 50 }),
+    archiveRecord(undefined, { timestamp: '2026-01-03T00:00:00Z', size: 70 }),
+  ];
+
+  it('computes per-container and directory gauges from the inventory at scrape time', async () => {
+    const list = records();
+    const state = inventoryOf(list, [{ fileName: 'notes.txt', size: 9 }]);
+    const { metrics } = exporterMetrics(makeView(state));
+    expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await metrics.scrape();
     expect(sample(text, 'checkpoint_archives', cart)).toBe(2);
     expect(sample(text, 'checkpoint_archive_bytes', cart)).toBe(300);
     expect(sample(text, 'checkpoint_archives_pinned', cart)).toBe(1);
-    expect(sample(text, 'checkpoint_archives_pinned', web)).toBe(0);
+    // Series economy: a container with nothing pinned has no pinned series (it was 0).
+    expect(sample(text, 'checkpoint_archives_pinned', web)).toBeUndefined();
+    expect(sample(text, 'checkpoint_archives', web)).toBe(1);
     expect(sample(text, 'checkpoint_archive_oldest_timestamp_seconds', cart)).toBe(Date.parse('2026-01-01T10:00:00Z') / 1000);
     expect(sample(text, 'checkpoint_archive_newest_timestamp_seconds', cart)).toBe(Date.parse('2026-01-01T11:00:00Z') / 1000);
+    expect(sample(text, 'checkpoint_archive_oldest_timestamp_seconds', web)).toBe(Date.parse('2026-01-02T00:00:00+05:30') / 1000);
     expect(sample(text, 'checkpoint_unidentified_archives')).toBe(1);
     expect(sample(text, 'checkpoint_unidentified_archive_bytes')).toBe(70);
     expect(sample(text, 'checkpoint_unrecognized_files')).toBe(1);
     expect(sample(text, 'checkpoint_unrecognized_file_bytes')).toBe(9);
+    expect(sample(text, 'checkpoint_pending_archives')).toBe(0);
+    expect(sample(text, 'checkpoint_directory_present')).toBe(1);
+    expect(sample(text, 'checkpoint_initial_scan_complete')).toBe(1);
     expect(sample(text, 'checkpoint_filesystem_avail_bytes')).toBe(300);
     expect(sample(text, 'checkpoint_filesystem_size_bytes')).toBe(1000);
     expect(sample(text, 'checkpoint_exporter_build_info', { version: '9.9.9' })).toBe(1);
@@ -60,18 +90,39 @@ describe('exporter metrics', () => {
     expect(text).not.toMatch(/nodejs_active_\w+_total/);
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
 
-    // The container's archives are gone: its series disappear on the next scrape.
-    state.snapshot = inventorySnapshot([snapshot.archives[2]!]);
-    const after = await registry.metrics();
+    // The container's archives are gone and the change names it: its series disappear on the next scrape.
+    for (const record of [list[0]!, list[1]!, list[3]!]) state.index.remove(record);
+    state.unrecognized = [];
+    metrics.containers.update([containerKeyOf(cart)]);
+    const after = await metrics.scrape();
     expect(sample(after, 'checkpoint_archives', cart)).toBeUndefined();
+    expect(sample(after, 'checkpoint_archive_bytes', cart)).toBeUndefined();
     expect(sample(after, 'checkpoint_archives', web)).toBe(1);
     expect(sample(after, 'checkpoint_unidentified_archives')).toBe(0);
+    expect(sample(after, 'checkpoint_unidentified_archive_bytes')).toBe(0);
+    expect(sample(after, 'checkpoint_unrecognized_files')).toBe(0);
+  });
+
+  it('reports the directory as the inventory status says, leaving unknown scan figures out', async () => {
+    const state = inventoryOf([]);
+    const { metrics } = exporterMetrics(
+      makeView(state, {
+        status: () => inventoryStatus(state.index, [], { directoryPresent: false, initialScanComplete: false, pendingArchives: 4, lastScanTimestampMs: undefined, lastScanDurationSeconds: undefined }),
+      }),
+    );
+    const text = await metrics.scrape();
+    expect(sample(text, 'checkpoint_directory_present')).toBe(0);
+    expect(sample(text, 'checkpoint_directory_readable')).toBe(0);
+    expect(sample(text, 'checkpoint_initial_scan_complete')).toBe(0);
+    expect(sample(text, 'checkpoint_pending_archives')).toBe(4);
+    expect(sample(text, 'checkpoint_last_scan_timestamp_seconds')).toBeUndefined();
+    expect(sample(text, 'checkpoint_scan_duration_seconds')).toBeUndefined();
   });
 
   it('leaves filesystem gauges out, not zero, when statfs fails; retention counts its own statfs errors', async () => {
-    const view = makeView({ state: { snapshot }, diskStats: () => Promise.reject(new Error('ENOENT')) });
-    const { registry } = createExporterMetrics(view, pino({ level: 'silent' }));
-    const text = await registry.metrics();
+    const view = makeView(inventoryOf(records()), { diskStats: () => Promise.reject(new Error('ENOENT')) });
+    const { registry, metrics } = exporterMetrics(view);
+    const text = await metrics.scrape();
     expect(sample(text, 'checkpoint_filesystem_avail_bytes')).toBeUndefined();
     expect(sample(text, 'checkpoint_filesystem_size_bytes')).toBeUndefined();
     const errors = await registry.getSingleMetric('checkpoint_retention_errors_total')!.get();
@@ -79,9 +130,10 @@ describe('exporter metrics', () => {
   });
 
   it('exports plan, limits, orphans and deletion counters', async () => {
+    const list = records();
     const deletion: PlannedDeletion = {
-      fileName: snapshot.archives[0]!.fileName,
-      fingerprint: snapshot.archives[0]!.fingerprint,
+      fileName: list[0]!.fileName,
+      fingerprint: list[0]!.fingerprint,
       identity: cart,
       reason: 'count',
       limitValue: 1,
@@ -95,25 +147,68 @@ describe('exporter metrics', () => {
       effectiveLimits: [{ ...cart, limit: 'count', value: 1, policySource: 'default' }],
     };
     const owners: OwnerLookup = (id) => (id.namespace === 'web' ? { state: 'orphan', sinceMs: 0 } : { state: 'alive' });
-    const view = makeView({ state: { snapshot }, lastPlan: () => plan, owners: () => owners, lastRetentionRunMs: () => 5000, kubernetesApiUp: () => true });
-    const metrics = createExporterMetrics(view, pino({ level: 'silent' }));
-    metrics.retention.observer.onDeleted(deletion, 100);
-    const text = await metrics.registry.metrics();
+    const view = makeView(inventoryOf(list), { lastPlan: () => plan, owners: () => owners, lastRetentionRunMs: () => 5000, kubernetesApiUp: () => true });
+    const { retention, metrics } = exporterMetrics(view);
+    retention.observer.onDeleted(deletion, 100);
+    const text = await metrics.scrape();
     expect(sample(text, 'checkpoint_retention_planned_deletions', { reason: 'count' })).toBe(1);
+    expect(sample(text, 'checkpoint_retention_planned_deletions', { reason: 'age' })).toBe(0);
     expect(sample(text, 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBe(1);
     expect(sample(text, 'checkpoint_retention_limit_unsatisfiable', { ...cart, limit: 'count' })).toBe(1);
+    // The default policy's one limit, once for the node.
+    expect(sample(text, 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' })).toBe(10);
+    expect(text.split('\n').filter((line) => line.startsWith('checkpoint_retention_global_limit{'))).toHaveLength(1);
     expect(sample(text, 'checkpoint_archives_orphaned', web)).toBe(1);
-    expect(sample(text, 'checkpoint_archives_orphaned', cart)).toBe(0);
+    // Series economy: a container that is not orphaned has no orphaned series (it was 0).
+    expect(sample(text, 'checkpoint_archives_orphaned', cart)).toBeUndefined();
     expect(sample(text, 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'count' })).toBe(1);
     expect(sample(text, 'checkpoint_retention_deleted_bytes_total', { namespace: 'shop-prod', reason: 'count' })).toBe(100);
     expect(sample(text, 'checkpoint_retention_last_run_timestamp_seconds')).toBe(5);
     expect(sample(text, 'checkpoint_kubernetes_api_up')).toBe(1);
   });
 
+  it('sets limits again when the plan or the policy changes, dropping series no longer in force', async () => {
+    const limitOf = (value: number): RetentionPlan => ({ deletions: [], unsatisfiable: [], effectiveLimits: [{ ...cart, limit: 'count', value, policySource: 'CR' }] });
+    let plan: RetentionPlan | undefined = limitOf(3);
+    let policy = defaultRetentionPolicy();
+    const { metrics } = exporterMetrics(makeView(inventoryOf(records()), { lastPlan: () => plan, policy: () => policy }));
+    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBe(3);
+
+    plan = limitOf(4);
+    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBe(4);
+    plan = { deletions: [], unsatisfiable: [], effectiveLimits: [] };
+    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBeUndefined();
+
+    policy = policyOf({ globalPolicy: { maxCheckpointsPerContainer: 5, maxCheckpointsPerNamespace: 50 } });
+    const text = await metrics.scrape();
+    expect(sample(text, 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' })).toBe(5);
+    expect(sample(text, 'checkpoint_retention_global_limit', { level: 'namespace', limit: 'count' })).toBe(50);
+  });
+
+  it('exports the work counters from the view', async () => {
+    const { metrics } = exporterMetrics(makeView(inventoryOf([]), { work: () => ({ snapshotBuilds: 2, fullRuns: 3, scopedRuns: 7, archivesPlanned: 11 }) }));
+    const text = await metrics.scrape();
+    expect(sample(text, 'checkpoint_retention_runs_total', { kind: 'full' })).toBe(3);
+    expect(sample(text, 'checkpoint_retention_runs_total', { kind: 'scoped' })).toBe(7);
+    expect(sample(text, 'checkpoint_retention_planned_archives_total')).toBe(11);
+    expect(sample(text, 'checkpoint_inventory_snapshot_builds_total')).toBe(2);
+  });
+
+  it('keeps node-level totals but no per-container family when per-container metrics are off', async () => {
+    const owners: OwnerLookup = () => ({ state: 'orphan', sinceMs: 0 });
+    const { metrics } = exporterMetrics(makeView(inventoryOf(records()), { containerMetrics: false, owners: () => owners }));
+    const text = await metrics.scrape();
+    for (const family of ['checkpoint_archives', 'checkpoint_archive_bytes', 'checkpoint_archives_pinned', 'checkpoint_archives_orphaned']) {
+      expect(text).not.toMatch(new RegExp(`^(# TYPE )?${family}[{ ]`, 'm'));
+    }
+    expect(sample(text, 'checkpoint_unidentified_archives')).toBe(1);
+    expect(sample(text, 'checkpoint_filesystem_avail_bytes')).toBe(300);
+  });
+
   const promtool = findBinary('promtool', 'prometheus');
   (promtool ? it : it.skip)('passes promtool check metrics', async () => {
-    const { registry } = createExporterMetrics(makeView({ state: { snapshot } }), pino({ level: 'silent' }));
-    const output = execFileSync(promtool!, ['check', 'metrics'], { input: await registry.metrics(), encoding: 'utf8' });
+    const { metrics } = exporterMetrics(makeView(inventoryOf(records(), [{ fileName: 'notes.txt', size: 9 }])));
+    const output = execFileSync(promtool!, ['check', 'metrics'], { input: await metrics.scrape(), encoding: 'utf8' });
     expect(output).toBe('');
   });
 });
