@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { createServerApp } from '../../../src/server/app.js';
 import { closeServer, listen, parseListenAddress } from '../../../src/server/listen.js';
+import { createCapturingLogger } from '../inventory/fixtures.js';
 
 describe('parseListenAddress', () => {
   it.each([
@@ -20,33 +20,63 @@ describe('parseListenAddress', () => {
   });
 });
 
+/** Yields the chunks in order, turning the event loop between them as the streamed views do. */
+async function* chunked(...chunks: string[]): AsyncGenerator<string> {
+  for (const chunk of chunks) {
+    yield chunk;
+    await new Promise((wake) => setImmediate(wake));
+  }
+}
+
 describe('HTTP server', () => {
   let server: Server;
   let base: string;
   let ready = false;
+  let metricsCalls = 0;
+  let metricsFail = false;
+  let archives: () => AsyncIterable<string> = () => chunked('{"archives":[', '{"file":"a.tar"}', ',{"file":"b.tar"}', ']}\n');
+  const logged = createCapturingLogger();
 
   beforeAll(async () => {
     const registry = new Registry();
     new Gauge({ name: 'probe_value', help: 'A value for the test.', registers: [registry] }).set(42);
     const app = createServerApp({
-      registry,
+      metrics: async () => {
+        metricsCalls += 1;
+        if (metricsFail) throw new Error('collector exploded');
+        return registry.metrics();
+      },
+      metricsContentType: registry.contentType,
       version: '1.2.3',
-      logger: pino({ level: 'silent' }),
+      logger: logged.logger,
       ready: () => ready,
-      archives: () => ({ archives: [{ file: 'a.tar' }] }),
+      archives: () => archives(),
       policy: () => ({ effective: { global: { maxCheckpointsPerContainer: 10 } } }),
-      plan: () => ({ deletions: [] }),
+      plan: () => chunked('{"deletions":[', ']', ',"unsatisfiable":[]}'),
     });
     server = await listen(app, { host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(() => closeServer(server));
 
-  it('serves metrics in the Prometheus text format', async () => {
+  it('serves metrics in the Prometheus text format, computed per request', async () => {
+    const before = metricsCalls;
     const res = await fetch(`${base}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(await res.text()).toMatch(/^probe_value 42$/m);
+    await (await fetch(`${base}/metrics`)).text();
+    expect(metricsCalls - before).toBe(2);
+  });
+
+  it('answers a failing scrape with 500 and logs why', async () => {
+    metricsFail = true;
+    try {
+      expect((await fetch(`${base}/metrics`)).status).toBe(500);
+    } finally {
+      metricsFail = false;
+    }
+    expect(logged.lines.some((line) => line.msg === 'http request failed')).toBe(true);
   });
 
   it('answers readiness only once the initial scan is complete', async () => {
@@ -57,13 +87,57 @@ describe('HTTP server', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
-  it('serves the JSON APIs and a landing page with the version and links', async () => {
-    expect(await (await fetch(`${base}/api/v1/archives`)).json()).toEqual({ archives: [{ file: 'a.tar' }] });
+  it('serves the JSON APIs, joining the streamed chunks, and a landing page with the version and links', async () => {
+    const res = await fetch(`${base}/api/v1/archives`);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ archives: [{ file: 'a.tar' }, { file: 'b.tar' }] });
     expect(await (await fetch(`${base}/api/v1/policy`)).json()).toEqual({ effective: { global: { maxCheckpointsPerContainer: 10 } } });
-    expect(await (await fetch(`${base}/api/v1/plan`)).json()).toEqual({ deletions: [] });
+    const plan = await fetch(`${base}/api/v1/plan`);
+    expect(plan.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await plan.json()).toEqual({ deletions: [], unsatisfiable: [] });
     const page = await (await fetch(`${base}/`)).text();
     expect(page).toContain('1.2.3');
-    expect(page).toContain('href="/metrics"');
+    for (const path of ['/metrics', '/api/v1/archives', '/api/v1/policy', '/api/v1/plan', '/healthz', '/readyz']) expect(page).toContain(`href="${path}"`);
+  });
+
+  it('sends the first chunk of a view before the rest is produced', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let produced = 0;
+    archives = async function* () {
+      produced += 1;
+      yield '{"archives":[{"file":"first.tar"}';
+      await gate;
+      produced += 1;
+      yield ']}';
+    };
+    // A server that buffered the whole view would answer only after this: the check below then fails at once rather than timing out.
+    const safety = setTimeout(() => release(), 2_000);
+    try {
+      const res = await fetch(`${base}/api/v1/archives`);
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let received = '';
+      while (!received.includes('first.tar')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        received += decoder.decode(value, { stream: true });
+      }
+      // The client holds the first chunk while the view is still waiting to produce the second.
+      expect(received).toBe('{"archives":[{"file":"first.tar"}');
+      expect(produced).toBe(1);
+      release();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        received += decoder.decode(value, { stream: true });
+      }
+      expect(JSON.parse(received)).toEqual({ archives: [{ file: 'first.tar' }] });
+    } finally {
+      clearTimeout(safety);
+      release();
+      archives = () => chunked('{"archives":[]}');
+    }
   });
 
   it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND'])('answers %s with 405', async (method) => {
