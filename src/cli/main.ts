@@ -24,6 +24,7 @@ program
   .addOption(flags.dryRun())
   .addOption(flags.resyncInterval())
   .addOption(flags.settleTime())
+  .addOption(flags.futureTolerance())
   .addOption(flags.kubeconfig())
   .addOption(flags.nodeName())
   .addOption(flags.logLevel())
@@ -48,6 +49,7 @@ program
       version,
       logger,
       containerMetrics: opts.containerMetrics !== false,
+      futureToleranceMs: opts.futureTolerance,
       exporterNamespace: opts.exporterNamespace,
     });
     const shutdown = (signal: string): void => {

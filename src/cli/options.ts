@@ -54,6 +54,10 @@ export const flags = {
     new Option('--settle-time <duration>', 'an archive counts once its size and mtime are unchanged this long')
       .default(durationFlag('--settle-time')('2s'), '2s')
       .argParser(durationFlag('--settle-time')),
+  futureTolerance: () =>
+    new Option('--future-tolerance <duration>', 'an archive whose name lies further ahead of the clock is future-dated: neither counted toward limits nor deleted')
+      .default(durationFlag('--future-tolerance')('10m'), '10m')
+      .argParser(durationFlag('--future-tolerance')),
   json: () => new Option('--json', 'print JSON instead of a table').default(false),
   exporterNamespace: () =>
     new Option(

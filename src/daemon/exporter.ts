@@ -35,6 +35,8 @@ export interface ExporterConfig {
   readonly logger: Logger;
   /** Per-container metric families (default on); off keeps only node-level totals, for very large nodes. */
   readonly containerMetrics?: boolean;
+  /** How far ahead of the clock a name's time may lie before the archive is future-dated. */
+  readonly futureToleranceMs?: number;
   /** The namespace whose policy objects may set every policy; others only their own namespace's. */
   readonly exporterNamespace?: string;
 }
@@ -132,6 +134,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     metrics: retentionMetrics,
     logger,
     now,
+    ...(config.futureToleranceMs !== undefined ? { futureToleranceMs: config.futureToleranceMs } : {}),
   });
   retentionRequests.on('full', () => runner.requestFull());
 

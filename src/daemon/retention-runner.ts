@@ -24,6 +24,8 @@ export interface RetentionRunnerDeps {
   readonly logger: Logger;
   now(): number;
   readonly sliceArchives?: number;
+  /** How far ahead of the clock a name's time may lie before the archive is future-dated. */
+  readonly futureToleranceMs?: number;
   /** 0 turns the periodic owner refresh off. */
   readonly ownerRefreshMs?: number;
 }
@@ -59,9 +61,10 @@ interface PartPlan {
   readonly deletions: readonly PlannedDeletion[];
   readonly unsatisfiable: readonly UnsatisfiableLimit[];
   readonly effectiveLimits: readonly EffectiveLimit[];
+  readonly futureDated: readonly string[];
 }
 
-const EMPTY_PART: PartPlan = Object.freeze({ deletions: [], unsatisfiable: [], effectiveLimits: [] });
+const EMPTY_PART: PartPlan = Object.freeze({ deletions: [], unsatisfiable: [], effectiveLimits: [], futureDated: [] });
 const UNKNOWN_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'owners not looked up yet' });
 const yieldToEventLoop = (): Promise<void> => new Promise((wake) => setImmediate(wake));
 
@@ -103,6 +106,19 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
     unsatisfiableKeys = new Set(next.keys());
   };
 
+  let futureDatedLogged = new Set<string>();
+  const reportFutureDated = (): void => {
+    // Logged once per archive while it stays future-dated; counted in checkpoint_future_dated_archives.
+    const now = new Set<string>();
+    for (const part of parts.values()) for (const fileName of part.futureDated) now.add(fileName);
+    for (const fileName of now) {
+      if (!futureDatedLogged.has(fileName)) {
+        logger.warn({ fileName }, 'checkpoint archive is future-dated (its name lies ahead of the clock beyond the tolerance): not counted toward limits and not deleted until its time has come');
+      }
+    }
+    futureDatedLogged = now;
+  };
+
   const allIdentities = (): ArchiveIdentity[] => {
     const identities: ArchiveIdentity[] = [];
     for (const group of deps.inventory.index().containers()) identities.push(group.identity);
@@ -134,6 +150,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       owners: owners ?? UNKNOWN_OWNERS,
       disk,
       nowMs: deps.now(),
+      ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
     });
   };
 
@@ -144,12 +161,15 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
     let archives: ArchiveRecord[] = [];
     const runBatch = async (): Promise<void> => {
       const result = plan(archives, undefined);
-      const byNamespace = new Map<string, { deletions: PlannedDeletion[]; unsatisfiable: UnsatisfiableLimit[]; effectiveLimits: EffectiveLimit[] }>();
+      const byNamespace = new Map<string, { deletions: PlannedDeletion[]; unsatisfiable: UnsatisfiableLimit[]; effectiveLimits: EffectiveLimit[]; futureDated: string[] }>();
       const partOf = (namespace: string) => {
         let part = byNamespace.get(namespace);
-        if (part === undefined) byNamespace.set(namespace, (part = { deletions: [], unsatisfiable: [], effectiveLimits: [] }));
+        if (part === undefined) byNamespace.set(namespace, (part = { deletions: [], unsatisfiable: [], effectiveLimits: [], futureDated: [] }));
         return part;
       };
+      const namespaceOfFile = new Map<string, string>();
+      for (const record of archives) if (record.identity !== undefined) namespaceOfFile.set(record.fileName, record.identity.namespace);
+      for (const fileName of result.futureDated ?? []) partOf(namespaceOfFile.get(fileName) ?? '').futureDated.push(fileName);
       for (const d of result.deletions) partOf(d.identity?.namespace ?? '').deletions.push(d);
       for (const u of result.unsatisfiable) partOf(u.namespace).unsatisfiable.push(u);
       for (const l of result.effectiveLimits) partOf(l.namespace).effectiveLimits.push(l);
@@ -175,6 +195,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
     }
     if (batch.length > 0 && !stopped) await runBatch();
     reportUnsatisfiable();
+    reportFutureDated();
     return plannedFiles;
   };
 
@@ -208,7 +229,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       for (const record of group.records) if (!plannedFiles.has(record.fileName)) archives.push(record);
     }
     const result = plan(archives, disk);
-    nodePart = { deletions: result.deletions.filter((d) => d.reason === 'disk_pressure'), unsatisfiable: [], effectiveLimits: [] };
+    nodePart = { deletions: result.deletions.filter((d) => d.reason === 'disk_pressure'), unsatisfiable: [], effectiveLimits: [], futureDated: [] };
     merged = undefined;
     if (nodePart.deletions.length > 0) await deps.execute({ ...result, deletions: nodePart.deletions });
   };
@@ -333,13 +354,15 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
         const deletions: PlannedDeletion[] = [];
         const unsatisfiable: UnsatisfiableLimit[] = [];
         const effectiveLimits: EffectiveLimit[] = [];
+        const futureDated: string[] = [];
         for (const part of parts.values()) {
           for (const d of part.deletions) deletions.push(d);
           for (const u of part.unsatisfiable) unsatisfiable.push(u);
           for (const l of part.effectiveLimits) effectiveLimits.push(l);
+          for (const f of part.futureDated) futureDated.push(f);
         }
         for (const d of nodePart.deletions) deletions.push(d);
-        merged = { deletions, unsatisfiable, effectiveLimits };
+        merged = { deletions, unsatisfiable, effectiveLimits, futureDated };
       }
       return merged;
     },

@@ -124,6 +124,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const observing = new Map<string, Promise<void>>();
   const observeAgain = new Set<string>();
   let snapshotBuilds = 0;
+  const scanErrors = { readdir: 0, lstat: 0 };
   // Names shared by many archives (namespaces, pods, containers) are kept once.
   let interned = new Map<string, string>();
   const intern = <T extends string>(value: T): T => {
@@ -214,6 +215,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
         const outcome = await lstatQueue.run(() => lstatEntry(join(directory, fileName)));
         if (epoch !== startedEpoch || phase !== 'watching') return;
         if (outcome.kind === 'failed') {
+          scanErrors.lstat += 1;
           logger.warn({ fileName, reason: outcome.message }, 'cannot lstat checkpoint directory entry; keeping what was known');
         } else {
           apply(fileName, classifyEntry(fileName, outcome.kind === 'found' ? outcome.stats : undefined));
@@ -518,6 +520,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!listing.ok) {
       if (!listing.reason.gone) {
+        scanErrors.readdir += 1;
         if (directoryReadable) logger.warn({ directory, reason: listing.reason.message }, 'cannot list checkpoint directory; keeping what was known');
         directoryReadable = false;
         changed();
@@ -626,6 +629,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       pendingArchives: model.pendingArchives,
       lastScanTimestampMs,
       lastScanDurationSeconds,
+      scanErrors: { ...scanErrors },
     }),
     subscribe(listener) {
       listeners.add(listener);

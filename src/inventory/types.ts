@@ -57,6 +57,8 @@ export interface InventoryStatus {
   readonly pendingArchives: number;
   readonly lastScanTimestampMs: number | undefined;
   readonly lastScanDurationSeconds: number | undefined;
+  /** Failed readdirs of the directory and lstats of its entries since start. */
+  readonly scanErrors: { readonly readdir: number; readonly lstat: number };
 }
 
 /** What changed in one batch of directory events, delivered once per batch. */

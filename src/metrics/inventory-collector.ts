@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { InventoryStatus } from '../inventory/types.js';
 import { safeCollect } from './collector.js';
@@ -31,6 +31,18 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
     '1 when the checkpoint directory could be listed at the last scan; 0 while listing fails (the last known inventory is kept).',
     (s) => (s.directoryPresent && s.directoryReadable ? 1 : 0),
   );
+  const scanErrors: Counter<'operation'> = new Counter({
+    name: 'checkpoint_scan_errors_total',
+    help: 'Failed readdirs of the checkpoint directory and lstats of its entries; the last known inventory is kept meanwhile.',
+    labelNames: ['operation'],
+    registers: [registry],
+    collect() {
+      const errors = view.status().scanErrors;
+      scanErrors.reset();
+      scanErrors.inc({ operation: 'readdir' }, errors.readdir);
+      scanErrors.inc({ operation: 'lstat' }, errors.lstat);
+    },
+  });
   scalar('checkpoint_initial_scan_complete', '1 once every archive present at start has been identified or found unidentified.', (s) => (s.initialScanComplete ? 1 : 0));
   scalar('checkpoint_scan_duration_seconds', 'Duration of the last full scan of the checkpoint directory.', (s) => s.lastScanDurationSeconds);
   scalar(

@@ -119,6 +119,15 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     }),
   });
 
+  const futureDated: Gauge = new Gauge({
+    name: 'checkpoint_future_dated_archives',
+    help: 'Identified archives whose name lies ahead of the clock beyond the tolerance: neither counted toward limits nor deleted while so.',
+    registers: [registry],
+    collect() {
+      futureDated.set(view.lastPlan()?.futureDated?.length ?? 0);
+    },
+  });
+
   const lastRun: Gauge = new Gauge({
     name: 'checkpoint_retention_last_run_timestamp_seconds',
     help: 'Time the last retention run finished, in seconds since the epoch.',

@@ -1,6 +1,6 @@
 import type { PlanLedger } from './plan.js';
 import type { ContainerState, Entry } from './plan-scopes.js';
-import type { DiskPressurePolicy, DiskStats } from './types.js';
+import type { DiskPressurePolicy, DiskStats, OwnerState } from './types.js';
 
 /** Used percentage as df computes it: root-reserved blocks count as neither used nor available. */
 export function usedPercent(disk: DiskStats): number | undefined {
@@ -10,12 +10,19 @@ export function usedPercent(disk: DiskStats): number | undefined {
 }
 
 /**
- * Above the high mark, plans the oldest unpinned identified archives node-wide (known orphans
- * first) until projected usage is below the low mark, counting space that deletions already planned
+ * Above the high mark, plans the oldest unpinned identified archives node-wide (orphans past
+ * their grace period first) until projected usage is below the low mark, counting space that deletions already planned
  * will free. The newest `keepNewestPerContainer` survivors of every container (pinned ones included,
  * they are kept anyway) are never taken, so each container keeps a restorable checkpoint.
  */
-export function planDiskPressure(disk: DiskStats, pressure: DiskPressurePolicy, entries: readonly Entry[], containers: Iterable<ContainerState>, ledger: PlanLedger): void {
+export function planDiskPressure(
+  disk: DiskStats,
+  pressure: DiskPressurePolicy,
+  entries: readonly Entry[],
+  containers: Iterable<ContainerState>,
+  ledger: PlanLedger,
+  isDeletableOrphan: (owner: OwnerState) => boolean = (owner) => owner.state === 'orphan',
+): void {
   const percent = usedPercent(disk);
   if (percent === undefined || percent <= pressure.highThresholdPercent) return;
   const used = disk.sizeBytes - disk.freeBytes;
@@ -40,8 +47,8 @@ export function planDiskPressure(disk: DiskStats, pressure: DiskPressurePolicy, 
     for (const entry of survivors.slice(Math.max(0, survivors.length - pressure.keepNewestPerContainer))) protectedEntries.add(entry);
   }
   const candidates = entries.filter((e) => !e.record.pinned && !e.planned && !protectedEntries.has(e));
-  const orphans = candidates.filter((e) => ledger.ownerOf(e.container).state === 'orphan');
-  const others = candidates.filter((e) => ledger.ownerOf(e.container).state !== 'orphan');
+  const orphans = candidates.filter((e) => isDeletableOrphan(ledger.ownerOf(e.container)));
+  const others = candidates.filter((e) => !isDeletableOrphan(ledger.ownerOf(e.container)));
   const detail = `filesystem is ${percent.toFixed(1)}% used, above the ${pressure.highThresholdPercent}% high mark; oldest archives go until below ${pressure.lowThresholdPercent}% (${pressure.source})`;
   for (const entry of [...orphans, ...others]) {
     if (below()) return;

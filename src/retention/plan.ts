@@ -13,7 +13,12 @@ export interface PlanInput {
   readonly owners: OwnerLookup;
   readonly disk: DiskStats | undefined;
   readonly nowMs: number;
+  /** How far ahead of now a name's time may lie before the archive is future-dated (default 10 minutes). */
+  readonly futureToleranceMs?: number;
 }
+
+/** Clocks disagree by seconds, not by ten minutes: beyond this, a name's time is not to be trusted. */
+export const DEFAULT_FUTURE_TOLERANCE_MS = 10 * 60_000;
 
 /** Records planned deletions on the entries themselves, so "already planned" is one field read. */
 export interface PlanLedger {
@@ -57,9 +62,19 @@ export function planRetention(input: PlanInput): RetentionPlan {
     if (!unsatisfiable.has(key)) unsatisfiable.set(key, { ...labels, value, policySource, detail });
   };
 
+  // A name dated beyond the tolerance would sort as the newest archive for as long as the clock
+  // lags it, so every real new checkpoint would be the one deleted. Such an archive is set aside: it
+  // neither counts toward a limit nor is deleted by one, until its time has come.
+  const futureLimitMs = nowMs + (input.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS);
+  const futureDated: string[] = [];
   const entries: Entry[] = [];
   for (const record of snapshot.archives) {
-    if (record.identity) entries.push({ record, identity: record.identity, container: resolve(record.identity), planned: false });
+    if (!record.identity) continue;
+    if (record.name.timestampMs > futureLimitMs) {
+      futureDated.push(record.fileName);
+      continue;
+    }
+    entries.push({ record, identity: record.identity, container: resolve(record.identity), planned: false });
   }
   entries.sort((a, b) => compareAge(a.record, b.record));
   const containers = new Set<ContainerState>();
@@ -103,8 +118,12 @@ export function planRetention(input: PlanInput): RetentionPlan {
     if (rule.count > 0) {
       const kept = members.filter((m) => !m.planned);
       let excess = kept.length - rule.count;
+      const pinned = kept.filter((m) => m.record.pinned).length;
+      // Pins alone fill the limit: every unpinned archive, the newest included, must go. The limit is
+      // kept, but the operator must hear of it: the scope is unsatisfiable and each deletion says why.
+      const forced = pinned >= rule.count ? `; forced by pins: ${plural(pinned, 'pinned archive')} fill the limit of ${rule.count}` : '';
       if (excess > 0) {
-        const text = `${where} has ${plural(kept.length, 'archive')}, limit ${rule.count} (${rule.countSource})`;
+        const text = `${where} has ${plural(kept.length, 'archive')}, limit ${rule.count} (${rule.countSource})${forced}`;
         for (const entry of kept) {
           if (excess === 0) break;
           if (entry.record.pinned) continue;
@@ -116,12 +135,18 @@ export function planRetention(input: PlanInput): RetentionPlan {
           reportUnsatisfiable(scope, 'count', rule.count, rule.countSource, detail);
         }
       }
+      if (pinned >= rule.count && kept.length > 0) {
+        const detail = `${where}: ${plural(pinned, 'pinned archive')} fill the limit of ${rule.count}, so no unpinned archive can be kept (${rule.countSource})`;
+        reportUnsatisfiable(scope, 'count', rule.count, rule.countSource, detail);
+      }
     }
     if (rule.totalSize > 0) {
       const kept = members.filter((m) => !m.planned);
       let total = kept.reduce((sum, m) => sum + m.record.fingerprint.size, 0);
+      const pinnedBytes = kept.reduce((sum, m) => sum + (m.record.pinned ? m.record.fingerprint.size : 0), 0);
+      const forced = pinnedBytes >= rule.totalSize ? `; forced by pins: pinned archives hold ${formatBytes(pinnedBytes)} of the ${formatBytes(rule.totalSize)} limit` : '';
       if (total > rule.totalSize) {
-        const text = `${where} holds ${formatBytes(total)} in ${plural(kept.length, 'archive')}, limit ${formatBytes(rule.totalSize)} (${rule.totalSizeSource})`;
+        const text = `${where} holds ${formatBytes(total)} in ${plural(kept.length, 'archive')}, limit ${formatBytes(rule.totalSize)} (${rule.totalSizeSource})${forced}`;
         for (const entry of kept) {
           if (total <= rule.totalSize) break;
           if (entry.record.pinned) continue;
@@ -133,14 +158,21 @@ export function planRetention(input: PlanInput): RetentionPlan {
           reportUnsatisfiable(scope, 'total_size', rule.totalSize, rule.totalSizeSource, detail);
         }
       }
+      if (pinnedBytes >= rule.totalSize && kept.length > 0) {
+        const detail = `${where}: pinned archives hold ${formatBytes(pinnedBytes)}, filling the ${formatBytes(rule.totalSize)} limit, so no unpinned archive can be kept (${rule.totalSizeSource})`;
+        reportUnsatisfiable(scope, 'total_size', rule.totalSize, rule.totalSizeSource, detail);
+      }
     }
   }
 
-  if (policy.diskPressure && input.disk) planDiskPressure(input.disk, policy.diskPressure, entries, containers, ledger);
+  // Disk pressure takes orphans first, but only those past their grace period, like every other rule.
+  const pastGrace = (owner: OwnerState): boolean => owner.state === 'orphan' && nowMs - owner.sinceMs >= graceMs;
+  if (policy.diskPressure && input.disk) planDiskPressure(input.disk, policy.diskPressure, entries, containers, ledger, pastGrace);
 
   const { directoryIdentity } = snapshot;
   return {
     deletions,
+    futureDated,
     unsatisfiable: [...unsatisfiable.values()],
     effectiveLimits: describeEffectiveLimits(containers, policy),
     ...(directoryIdentity ? { directoryIdentity: { dev: directoryIdentity.dev, ino: directoryIdentity.ino } } : {}),

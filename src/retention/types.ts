@@ -137,6 +137,8 @@ export interface DirectoryIdentity {
 
 export interface RetentionPlan {
   readonly deletions: readonly PlannedDeletion[];
+  /** Identified archives whose name's time lies beyond the tolerance ahead of the clock: set aside, neither counted nor deleted. */
+  readonly futureDated?: readonly string[];
   readonly unsatisfiable: readonly UnsatisfiableLimit[];
   readonly effectiveLimits: readonly EffectiveLimit[];
   /**

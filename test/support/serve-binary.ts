@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The built command line, as a user runs it. */
+export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface ServedBinary {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Everything written to stderr so far (pino JSON lines). */
+  log(): string;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Starts `serve` on an ephemeral loopback port and resolves once it listens. */
+export async function serveBinary(args: readonly string[], options: { uid?: number; gid?: number } = {}): Promise<ServedBinary> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does)`);
+  const child = spawn(process.execPath, [MAIN, 'serve', '--listen-address', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '' },
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
+  });
+  let text = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const match = /"url":"(http:[^"]+)"/.exec(text);
+      if (match?.[1] !== undefined) {
+        clearInterval(timer);
+        resolve(match[1]);
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`exporter exited with ${code} before listening: ${text}`));
+    });
+  });
+  return {
+    url,
+    child,
+    pid: child.pid as number,
+    log: () => text,
+    metrics: async () => (await fetch(`${url}metrics`)).text(),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
