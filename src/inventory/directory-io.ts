@@ -26,13 +26,19 @@ export interface DirectoryIdentity {
  * stat, not lstat: the checkpoint directory itself may legitimately be a symlink to a larger disk.
  * Only its entries are held to lstat.
  */
-export async function probeDirectory(directory: string): Promise<Result<DirectoryIdentity>> {
+export type ProbeResult = { readonly ok: true; readonly value: DirectoryIdentity } | { readonly ok: false; readonly reason: string; readonly gone: boolean };
+
+/**
+ * `gone` when the path does not lead to a directory; not gone when stat failed for another reason
+ * (EACCES, EIO): then what is there is unknown, and the last known inventory stands.
+ */
+export async function probeDirectory(directory: string): Promise<ProbeResult> {
   try {
     const stats = await stat(directory);
-    if (!stats.isDirectory()) return { ok: false, reason: 'exists but is not a directory' };
+    if (!stats.isDirectory()) return { ok: false, reason: 'exists but is not a directory', gone: true };
     return { ok: true, value: { dev: stats.dev, ino: stats.ino } };
   } catch (error) {
-    return { ok: false, reason: isGone(error) ? 'does not exist' : messageOf(error) };
+    return { ok: false, reason: isGone(error) ? 'does not exist' : messageOf(error), gone: isGone(error) };
   }
 }
 

@@ -5,7 +5,7 @@ import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
 import type { ArchiveIndex } from './archive-index.js';
 import { buildSnapshot } from './build-snapshot.js';
 import { classifyEntry } from './classify-entry.js';
-import { listDirectory, lstatEntry, probeDirectory, type DirectoryIdentity } from './directory-io.js';
+import { listDirectory, lstatEntry, probeDirectory, type DirectoryIdentity, type ProbeResult } from './directory-io.js';
 import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
 import { completeIdentify, observeEntry, type EntryState } from './entry-state.js';
 import { createInventoryModel } from './inventory-model.js';
@@ -389,7 +389,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const checkEpoch = epoch;
     const probe = await probeDirectory(directory);
     if (epoch !== checkEpoch || phase !== 'watching') return;
-    if (isWatchedDirectory(probe)) {
+    if (isWatchedDirectory(probe) || unreadable(probe)) {
       armPoll();
       return;
     }
@@ -397,8 +397,18 @@ export function createInventory(deps: InventoryDeps): Inventory {
     await tryAttach();
   }
 
-  function isWatchedDirectory(probe: Awaited<ReturnType<typeof probeDirectory>>): boolean {
+  function isWatchedDirectory(probe: ProbeResult): boolean {
     return probe.ok && probe.value.dev === watchedDirectory?.dev && probe.value.ino === watchedDirectory.ino;
+  }
+
+  /** The directory could not be looked at (EACCES, EIO): keep the last known inventory and say so. */
+  function unreadable(probe: ProbeResult): boolean {
+    if (probe.ok || probe.gone) return false;
+    scanErrors.readdir += 1;
+    if (directoryReadable) logger.warn({ directory, reason: probe.reason }, 'cannot stat checkpoint directory; keeping what was known');
+    directoryReadable = false;
+    changed();
+    return true;
   }
 
   function reportAbsent(reason: string): void {
@@ -511,6 +521,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     interned = new Map();
     const probe = await probeDirectory(directory);
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
+    if (unreadable(probe)) return 'abandoned';
     if (!isWatchedDirectory(probe)) {
       // Gone, or replaced by another directory the watcher does not see: start over on whatever is there now.
       detach(probe.ok ? 'replaced by another directory' : probe.reason);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from '@jest/globals';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
 import { planRetention } from '../../../src/retention/plan.js';
@@ -86,5 +87,72 @@ describe('disk pressure and the orphan grace period', () => {
     const longGone = ownersByPod({ 'shop/gone-0': { state: 'orphan', sinceMs: NOW - 60 * MINUTE } });
     const late = plan([...live, ...orphan], policyOf(pressure), { disk, owners: longGone });
     expect(late.deletions[0]!.fileName).toBe(orphan[0]!.fileName);
+  });
+});
+
+describe('planner properties (issue 10)', () => {
+  const runs = process.env['CI'] === 'true' ? 10_000 : 500;
+  const archiveArb = fc.record({
+    pod: fc.constantFrom('web-0', 'web-1'),
+    container: fc.constantFrom('a', 'b'),
+    minute: fc.integer({ min: 0, max: 2 * 24 * 60 }),
+    future: fc.boolean(),
+    pinned: fc.boolean(),
+    size: fc.integer({ min: 1, max: 8 }),
+  });
+  const policyArb = fc.record({
+    maxCheckpointsPerContainer: fc.integer({ min: 0, max: 4 }),
+    maxCheckpointsPerPod: fc.integer({ min: 0, max: 6 }),
+    maxTotalSizePerContainer: fc.integer({ min: 0, max: 20 }),
+    ageHours: fc.integer({ min: 0, max: 48 }),
+  });
+  const build = (specs: readonly fc.infer<typeof archiveArb>[]): ArchiveRecord[] => {
+    const seen = new Set<string>();
+    const out: ArchiveRecord[] = [];
+    for (const spec of specs) {
+      const minute = spec.future ? minutesFromNow(60 + spec.minute) : spec.minute;
+      const key = `${spec.pod}/${spec.container}/${minute}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(archive({ pod: spec.pod, container: spec.container, minute, pinned: spec.pinned, size: spec.size * MiB }));
+    }
+    return out;
+  };
+  const policyFrom = (p: fc.infer<typeof policyArb>): RetentionPolicy =>
+    policyOf({
+      globalPolicy: {
+        maxCheckpointsPerContainer: p.maxCheckpointsPerContainer,
+        maxCheckpointsPerPod: p.maxCheckpointsPerPod,
+        ...(p.maxTotalSizePerContainer > 0 ? { maxTotalSizePerContainer: `${p.maxTotalSizePerContainer}Mi` } : {}),
+        ...(p.ageHours > 0 ? { maxCheckpointAge: `${p.ageHours}h` } : {}),
+      },
+    });
+
+  it('never deletes a pinned archive, nor a future-dated one', () => {
+    fc.assert(
+      fc.property(fc.array(archiveArb, { maxLength: 25 }), policyArb, (specs, p) => {
+        const archives = build(specs);
+        const result = plan(archives, policyFrom(p));
+        const byName = new Map(archives.map((a) => [a.fileName, a]));
+        for (const deletion of result.deletions) {
+          const record = byName.get(deletion.fileName)!;
+          expect(record.pinned).toBe(false);
+          expect(record.name.timestampMs).toBeLessThanOrEqual(NOW + 10 * MINUTE);
+        }
+      }),
+      { numRuns: runs },
+    );
+  });
+
+  it('never lets a future-dated archive push out a real one: the plan is the plan without them', () => {
+    fc.assert(
+      fc.property(fc.array(archiveArb, { maxLength: 25 }), policyArb, (specs, p) => {
+        const archives = build(specs);
+        const real = archives.filter((a) => a.name.timestampMs <= NOW + 10 * MINUTE);
+        const deleted = (list: readonly ArchiveRecord[]): string[] => plan(list, policyFrom(p)).deletions.map((d) => `${d.fileName} ${d.reason}`).sort();
+        expect(deleted(archives)).toEqual(deleted(real));
+      }),
+      { numRuns: runs },
+    );
   });
 });
