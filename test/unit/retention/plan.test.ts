@@ -407,17 +407,26 @@ describe('planRetention disk pressure', () => {
     expect(result.deletions.map((d) => d.fileName)).toEqual(archives.slice(0, expectedDeletions).map((a) => a.fileName));
   });
 
-  it('takes orphans first, keeps the newest per container, skips pinned and unidentified archives', () => {
+  it.each([
+    // Orphaned past the grace period: taken first, although newer than the live pod's archives.
+    ['orphans past their grace period first', true],
+    // Orphaned only just now: no different from a live owner, oldest first.
+    ['oldest first when the orphans are still within their grace period', false],
+  ])('takes %s, keeps the newest per container, skips pinned and unidentified archives', (_case, pastGrace) => {
     const live = series(3, { pod: 'live-0', fromMinute: 0, size: 10 * MiB });
     const orphan = series(3, { pod: 'gone-0', fromMinute: 100, size: 10 * MiB });
     const pinned = archive({ pod: 'live-0', container: 'x', minute: -10, size: 10 * MiB, pinned: true });
     const unknown = archive({ pod: 'live-0', minute: -20, size: 10 * MiB, identified: false });
-    const result = plan([...live, ...orphan, pinned, unknown], policyOf({ diskPressure: { lowThresholdPercent: 50 } }), {
+    const policy = policyOf({ diskPressure: { lowThresholdPercent: 50 } });
+    const sinceMs = pastGrace ? NOW - policy.orphanGracePeriodSeconds * 1000 : NOW;
+    const result = plan([...live, ...orphan, pinned, unknown], policy, {
       disk: disk(99),
-      owners: ownersByPod({ 'shop/gone-0': { state: 'orphan', sinceMs: NOW } }),
+      owners: ownersByPod({ 'shop/gone-0': { state: 'orphan', sinceMs } }),
     });
     // Everything deletable goes and usage stays high: the newest of each container survives.
-    expect(result.deletions.map((d) => d.fileName)).toEqual([orphan[0]!, orphan[1]!, live[0]!, live[1]!].map((a) => a.fileName));
+    const expected = pastGrace ? [orphan[0]!, orphan[1]!, live[0]!, live[1]!] : [live[0]!, live[1]!, orphan[0]!, orphan[1]!];
+    expect(result.deletions.map((d) => d.fileName)).toEqual(expected.map((a) => a.fileName));
+    expect(result.deletions.every((d) => d.reason === 'disk_pressure')).toBe(true);
     expect(result.deletions[0]!.detail).toBe(`filesystem is 99.0% used, above the 85% high mark; oldest archives go until below 50% (${SOURCE} diskPressure)`);
   });
 
