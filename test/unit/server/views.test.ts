@@ -115,7 +115,7 @@ describe('streamed views', () => {
         expect(streamed).toBe(`${JSON.stringify(describeArchives(s))}\n`);
         expect(JSON.parse(streamed)).toEqual(describeArchives(s));
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 
@@ -126,7 +126,7 @@ describe('streamed views', () => {
         expect(streamed).toBe(`${JSON.stringify(describePlan(p, lastRunMs, dryRun))}\n`);
         expect(JSON.parse(streamed)).toEqual(describePlan(p, lastRunMs, dryRun));
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 
