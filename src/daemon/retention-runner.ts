@@ -279,14 +279,17 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       // Planning on a partial view would count too few archives and pick the wrong oldest ones; the
       // inventory reports the completed scan as a change of everything, which asks for a full run.
       if (!status.initialScanComplete) return;
+      const started = performance.now();
       if (fullRequested) {
         fullRequested = false;
         dirty.clear();
         await fullRun();
+        deps.metrics.observeRun?.('full', (performance.now() - started) / 1000);
       } else {
         const namespaces = [...dirty];
         dirty.clear();
         await scopedRun(namespaces);
+        deps.metrics.observeRun?.('scoped', (performance.now() - started) / 1000);
       }
     }
   };

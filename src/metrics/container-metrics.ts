@@ -1,17 +1,31 @@
-import type { ArchiveIdentity } from '../archive/types.js';
+import { CONTENT_PARTS, type ArchiveIdentity, type ContentPart } from '../archive/types.js';
 import type { ArchiveIndex, ContainerArchives } from '../inventory/archive-index.js';
+import type { ArchiveRecord } from '../inventory/types.js';
 import type { OwnerLookup } from '../retention/types.js';
 import { familyHeader, sampleLine } from './exposition.js';
 
+/** One sample of a family: labels beyond namespace, pod and container (none for most), and its value. */
+export interface ContainerSample {
+  readonly labels?: ReadonlyArray<readonly [string, string]>;
+  readonly value: number;
+}
+
 /**
  * One per-container family as data: a name, a help text and a pure function from the container's
- * archives to its value. `undefined` leaves the container's series out: a series is exported only
- * where it carries information.
+ * archives to its samples. Most families yield one value (`value`); a family with a further label
+ * yields several labelled samples (`samples`). `undefined` or no sample leaves the container's series
+ * out: a series is exported only where it carries information.
  */
-interface ContainerFamily {
+export type ContainerFamily = {
   readonly name: string;
   readonly help: string;
-  value(group: ContainerArchives): number | undefined;
+} & ({ value(group: ContainerArchives): number | undefined } | { samples(group: ContainerArchives): readonly ContainerSample[] });
+
+/** The samples of one family for one container. */
+export function samplesOf(family: ContainerFamily, group: ContainerArchives): readonly ContainerSample[] {
+  if ('samples' in family) return family.samples(group);
+  const value = family.value(group);
+  return value === undefined ? [] : [{ value }];
 }
 
 const sum = (group: ContainerArchives, pick: (size: number, pinned: boolean) => number): number => {
@@ -19,6 +33,33 @@ const sum = (group: ContainerArchives, pick: (size: number, pinned: boolean) => 
   for (const record of group.records) total += pick(record.fingerprint.size, record.pinned);
   return total;
 };
+
+const PART_FIELDS: ReadonlyArray<readonly [ContentPart, (record: ArchiveRecord) => number | undefined]> = CONTENT_PARTS.map((part) => {
+  switch (part) {
+    case 'memory':
+      return [part, (r: ArchiveRecord) => r.memoryBytes] as const;
+    case 'checkpoint_other':
+      return [part, (r: ArchiveRecord) => r.checkpointOtherBytes] as const;
+    case 'rootfs_diff':
+      return [part, (r: ArchiveRecord) => r.rootfsDiffBytes] as const;
+    case 'other':
+      return [part, (r: ArchiveRecord) => r.otherBytes] as const;
+  }
+});
+
+/** Bytes per part over the archives whose composition is known; no sample when none is. */
+function contentSamples(group: ContainerArchives): ContainerSample[] {
+  const totals = PART_FIELDS.map(() => 0);
+  let known = false;
+  for (const record of group.records) {
+    if (record.memoryBytes === undefined) continue;
+    known = true;
+    PART_FIELDS.forEach(([, field], i) => {
+      totals[i] = (totals[i] as number) + (field(record) ?? 0);
+    });
+  }
+  return known ? PART_FIELDS.map(([part], i) => ({ labels: [['part', part]], value: totals[i] as number })) : [];
+}
 
 export const CONTAINER_FAMILIES: readonly ContainerFamily[] = [
   { name: 'checkpoint_archives', help: 'Settled checkpoint archives identified for the container.', value: (g) => g.records.length },
@@ -40,6 +81,21 @@ export const CONTAINER_FAMILIES: readonly ContainerFamily[] = [
     value: (g) => {
       const pinned = sum(g, (_, isPinned) => (isPinned ? 1 : 0));
       return pinned > 0 ? pinned : undefined;
+    },
+  },
+  {
+    name: 'checkpoint_archive_content_bytes',
+    help:
+      'Bytes of the container\'s archives by part: memory (CRIU page images), checkpoint_other (the rest of checkpoint/), rootfs_diff (rootfs-diff.tar), other (everything else, headers included). For plain tar archives the parts sum to checkpoint_archive_bytes; for compressed ones the named parts are decompressed sizes.',
+    samples: contentSamples,
+  },
+  {
+    name: 'checkpoint_archives_unrestorable',
+    help: 'Archives of the container that cannot be restored: spec.dump, config.dump or checkpoint/inventory.img is missing. Absent where there are none.',
+    value: (g) => {
+      let unrestorable = 0;
+      for (const record of g.records) if (record.restorable === false) unrestorable += 1;
+      return unrestorable > 0 ? unrestorable : undefined;
     },
   },
 ];
@@ -87,10 +143,11 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
     const labels = labelsOf(group.identity);
     lines.set(
       key,
-      CONTAINER_FAMILIES.map((family) => {
-        const value = family.value(group);
-        return value === undefined ? '' : sampleLine(family.name, labels, value);
-      }),
+      CONTAINER_FAMILIES.map((family) =>
+        samplesOf(family, group)
+          .map((sample) => sampleLine(family.name, sample.labels === undefined ? labels : [...labels, ...sample.labels], sample.value))
+          .join(''),
+      ),
     );
     joined = undefined;
   };

@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import type { CollectorStatus } from './collector.js';
 import type { ExporterView } from './exporter-view.js';
 
 /** statfs of the filesystem holding the checkpoint directory, read once per scrape for both gauges. */
@@ -7,12 +8,13 @@ export function registerFilesystemCollector(
   registry: Registry,
   view: ExporterView,
   logger: Logger,
+  status?: CollectorStatus,
 ): void {
   let pending: Promise<void> | undefined;
+  const statfs = (): ReturnType<ExporterView['diskStats']> => (status === undefined ? view.diskStats() : status.time('filesystem', () => view.diskStats()));
   const read = (): Promise<void> => {
     // Both gauges collect concurrently within one scrape; share a single statfs call between them.
-    pending ??= view
-      .diskStats()
+    pending ??= statfs()
       .then(
         (stats) => {
           size.set(stats.sizeBytes);

@@ -1,22 +1,28 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { InventoryStatus } from '../inventory/types.js';
-import { safeCollect } from './collector.js';
+import { safeCollect, type CollectorStatus } from './collector.js';
 import type { ExporterView } from './exporter-view.js';
 
 /** Directory-wide inventory gauges: O(1) each, read from the inventory's running totals at scrape time. */
-export function registerInventoryCollector(registry: Registry, view: ExporterView, logger: Logger): void {
+export function registerInventoryCollector(registry: Registry, view: ExporterView, logger: Logger, status?: CollectorStatus): void {
+  const tracked = status === undefined ? undefined : { status, collector: 'inventory' };
   const scalar = (name: string, help: string, value: (status: InventoryStatus) => number | undefined): void => {
     const gauge: Gauge = new Gauge({
       name,
       help,
       registers: [registry],
-      collect: safeCollect(name, logger, () => {
-        const v = value(view.status());
-        // An unknown value is left out rather than reported as 0.
-        if (v === undefined) gauge.remove();
-        else gauge.set(v);
-      }),
+      collect: safeCollect(
+        name,
+        logger,
+        () => {
+          const v = value(view.status());
+          // An unknown value is left out rather than reported as 0.
+          if (v === undefined) gauge.remove();
+          else gauge.set(v);
+        },
+        tracked,
+      ),
     });
   };
 

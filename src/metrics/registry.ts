@@ -5,7 +5,8 @@ import { createContainerMetrics, type ContainerMetrics } from './container-metri
 import { registerFilesystemCollector } from './filesystem-collector.js';
 import { registerHealthCollector } from './health-collector.js';
 import { registerInventoryCollector } from './inventory-collector.js';
-import { createRetentionCounters, registerRetentionGauges, type RetentionMetrics } from './retention-collector.js';
+import { createCollectorStatus } from './collector.js';
+import { createLimitFamilies, createRetentionCounters, registerRetentionGauges, type RetentionMetrics } from './retention-collector.js';
 
 /** prom-client exposes these as gauges named `_total`, which promtool rejects as a counter naming its gauge. */
 const REJECTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
@@ -32,17 +33,31 @@ export function createExporterRegistry(): ExporterRegistry {
 
 /** The collectors that read the running exporter through its view, and the scrape that joins them with the cached per-container text. */
 export function registerExporterCollectors(registry: Registry, view: ExporterView, logger: Logger): ExporterMetrics {
-  registerInventoryCollector(registry, view, logger);
-  registerRetentionGauges(registry, view, logger);
-  registerFilesystemCollector(registry, view, logger);
+  const status = createCollectorStatus();
+  registerInventoryCollector(registry, view, logger, status);
+  registerRetentionGauges(registry, view, logger, status);
+  registerFilesystemCollector(registry, view, logger, status);
   registerHealthCollector(registry, view);
   const containers = createContainerMetrics(() => view.index(), view.containerMetrics ?? true);
+  const limits = createLimitFamilies(view);
+  // Rendered ahead of prom-client's families, so their outcome is in the collector status it reports.
+  const rendered = async (collector: string, render: () => string): Promise<string> => {
+    try {
+      return await status.time(collector, render);
+    } catch (error) {
+      logger.error({ err: error, collector }, 'metrics collector failed');
+      return '';
+    }
+  };
+  status.register(registry);
   return {
     containers,
     contentType: registry.contentType,
     async scrape() {
+      const containerText = await rendered('containers', () => containers.text(view.owners()));
+      const limitText = await rendered('limits', limits);
       const base = await registry.metrics();
-      return base + containers.text(view.owners());
+      return base + limitText + containerText;
     },
   };
 }

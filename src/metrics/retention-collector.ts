@@ -1,19 +1,21 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { DELETION_REASONS, type PlannedDeletion, type RetentionObserver } from '../retention/types.js';
 import { globalLimitsOf } from '../retention/effective-limits.js';
-import { safeCollect } from './collector.js';
+import { safeCollect, type CollectorStatus } from './collector.js';
+import { familyHeader, sampleLine } from './exposition.js';
 import type { ExporterView } from './exporter-view.js';
 
 export const RETENTION_ERROR_OPERATIONS = ['plan', 'lstat', 'verify', 'unlink', 'statfs'] as const;
 export type RetentionErrorOperation = (typeof RETENTION_ERROR_OPERATIONS)[number];
 
-const LIMIT_LABELS = ['namespace', 'pod', 'container', 'limit'] as const;
 
 export interface RetentionMetrics {
   /** The executor reports every deletion and failed check through this. */
   readonly observer: RetentionObserver;
   recordError(operation: RetentionErrorOperation): void;
+  /** A retention run finished: `full` or `scoped`, and how long it took (owner lookups and unlinks included). */
+  observeRun?(kind: 'full' | 'scoped', seconds: number): void;
 }
 
 /** Deletion and error counters: the only retention state kept between scrapes. Needs no view, so the executor and runner can be built first. */
@@ -36,6 +38,13 @@ export function createRetentionCounters(registry: Registry): RetentionMetrics {
     labelNames: ['operation'],
     registers: [registry],
   });
+  const runDuration = new Histogram({
+    name: 'checkpoint_retention_run_duration_seconds',
+    help: 'Duration of retention runs, owner lookups and unlinks included: full (start, policy change, resync) or scoped (the namespaces a change touched).',
+    labelNames: ['kind'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+    registers: [registry],
+  });
   // Every operation starts at 0 so rate() and increase() see the first error.
   for (const operation of RETENTION_ERROR_OPERATIONS) errors.inc({ operation }, 0);
 
@@ -54,11 +63,15 @@ export function createRetentionCounters(registry: Registry): RetentionMetrics {
     recordError(operation) {
       errors.inc({ operation });
     },
+    observeRun(kind, seconds) {
+      runDuration.observe({ kind }, seconds);
+    },
   };
 }
 
-/** Gauges read from the last plan and the policy at scrape time, and the work counters. */
-export function registerRetentionGauges(registry: Registry, view: ExporterView, logger: Logger): void {
+/** Gauges read from the plan in force and the policy at scrape time, and the work counters. */
+export function registerRetentionGauges(registry: Registry, view: ExporterView, logger: Logger, status?: CollectorStatus): void {
+  const tracked = status === undefined ? undefined : { status, collector: 'retention' };
   // Counters kept by the runner and the inventory, copied at scrape time: they show how much work each
   // change costs, so a return to planning the whole directory once per archive is visible (and tested).
   const runs: Counter<'kind'> = new Counter({
@@ -92,31 +105,16 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     },
   });
 
-  // Limits and unsatisfiable limits change only with a new plan or policy: set them again only then.
-  let limitsFrom: { plan: unknown; policy: unknown } | undefined;
-  const refreshLimits = (): void => {
-    const plan = view.lastPlan();
-    const policy = view.policy();
-    if (limitsFrom !== undefined && limitsFrom.plan === plan && limitsFrom.policy === policy) return;
-    limitsFrom = { plan, policy };
-    limits.reset();
-    for (const l of plan?.effectiveLimits ?? []) limits.set({ namespace: l.namespace, pod: l.pod, container: l.container, limit: l.limit }, l.value);
-    unsatisfiable.reset();
-    for (const u of plan?.unsatisfiable ?? []) unsatisfiable.set({ namespace: u.namespace, pod: u.pod, container: u.container, limit: u.limit }, 1);
-    globalLimits.reset();
-    for (const g of globalLimitsOf(policy)) globalLimits.set({ level: g.level, limit: g.limit }, g.value);
-  };
-
   const planned: Gauge<'reason'> = new Gauge({
     name: 'checkpoint_retention_planned_deletions',
-    help: 'Deletions the last retention plan selected, by reason; stays non-zero in dry run.',
+    help: 'Deletions the plan in force selected, by reason: 0 once carried out, non-zero in dry run.',
     labelNames: ['reason'],
     registers: [registry],
     collect: safeCollect('checkpoint_retention_planned_deletions', logger, () => {
       const counts = new Map<string, number>(DELETION_REASONS.map((reason) => [reason, 0]));
       for (const deletion of view.lastPlan()?.deletions ?? []) counts.set(deletion.reason, (counts.get(deletion.reason) ?? 0) + 1);
       for (const [reason, count] of counts) planned.set({ reason }, count);
-    }),
+    }, tracked),
   });
 
   const futureDated: Gauge = new Gauge({
@@ -139,34 +137,69 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     },
   });
 
-  const limits: Gauge<(typeof LIMIT_LABELS)[number]> = new Gauge({
-    name: 'checkpoint_retention_limit',
-    help: 'Retention limit a namespace, pod or container policy sets for its scope (archives, bytes or seconds); pod and container are empty for broader scopes. Global limits are in checkpoint_retention_global_limit.',
-    labelNames: LIMIT_LABELS,
-    registers: [registry],
-    collect: safeCollect('checkpoint_retention_limit', logger, refreshLimits),
-  });
-
-  const globalLimits: Gauge<'level' | 'limit'> = new Gauge({
-    name: 'checkpoint_retention_global_limit',
-    help: 'Retention limit of the global policy, once for the node: per archive (size, age_seconds), per container, pod or namespace (count, total_size).',
-    labelNames: ['level', 'limit'],
-    registers: [registry],
-    collect: safeCollect('checkpoint_retention_global_limit', logger, refreshLimits),
-  });
-
-  const unsatisfiable: Gauge<(typeof LIMIT_LABELS)[number]> = new Gauge({
-    name: 'checkpoint_retention_limit_unsatisfiable',
-    help: 'Set to 1 while pinned archives make a retention limit unreachable.',
-    labelNames: LIMIT_LABELS,
-    registers: [registry],
-    collect: safeCollect('checkpoint_retention_limit_unsatisfiable', logger, refreshLimits),
-  });
-
   const dryRun = new Gauge({
     name: 'checkpoint_retention_dry_run',
     help: '1 when the exporter plans deletions without carrying them out (--dry-run).',
     registers: [registry],
   });
   dryRun.set(view.dryRun ? 1 : 0);
+}
+
+const SCOPE_LABELS = (l: { namespace: string; pod: string; container: string }): [string, string][] => [
+  ['namespace', l.namespace],
+  ['pod', l.pod],
+  ['container', l.container],
+];
+
+/**
+ * The limit families, one unit per metric (archives, bytes, seconds), as exposition text. Scope rows
+ * only where a namespace, pod or container policy sets the limit; the global policy's limits once,
+ * labelled by the level they apply at. They change only with a new plan or policy, so the text is
+ * rendered then and reused by every scrape in between.
+ */
+export function createLimitFamilies(view: Pick<ExporterView, 'lastPlan' | 'policy'>): () => string {
+  let renderedFrom: { plan: unknown; policy: unknown } | undefined;
+  let text = '';
+  return () => {
+    const plan = view.lastPlan();
+    const policy = view.policy();
+    if (renderedFrom !== undefined && renderedFrom.plan === plan && renderedFrom.policy === policy) return text;
+    renderedFrom = { plan, policy };
+    const archives: string[] = [];
+    const bytes: string[] = [];
+    const age: string[] = [];
+    for (const l of plan?.effectiveLimits ?? []) {
+      if (l.limit === 'count') archives.push(sampleLine('checkpoint_retention_limit_archives', SCOPE_LABELS(l), l.value));
+      else if (l.limit === 'age') age.push(sampleLine('checkpoint_retention_limit_age_seconds', SCOPE_LABELS(l), l.value));
+      else bytes.push(sampleLine('checkpoint_retention_limit_bytes', [...SCOPE_LABELS(l), ['limit', l.limit === 'size' ? 'single' : 'total']], l.value));
+    }
+    const globalArchives: string[] = [];
+    const globalBytes: string[] = [];
+    const globalAge: string[] = [];
+    for (const g of globalLimitsOf(policy)) {
+      if (g.limit === 'count') globalArchives.push(sampleLine('checkpoint_retention_global_limit_archives', [['level', g.level]], g.value));
+      else if (g.limit === 'age') globalAge.push(sampleLine('checkpoint_retention_global_limit_age_seconds', [], g.value));
+      else globalBytes.push(sampleLine('checkpoint_retention_global_limit_bytes', [['level', g.level]], g.value));
+    }
+    const unsatisfiable = (plan?.unsatisfiable ?? []).map((u) => sampleLine('checkpoint_retention_limit_unsatisfiable', [...SCOPE_LABELS(u), ['limit', u.limit]], 1));
+    const marks: string[] = [];
+    const pressure = policy.diskPressure;
+    const family = (name: string, help: string, lines: readonly string[]): string => familyHeader(name, help, 'gauge') + lines.join('');
+    text = [
+      family('checkpoint_retention_limit_archives', 'Count limit a namespace, pod or container policy sets for its scope; pod and container empty for broader scopes.', archives),
+      family('checkpoint_retention_limit_bytes', 'Size limit a namespace, pod or container policy sets: limit="single" per archive, limit="total" for the whole scope.', bytes),
+      family('checkpoint_retention_limit_age_seconds', 'Age limit a namespace, pod or container policy sets, by the time in the archive names.', age),
+      family('checkpoint_retention_global_limit_archives', 'Count limit of the global policy per container, pod or namespace (level).', globalArchives),
+      family('checkpoint_retention_global_limit_bytes', 'Size limit of the global policy: level="archive" for each single archive, else the total per container, pod or namespace.', globalBytes),
+      family('checkpoint_retention_global_limit_age_seconds', 'Age limit of the global policy, by the time in the archive names.', globalAge),
+      family(
+        'checkpoint_retention_limit_unsatisfiable',
+        'Set to 1 while pinned archives make a retention limit unreachable or leave no room for an unpinned archive; limit is count, size, total_size or age.',
+        unsatisfiable,
+      ),
+      family('checkpoint_retention_disk_pressure_high_ratio', 'Disk pressure high mark of the policy in force, as a used fraction; absent without a diskPressure policy.', pressure ? [sampleLine('checkpoint_retention_disk_pressure_high_ratio', [], pressure.highThresholdPercent / 100)] : marks),
+      family('checkpoint_retention_disk_pressure_low_ratio', 'Disk pressure low mark of the policy in force, as a used fraction; absent without a diskPressure policy.', pressure ? [sampleLine('checkpoint_retention_disk_pressure_low_ratio', [], pressure.lowThresholdPercent / 100)] : marks),
+    ].join('');
+    return text;
+  };
 }

@@ -21,7 +21,7 @@ export function describeEffectiveLimits(containers: Iterable<ContainerState>, po
       add(governor.scope, 'count', governor.maxCheckpoints, governor.source);
       add(governor.scope, 'size', governor.maxCheckpointSize, governor.source);
       add(governor.scope, 'total_size', governor.maxTotalSize, governor.source);
-      add(governor.scope, 'age_seconds', governor.maxCheckpointAgeSeconds, governor.source);
+      add(governor.scope, 'age', governor.maxCheckpointAgeSeconds, governor.source);
     }
   }
   return [...limits.values()];
@@ -46,7 +46,7 @@ export function globalLimitsOf(policy: RetentionPolicy): GlobalLimit[] {
     if (typeof value === 'number' && value > 0) rows.push({ level, limit, value, policySource: sourceOfGlobalField(g, field) });
   };
   add('archive', 'size', 'maxCheckpointSize');
-  add('archive', 'age_seconds', 'maxCheckpointAgeSeconds');
+  add('archive', 'age', 'maxCheckpointAgeSeconds');
   add('container', 'count', 'maxCheckpointsPerContainer');
   add('container', 'total_size', 'maxTotalSizePerContainer');
   add('pod', 'count', 'maxCheckpointsPerPod');

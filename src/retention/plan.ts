@@ -99,7 +99,7 @@ export function planRetention(input: PlanInput): RetentionPlan {
     if (governor.maxCheckpointAgeSeconds > 0 && ageSeconds > governor.maxCheckpointAgeSeconds) {
       const limit = governor.maxCheckpointAgeSeconds;
       const text = `${record.fileName} is ${formatDuration(ageSeconds)} old, over the ${formatDuration(limit)} age limit of ${governor.where} (${governor.ageSource})`;
-      if (record.pinned) reportUnsatisfiable(governor.scope, 'age_seconds', limit, governor.ageSource, `pinned ${text}`);
+      if (record.pinned) reportUnsatisfiable(governor.scope, 'age', limit, governor.ageSource, `pinned ${text}`);
       else ledger.plan(entry, 'age', limit, governor.scope, governor.ageSource, text);
       continue;
     }

@@ -3,8 +3,8 @@ import type { ArchiveIdentity, FileFingerprint } from '../archive/types.js';
 export type DeletionReason = 'size' | 'count' | 'total_size' | 'age' | 'orphan' | 'disk_pressure';
 export const DELETION_REASONS: readonly DeletionReason[] = ['size', 'count', 'total_size', 'age', 'orphan', 'disk_pressure'];
 
-/** The `limit` label of checkpoint_retention_limit{,_unsatisfiable}: archives, bytes, bytes, seconds. */
-export type LimitName = 'count' | 'size' | 'total_size' | 'age_seconds';
+/** Which limit: the same words as the deletion reasons (`count`: archives, `size` and `total_size`: bytes, `age`: seconds). */
+export type LimitName = 'count' | 'size' | 'total_size' | 'age';
 
 /** Limits of one specific (namespace, pod or container) policy. Unset or 0 means no limit. */
 export interface PolicyLimits {

@@ -135,7 +135,7 @@ describe('exporter with the Kubernetes API', () => {
     await waitUntil(async () => (sampleValue(await h.metrics(), 'checkpoint_retention_last_run_timestamp_seconds') ?? 0) > 0, 'retention ran');
     const text = await h.metrics();
     expect(sampleValue(text, 'checkpoint_archives', alive)).toBe(15);
-    expect(sampleValue(text, 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' })).toBe(50);
+    expect(sampleValue(text, 'checkpoint_retention_global_limit_archives', { level: 'container' })).toBe(50);
   });
 
   it('keeps the last valid version of a policy object while an edit of it is invalid', async () => {
@@ -146,7 +146,7 @@ describe('exporter with the Kubernetes API', () => {
     }
     fake.upsertPolicy('checkpoint-exporter', 'keep-many', { globalPolicy: { maxCheckpointsPerContainer: 50 } });
     const h = await startHarness(dir, cleanups, { kubeconfigPath, resyncIntervalMs: 200 });
-    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' }) === 50, 'cluster limit');
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_retention_global_limit_archives', { level: 'container' }) === 50, 'cluster limit');
 
     // The same namespace twice (the CRD's list map refuses it; an API server without the CRD's validation does not).
     fake.upsertPolicy('checkpoint-exporter', 'keep-many', {
@@ -164,7 +164,7 @@ describe('exporter with the Kubernetes API', () => {
       return runs.size >= 3;
     }, 'retention runs after the bad edit');
     expect(sampleValue(await h.metrics(), 'checkpoint_archives', alive)).toBe(15);
-    expect(sampleValue(await h.metrics(), 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' })).toBe(50);
+    expect(sampleValue(await h.metrics(), 'checkpoint_retention_global_limit_archives', { level: 'container' })).toBe(50);
   });
 
   it('deletes the archives of a deleted pod only after the grace period', async () => {

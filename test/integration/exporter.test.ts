@@ -63,8 +63,8 @@ describe('exporter on a real directory over real HTTP', () => {
     expect(sampleValue(text, 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'count' })).toBe(2);
     expect(sampleValue(text, 'checkpoint_unrecognized_files')).toBe(2);
     // The global limit is exported once for the node, not repeated for every container.
-    expect(sampleValue(text, 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' })).toBe(10);
-    expect(sampleValue(text, 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBeUndefined();
+    expect(sampleValue(text, 'checkpoint_retention_global_limit_archives', { level: 'container' })).toBe(10);
+    expect(sampleValue(text, 'checkpoint_retention_limit_archives', cart)).toBeUndefined();
     expect(sampleValue(text, 'checkpoint_retention_last_run_timestamp_seconds')).toBeGreaterThan(0);
   });
 
@@ -174,6 +174,6 @@ describe('exporter on a real directory over real HTTP', () => {
     for (const f of recent) expect(await exists(join(dir, f))).toBe(true);
     const text = await h.metrics();
     expect(sampleValue(text, 'checkpoint_retention_deletions_total', { namespace: 'shop-prod', reason: 'age' })).toBe(3);
-    expect(sampleValue(text, 'checkpoint_retention_global_limit', { level: 'archive', limit: 'age_seconds' })).toBe(2 * 24 * 3600);
+    expect(sampleValue(text, 'checkpoint_retention_global_limit_age_seconds')).toBe(2 * 24 * 3600);
   });
 });
