@@ -17,6 +17,7 @@ import { readDiskStats } from './disk-stats.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createPolicySources } from './policy-sources.js';
 import { createRetentionRunner } from './retention-runner.js';
+import { DEFAULT_CHECKPOINT_DIRECTORY } from '../cli/options.js';
 import { streamArchives, streamPlan } from '../server/views.js';
 
 export interface ExporterConfig {
@@ -45,6 +46,20 @@ export interface RunningExporter {
   readonly url: string;
   readonly server: Server;
   stop(): Promise<void>;
+}
+
+/**
+ * The policy as described, with the checkpoint directory actually in use: a `--checkpoint-dir` flag
+ * overrides the policy's `checkpointDirectory`, and the view must say what is in force.
+ */
+function describeInForce(described: unknown, directory: string): unknown {
+  const view = described as { effective?: { checkpointDirectory?: { value: unknown; source: unknown } } };
+  const setting = view.effective?.checkpointDirectory;
+  if (view.effective === undefined || setting?.value === directory) return described;
+  return {
+    ...view,
+    effective: { ...view.effective, checkpointDirectory: { value: directory, source: directory === DEFAULT_CHECKPOINT_DIRECTORY ? 'default' : 'flag --checkpoint-dir' } },
+  };
 }
 
 /** Identity reads handed to the worker thread at once: it batches them, so more in flight means fewer messages. */
@@ -199,7 +214,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     logger,
     ready: () => inventory.status().initialScanComplete,
     archives: () => streamArchives(inventory.snapshot()),
-    policy: () => policies.describe(),
+    policy: () => describeInForce(policies.describe(), directory),
     plan: () => streamPlan(runner.lastPlan(), runner.lastRunMs(), config.dryRun),
   });
 

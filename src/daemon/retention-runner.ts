@@ -207,6 +207,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
   const checkDiskPressure = async (plannedFiles: ReadonlySet<string>): Promise<void> => {
     const pressure = deps.policy().diskPressure;
     if (pressure === undefined) {
+      if (nodePart.deletions.length > 0) merged = undefined;
       nodePart = EMPTY_PART;
       return;
     }

@@ -24,11 +24,9 @@ export interface Transition {
   readonly identify: boolean;
   /** Look at the entry again at this instant (epoch ms). */
   readonly recheckAtMs: number | undefined;
-  /** `next` just became settled. */
-  readonly settled: boolean;
 }
 
-const UNCHANGED = { identify: false, recheckAtMs: undefined, settled: false } as const;
+const UNCHANGED = { identify: false, recheckAtMs: undefined } as const;
 
 /** Transient read failures are retried this many times, with doubling delays, before the archive is left unidentified. */
 export const MAX_IDENTIFY_ATTEMPTS = 8;
@@ -144,8 +142,18 @@ function sourcesOf(sources: readonly IdentitySource[]): readonly IdentitySource[
   return shared;
 }
 
+/** One frozen array per combination of missing restore entries, shared by every record. */
+const MISSING_SETS = new Map<string, readonly string[]>();
+function missingOf(missing: readonly string[]): readonly string[] {
+  const key = missing.join(',');
+  let shared = MISSING_SETS.get(key);
+  if (shared === undefined) MISSING_SETS.set(key, (shared = Object.freeze([...missing])));
+  return shared;
+}
+
 function recordOf(name: ParsedArchiveName, fingerprint: FileFingerprint, identified: IdentityReadResult, intern: Intern): ArchiveRecord {
   const mismatch = identified.ok ? contradiction(name, identified.value) : undefined;
+  const contents = identified.ok ? identified.value.contents : identified.contents;
   const found = identified.ok && mismatch === undefined ? identified.value.identity : undefined;
   const identity = found === undefined ? undefined : Object.freeze({ namespace: intern(found.namespace), pod: intern(found.pod), container: intern(found.container) });
   return Object.freeze({
@@ -156,5 +164,12 @@ function recordOf(name: ParsedArchiveName, fingerprint: FileFingerprint, identif
     identitySources: identity === undefined || !identified.ok ? NO_SOURCES : sourcesOf(identified.value.sources),
     unidentifiedReason: identified.ok ? mismatch : identified.reason,
     pinned: false,
+    memoryBytes: contents?.memoryBytes,
+    checkpointOtherBytes: contents?.checkpointOtherBytes,
+    rootfsDiffBytes: contents?.rootfsDiffBytes,
+    otherBytes: contents?.otherBytes,
+    restorable: contents === undefined ? undefined : contents.missing.length === 0,
+    missingEntries: contents === undefined ? undefined : missingOf(contents.missing),
+    compression: contents?.compression,
   });
 }

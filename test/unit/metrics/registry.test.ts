@@ -153,11 +153,11 @@ describe('exporter metrics', () => {
     const text = await metrics.scrape();
     expect(sample(text, 'checkpoint_retention_planned_deletions', { reason: 'count' })).toBe(1);
     expect(sample(text, 'checkpoint_retention_planned_deletions', { reason: 'age' })).toBe(0);
-    expect(sample(text, 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBe(1);
+    expect(sample(text, 'checkpoint_retention_limit_archives', cart)).toBe(1);
     expect(sample(text, 'checkpoint_retention_limit_unsatisfiable', { ...cart, limit: 'count' })).toBe(1);
     // The default policy's one limit, once for the node.
-    expect(sample(text, 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' })).toBe(10);
-    expect(text.split('\n').filter((line) => line.startsWith('checkpoint_retention_global_limit{'))).toHaveLength(1);
+    expect(sample(text, 'checkpoint_retention_global_limit_archives', { level: 'container' })).toBe(10);
+    expect(text.split('\n').filter((line) => line.startsWith('checkpoint_retention_global_limit_archives{'))).toHaveLength(1);
     expect(sample(text, 'checkpoint_archives_orphaned', web)).toBe(1);
     // Series economy: a container that is not orphaned has no orphaned series (it was 0).
     expect(sample(text, 'checkpoint_archives_orphaned', cart)).toBeUndefined();
@@ -172,17 +172,17 @@ describe('exporter metrics', () => {
     let plan: RetentionPlan | undefined = limitOf(3);
     let policy = defaultRetentionPolicy();
     const { metrics } = exporterMetrics(makeView(inventoryOf(records()), { lastPlan: () => plan, policy: () => policy }));
-    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBe(3);
+    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit_archives', cart)).toBe(3);
 
     plan = limitOf(4);
-    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBe(4);
+    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit_archives', cart)).toBe(4);
     plan = { deletions: [], unsatisfiable: [], effectiveLimits: [] };
-    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit', { ...cart, limit: 'count' })).toBeUndefined();
+    expect(sample(await metrics.scrape(), 'checkpoint_retention_limit_archives', cart)).toBeUndefined();
 
     policy = policyOf({ globalPolicy: { maxCheckpointsPerContainer: 5, maxCheckpointsPerNamespace: 50 } });
     const text = await metrics.scrape();
-    expect(sample(text, 'checkpoint_retention_global_limit', { level: 'container', limit: 'count' })).toBe(5);
-    expect(sample(text, 'checkpoint_retention_global_limit', { level: 'namespace', limit: 'count' })).toBe(50);
+    expect(sample(text, 'checkpoint_retention_global_limit_archives', { level: 'container' })).toBe(5);
+    expect(sample(text, 'checkpoint_retention_global_limit_archives', { level: 'namespace' })).toBe(50);
   });
 
   it('exports the work counters from the view', async () => {

@@ -106,7 +106,9 @@ describe('planner properties (issue 10)', () => {
     maxTotalSizePerContainer: fc.integer({ min: 0, max: 20 }),
     ageHours: fc.integer({ min: 0, max: 48 }),
   });
-  const build = (specs: readonly fc.infer<typeof archiveArb>[]): ArchiveRecord[] => {
+  type ArchiveSpecArb = typeof archiveArb extends fc.Arbitrary<infer T> ? T : never;
+  type PolicyArb = typeof policyArb extends fc.Arbitrary<infer T> ? T : never;
+  const build = (specs: readonly ArchiveSpecArb[]): ArchiveRecord[] => {
     const seen = new Set<string>();
     const out: ArchiveRecord[] = [];
     for (const spec of specs) {
@@ -118,7 +120,7 @@ describe('planner properties (issue 10)', () => {
     }
     return out;
   };
-  const policyFrom = (p: fc.infer<typeof policyArb>): RetentionPolicy =>
+  const policyFrom = (p: PolicyArb): RetentionPolicy =>
     policyOf({
       globalPolicy: {
         maxCheckpointsPerContainer: p.maxCheckpointsPerContainer,

@@ -335,7 +335,7 @@ describe('planRetention pins', () => {
 
   it.each([
     ['size', { maxCheckpointSize: '1Mi' }, 'size'],
-    ['age', { maxCheckpointAge: '1h' }, 'age_seconds'],
+    ['age', { maxCheckpointAge: '1h' }, 'age'],
   ] as const)('reports a pinned archive over the %s limit as unsatisfiable and keeps it', (_n, globalPolicy, limit) => {
     const result = plan([archive({ minute: 0, size: 2 * MiB, pinned: true })], policyOf({ globalPolicy }));
     expect(result.deletions).toEqual([]);
@@ -477,7 +477,7 @@ describe('planRetention effective limits', () => {
         'ops// count=3 <- CR namespacePolicies[0]',
         'ops// size=10485760 <- CR namespacePolicies[0]',
         'shop/web-0/nginx count=2 <- CR containerPolicies[0]',
-        'shop/web-0/nginx age_seconds=86400 <- CR containerPolicies[0]',
+        'shop/web-0/nginx age=86400 <- CR containerPolicies[0]',
       ].sort(),
     );
   });
@@ -488,7 +488,7 @@ describe('planRetention effective limits', () => {
 
   it('gives the global limits once, per level, with the field each came from', () => {
     const rows = globalLimitsOf(policy).map((g) => `${g.level} ${g.limit}=${g.value} <- ${g.policySource.replace(SOURCE, 'CR')}`).sort();
-    expect(rows).toEqual(['archive age_seconds=604800 <- CR globalPolicy', 'container count=10 <- default', 'pod count=7 <- CR globalPolicy'].sort());
+    expect(rows).toEqual(['archive age=604800 <- CR globalPolicy', 'container count=10 <- default', 'pod count=7 <- CR globalPolicy'].sort());
     expect(globalLimitsOf(defaultRetentionPolicy()).map((g) => [g.level, g.limit, g.value])).toEqual([['container', 'count', 10]]);
   });
 });

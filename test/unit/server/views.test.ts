@@ -63,7 +63,7 @@ const unsatisfiable: fc.Arbitrary<UnsatisfiableLimit> = fc.record({
   namespace: label,
   pod: fc.oneof(label, fc.constant('')),
   container: fc.oneof(label, fc.constant('')),
-  limit: fc.constantFrom('count' as const, 'size' as const, 'total_size' as const, 'age_seconds' as const),
+  limit: fc.constantFrom('count' as const, 'size' as const, 'total_size' as const, 'age' as const),
   value: size,
   policySource: text,
   detail: text,
