@@ -6,8 +6,13 @@ import type { FileFingerprint, ReadFailure, ReadResult, Result, RetryHint } from
  * it to count what the tar reader really touches.
  */
 export interface ByteSource {
-  /** Total size in bytes, fixed when the source was opened. */
+  /** Total size in bytes, fixed when the source was opened; for a streamed source, only an upper bound. */
   readonly size: number;
+  /**
+   * A stream read front to back (a decompressed archive): its size is unknown until it ends, and reads
+   * never go back before the last byte delivered.
+   */
+  readonly streamed?: boolean;
   /** Reads up to `length` bytes at `position` into `buffer[offset..]`; resolves to the count read (0 at end). */
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
 }
@@ -139,12 +144,12 @@ function readFailure(reason: string, error: unknown): ReadFailure {
  * Opens `path`, runs `use` on it and always closes it; open failures come back as values. With
  * `expect`, the opened file must have exactly that device, inode, size and mtime.
  */
-export async function withFileByteSource<T>(
+export async function withFileByteSource<R extends Result<unknown>>(
   path: string,
-  use: (source: ByteSource) => Promise<Result<T>>,
+  use: (source: ByteSource) => Promise<R>,
   expect?: FileFingerprint,
   opener: (path: string, expect?: FileFingerprint) => Promise<ReadResult<OpenedByteSource>> | ReadResult<OpenedByteSource> = openFileByteSource,
-): Promise<ReadResult<T>> {
+): Promise<R | ReadFailure> {
   const opened = await opener(path, expect);
   if (!opened.ok) return opened;
   try {
@@ -174,6 +179,23 @@ export function countReads(inner: ByteSource): { readonly source: ByteSource; st
     },
   };
   return { source, stats: () => ({ reads, bytesRead }) };
+}
+
+/**
+ * A source whose first bytes were already read (to sniff the format): reads inside them are answered
+ * from memory, so walking the headers after sniffing costs no extra read.
+ */
+export function prefetchedByteSource(inner: ByteSource, head: Uint8Array): ByteSource {
+  return {
+    size: inner.size,
+    read: (buffer, offset, length, position) => {
+      if (position + length <= head.length) {
+        buffer.set(head.subarray(position, position + length), offset);
+        return Promise.resolve(length);
+      }
+      return inner.read(buffer, offset, length, position);
+    },
+  };
 }
 
 /** An in-memory source, for archives built in tests. */

@@ -3,7 +3,9 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { readArchiveIdentity, type IdentityReadResult } from './identity.js';
+import { isCompressedDeferral } from './archive-walk.js';
+import { createSemaphore } from './compressed.js';
+import { readArchiveIdentity, readArchiveIdentityDeferring, type DeferringIdentityRead, type IdentityReadResult } from './identity.js';
 import type { FileFingerprint, ParsedArchiveName } from './types.js';
 
 export interface IdentityJob {
@@ -15,7 +17,15 @@ export interface IdentityJob {
 
 export interface IdentityReply {
   readonly id: number;
-  readonly result: IdentityReadResult;
+  /** A batch read leaves compressed archives deferred; a compressed read never does. */
+  readonly result: DeferringIdentityRead;
+}
+
+/** To a worker: a batch of archives read with blocking calls, or one compressed archive to decompress. */
+export type WorkerRequest = { readonly kind: 'batch'; readonly jobs: readonly IdentityJob[] } | { readonly kind: 'compressed'; readonly job: IdentityJob };
+export interface WorkerReply {
+  readonly kind: WorkerRequest['kind'];
+  readonly replies: readonly IdentityReply[];
 }
 
 export interface IdentityReader {
@@ -43,7 +53,17 @@ export function defaultIdentityWorkers(): number {
 
 interface Lane {
   readonly worker: Worker;
+  /** Batches sent and not yet answered. */
   inFlight: number;
+  /** Compressed reads sent and not yet answered (at most one in the whole pool). */
+  compressed: number;
+}
+
+type Waiting = { readonly job: IdentityJob; readonly kind: WorkerRequest['kind']; readonly resolve: (result: DeferringIdentityRead) => void };
+
+/** A compressed read answers with a result, never a deferral; should one come anyway, it is a reason. */
+function settled(result: DeferringIdentityRead): IdentityReadResult {
+  return isCompressedDeferral(result) ? { ok: false, reason: result.reason } : result;
 }
 
 /**
@@ -51,16 +71,25 @@ interface Lane {
  * the work, and it leaves the main thread to the server, the inventory and retention. If a worker
  * cannot be started (the compiled worker script is absent, as when running from TypeScript sources)
  * or fails, reads fall back to the main thread's asynchronous I/O: slower, never wrong.
+ *
+ * Compressed archives take a second path. A batch answers them as deferred at once; they then wait
+ * for the pool's single compressed lane and are decompressed one at a time (on a worker, or on the
+ * main thread after a fallback), so a burst of compressed archives never holds up the plain ones and
+ * never runs several decompressions at once.
  */
 export function createIdentityReader(logger: Logger, workers = defaultIdentityWorkers()): IdentityReader {
   const script = new URL('./identity-worker.js', import.meta.url);
   let lanes: Lane[] = [];
-  const waiting = new Map<number, { job: IdentityJob; resolve: (result: IdentityReadResult) => void }>();
+  const waiting = new Map<number, Waiting>();
   let queue: IdentityJob[] = [];
   let nextId = 0;
+  const compressedLane = createSemaphore(1);
 
-  const readHere = (job: IdentityJob, resolve: (result: IdentityReadResult) => void): void => {
-    void readArchiveIdentity(job.path, job.name, job.expect).then(resolve);
+  const readHere = (entry: Waiting): void => {
+    const { job } = entry;
+    // A compressed job already holds the lane: read it here directly.
+    const read = entry.kind === 'compressed' ? readArchiveIdentity(job.path, job.name, job.expect) : readArchiveIdentityDeferring(job.path, job.name, job.expect);
+    void read.then(entry.resolve);
   };
 
   const fallBack = (reason: unknown): void => {
@@ -72,7 +101,15 @@ export function createIdentityReader(logger: Logger, workers = defaultIdentityWo
     const pending = [...waiting.values()];
     waiting.clear();
     queue = [];
-    for (const { job, resolve } of pending) readHere(job, resolve);
+    for (const entry of pending) readHere(entry);
+  };
+
+  const refLanes = (): void => {
+    // Idle workers must not keep a finished process alive.
+    for (const lane of lanes) {
+      if (lane.inFlight > 0 || lane.compressed > 0) lane.worker.ref();
+      else lane.worker.unref();
+    }
   };
 
   const pump = (): void => {
@@ -82,26 +119,45 @@ export function createIdentityReader(logger: Logger, workers = defaultIdentityWo
       for (const candidate of lanes) if (candidate.inFlight < BATCHES_IN_FLIGHT && (lane === undefined || candidate.inFlight < lane.inFlight)) lane = candidate;
       if (lane === undefined) break;
       lane.inFlight += 1;
-      lane.worker.postMessage(queue.splice(0, BATCH));
+      const request: WorkerRequest = { kind: 'batch', jobs: queue.splice(0, BATCH) };
+      lane.worker.postMessage(request);
     }
-    // Idle workers must not keep a finished process alive.
-    for (const lane of lanes) {
-      if (lane.inFlight > 0) lane.worker.ref();
-      else lane.worker.unref();
-    }
+    refLanes();
   };
+
+  const send = (job: IdentityJob, kind: WorkerRequest['kind']): Promise<DeferringIdentityRead> =>
+    new Promise((resolve) => {
+      const entry: Waiting = { job, kind, resolve };
+      if (lanes.length === 0) {
+        readHere(entry);
+        return;
+      }
+      waiting.set(job.id, entry);
+      if (kind === 'batch') {
+        queue.push(job);
+        pump();
+        return;
+      }
+      let lane = lanes[0] as Lane;
+      for (const candidate of lanes) if (candidate.inFlight < lane.inFlight) lane = candidate;
+      lane.compressed += 1;
+      const request: WorkerRequest = { kind: 'compressed', job };
+      lane.worker.postMessage(request);
+      refLanes();
+    });
 
   if (script.protocol === 'file:' && existsSync(fileURLToPath(script))) {
     try {
       for (let i = 0; i < workers; i += 1) {
-        const lane: Lane = { worker: new Worker(script, { resourceLimits: WORKER_LIMITS }), inFlight: 0 };
+        const lane: Lane = { worker: new Worker(script, { resourceLimits: WORKER_LIMITS }), inFlight: 0, compressed: 0 };
         lane.worker.unref();
-        lane.worker.on('message', (replies: readonly IdentityReply[]) => {
-          lane.inFlight -= 1;
-          for (const reply of replies) {
-            const entry = waiting.get(reply.id);
-            waiting.delete(reply.id);
-            entry?.resolve(reply.result);
+        lane.worker.on('message', (reply: WorkerReply) => {
+          if (reply.kind === 'batch') lane.inFlight -= 1;
+          else lane.compressed -= 1;
+          for (const { id, result } of reply.replies) {
+            const entry = waiting.get(id);
+            waiting.delete(id);
+            entry?.resolve(result);
           }
           pump();
         });
@@ -120,14 +176,11 @@ export function createIdentityReader(logger: Logger, workers = defaultIdentityWo
     get threaded() {
       return lanes.length > 0;
     },
-    read(path, name, expect) {
+    async read(path, name, expect) {
       const job: IdentityJob = { id: nextId++, path, name, expect: expect === undefined ? undefined : { dev: expect.dev, ino: expect.ino, size: expect.size, mtimeMs: expect.mtimeMs } };
-      if (lanes.length === 0) return readArchiveIdentity(path, name, job.expect);
-      return new Promise((resolve) => {
-        waiting.set(job.id, { job, resolve });
-        queue.push(job);
-        pump();
-      });
+      const first = await send(job, 'batch');
+      if (!isCompressedDeferral(first)) return first;
+      return settled(await compressedLane.run(() => send({ ...job, id: nextId++ }, 'compressed')));
     },
     async close() {
       const stopping = lanes;
@@ -136,7 +189,7 @@ export function createIdentityReader(logger: Logger, workers = defaultIdentityWo
       const pending = [...waiting.values()];
       waiting.clear();
       queue = [];
-      for (const { job, resolve } of pending) readHere(job, resolve);
+      for (const entry of pending) readHere(entry);
     },
   };
 }

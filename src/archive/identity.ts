@@ -1,10 +1,28 @@
+import { walkArchive, type CompressedDeferral } from './archive-walk.js';
 import { openFileByteSourceSync, withFileByteSource, type ByteSource } from './byte-source.js';
+import { DEFAULT_DECOMPRESSION_LIMITS, type DecompressionLimits } from './compressed.js';
 import { isDns1123Label, isDns1123Subdomain } from './kubernetes-names.js';
-import { readTarEntries, type RequestedEntry } from './tar-reader.js';
-import type { ArchiveIdentity, FileFingerprint, IdentifiedArchive, IdentitySource, ParsedArchiveName, ReadResult, Result } from './types.js';
+import type { RequestedEntry } from './tar-reader.js';
+import type { ArchiveContents, ArchiveIdentity, FileFingerprint, IdentifiedArchive, IdentitySource, ParsedArchiveName, ReadFailure, Result } from './types.js';
+
+/**
+ * An archive without an identity: why, with a hint when reading again may help, and its composition
+ * when its headers could still be walked (an archive without Kubernetes annotations still fills the disk).
+ */
+export interface UnidentifiedRead extends ReadFailure {
+  readonly contents?: ArchiveContents;
+}
 
 /** An identity, or why there is none (with a hint when reading again may help). */
-export type IdentityReadResult = ReadResult<IdentifiedArchive>;
+export type IdentityReadResult = { readonly ok: true; readonly value: IdentifiedArchive } | UnidentifiedRead;
+
+/** What a read that may leave compressed archives for later returns. */
+export type DeferringIdentityRead = IdentityReadResult | CompressedDeferral;
+
+export interface IdentityReadOptions {
+  /** Limits of a compressed read, or `defer` to leave compressed archives unread (see CompressedDeferral). */
+  readonly compressed?: DecompressionLimits | 'defer';
+}
 
 export const SPEC_DUMP = 'spec.dump';
 export const CONFIG_DUMP = 'config.dump';
@@ -153,24 +171,46 @@ export function dumpBytesOf(fileName: string, entry: RequestedEntry | undefined)
   }
 }
 
-/** Identity of an already-open archive: reads only tar headers and the spec.dump body. */
-export async function readIdentityFrom(source: ByteSource, name: ParsedArchiveName): Promise<Result<IdentifiedArchive>> {
-  const read = await readTarEntries(source, [SPEC_DUMP], MAX_DUMP_BYTES);
-  if (!read.ok) return { ok: false, reason: `unreadable tar: ${read.reason}` };
-  const bytes = dumpBytesOf(SPEC_DUMP, read.value.get(SPEC_DUMP));
-  return bytes.ok ? identifyFromSpecDump(bytes.value, name) : bytes;
+/**
+ * Identity of an already-open archive, with its composition and restorability from the same walk:
+ * reads only tar headers and the spec.dump body (a compressed archive is decompressed front to back).
+ */
+export async function readIdentityFrom(source: ByteSource, name: ParsedArchiveName, options: IdentityReadOptions = {}): Promise<DeferringIdentityRead> {
+  const walked = await walkArchive(source, { bodies: [SPEC_DUMP], maxBodyBytes: MAX_DUMP_BYTES, compressed: options.compressed ?? DEFAULT_DECOMPRESSION_LIMITS });
+  if (!walked.ok) return walked;
+  const { contents } = walked.value;
+  const bytes = dumpBytesOf(SPEC_DUMP, walked.value.bodies.get(SPEC_DUMP));
+  const identified = bytes.ok ? identifyFromSpecDump(bytes.value, name) : bytes;
+  return identified.ok ? { ok: true, value: { ...identified.value, contents } } : { ok: false, reason: identified.reason, contents };
 }
 
 /**
  * Identity of the archive at `path`; every failure, including I/O, is an unidentified reason. With
  * `expect`, the file opened must be the one listed (same device, inode, size and mtime), so the
- * identity read belongs to exactly those bytes.
+ * identity read belongs to exactly those bytes. Compressed archives are read within the default
+ * limits; callers that read many archives run such reads one at a time (see identity-pool).
  */
-export async function readArchiveIdentity(path: string, name: ParsedArchiveName, expect?: FileFingerprint): Promise<IdentityReadResult> {
-  return withFileByteSource(path, (source) => readIdentityFrom(source, name), expect);
+export async function readArchiveIdentity(path: string, name: ParsedArchiveName, expect?: FileFingerprint, options: { readonly compressed?: DecompressionLimits } = {}): Promise<IdentityReadResult> {
+  const read = await withFileByteSource(path, (source) => readIdentityFrom(source, name, options), expect);
+  return withoutDeferral(read);
 }
 
-/** readArchiveIdentity with blocking reads: for the identity worker thread only, never the main thread. */
-export async function readArchiveIdentityBlocking(path: string, name: ParsedArchiveName, expect?: FileFingerprint): Promise<IdentityReadResult> {
-  return withFileByteSource(path, (source) => readIdentityFrom(source, name), expect, openFileByteSourceSync);
+/** Like readArchiveIdentity, leaving a compressed archive unread: the caller queues it for a bounded read. */
+export async function readArchiveIdentityDeferring(path: string, name: ParsedArchiveName, expect?: FileFingerprint): Promise<DeferringIdentityRead> {
+  return withFileByteSource(path, (source) => readIdentityFrom(source, name, { compressed: 'defer' }), expect);
+}
+
+/**
+ * readArchiveIdentityDeferring with blocking reads: for the identity worker thread only, never the
+ * main thread. A compressed archive comes back deferred, so a batch of plain archives is never held
+ * up behind a long decompression.
+ */
+export async function readArchiveIdentityBlocking(path: string, name: ParsedArchiveName, expect?: FileFingerprint): Promise<DeferringIdentityRead> {
+  return withFileByteSource(path, (source) => readIdentityFrom(source, name, { compressed: 'defer' }), expect, openFileByteSourceSync);
+}
+
+/** A deferral cannot come out of a read with limits; typed away here. */
+function withoutDeferral(read: DeferringIdentityRead): IdentityReadResult {
+  if (!read.ok && 'deferred' in read) return { ok: false, reason: read.reason };
+  return read;
 }

@@ -1,9 +1,11 @@
 import { basename } from 'node:path';
 import { parseArchiveName } from './archive-name.js';
+import { walkArchive } from './archive-walk.js';
 import { withFileByteSource } from './byte-source.js';
+import { DEFAULT_DECOMPRESSION_LIMITS } from './compressed.js';
 import { CONFIG_DUMP, MAX_DUMP_BYTES, SPEC_DUMP, dumpBytesOf, identifyFromSpecDump } from './identity.js';
-import { listTarEntries, readTarEntries, type TarEntry } from './tar-reader.js';
-import type { IdentifiedArchive, ParsedArchiveName, Result } from './types.js';
+import type { TarEntry } from './tar-reader.js';
+import type { ArchiveContents, IdentifiedArchive, ParsedArchiveName, Result } from './types.js';
 
 /** The config.dump fields worth showing; each is present only when the runtime wrote it as a string. */
 export interface CheckpointConfig {
@@ -26,6 +28,8 @@ export interface ArchiveInspection {
   readonly config: Result<CheckpointConfig>;
   /** Every entry, from headers only. */
   readonly entries: readonly TarEntry[];
+  /** Composition by part, restorability (the restore entries missing) and compression. */
+  readonly contents: ArchiveContents;
 }
 
 const CONFIG_FIELDS = ['id', 'name', 'rootfsImageName', 'rootfsImage', 'runtime', 'createdTime', 'checkpointedTime'] as const;
@@ -46,17 +50,18 @@ function parseConfigDump(bytes: Uint8Array): Result<CheckpointConfig> {
   return { ok: true, value: config };
 }
 
-/** Everything the `inspect` subcommand shows about one archive, reading headers and the two dump files only. */
+/**
+ * Everything the `inspect` subcommand shows about one archive, in one pass over its headers reading
+ * the two dump files only; a compressed archive is decompressed within the usual limits.
+ */
 export async function inspectArchive(path: string): Promise<Result<ArchiveInspection>> {
   const name = parseArchiveName(basename(path));
   if (!name.ok) return name;
-  return withFileByteSource(path, async (source) => {
-    const entries = await listTarEntries(source);
-    if (!entries.ok) return { ok: false, reason: `unreadable tar: ${entries.reason}` };
-    const dumps = await readTarEntries(source, [SPEC_DUMP, CONFIG_DUMP], MAX_DUMP_BYTES);
-    if (!dumps.ok) return { ok: false, reason: `unreadable tar: ${dumps.reason}` };
-    const spec = dumpBytesOf(SPEC_DUMP, dumps.value.get(SPEC_DUMP));
-    const config = dumpBytesOf(CONFIG_DUMP, dumps.value.get(CONFIG_DUMP));
+  return withFileByteSource(path, async (source): Promise<Result<ArchiveInspection>> => {
+    const walked = await walkArchive(source, { bodies: [SPEC_DUMP, CONFIG_DUMP], maxBodyBytes: MAX_DUMP_BYTES, listEntries: true, compressed: DEFAULT_DECOMPRESSION_LIMITS });
+    if (!walked.ok) return { ok: false, reason: walked.reason };
+    const spec = dumpBytesOf(SPEC_DUMP, walked.value.bodies.get(SPEC_DUMP));
+    const config = dumpBytesOf(CONFIG_DUMP, walked.value.bodies.get(CONFIG_DUMP));
     return {
       ok: true,
       value: {
@@ -65,7 +70,8 @@ export async function inspectArchive(path: string): Promise<Result<ArchiveInspec
         name: name.value,
         identity: spec.ok ? identifyFromSpecDump(spec.value, name.value) : spec,
         config: config.ok ? parseConfigDump(config.value) : config,
-        entries: entries.value,
+        entries: walked.value.entries,
+        contents: walked.value.contents,
       },
     };
   });

@@ -58,6 +58,13 @@ export type TarVisitor = (
   readBody: () => Promise<Result<Uint8Array>>,
 ) => boolean | void | Promise<boolean | void>;
 
+/** What a walk saw: the headers counted, and where the archive's bytes end (undefined when the visitor stopped early). */
+export interface TarWalk {
+  readonly headers: number;
+  /** Offset just past the end-of-archive marker. */
+  readonly end: number | undefined;
+}
+
 export interface TarWalkLimits {
   /** Defaults to MAX_TAR_HEADERS. */
   readonly maxHeaders?: number;
@@ -101,29 +108,45 @@ class WindowedReader {
 
   constructor(private readonly source: ByteSource) {}
 
-  async bytesAt(position: number, length: number): Promise<Result<Uint8Array>> {
+  /**
+   * `length` bytes at `position`. With `orEnd`, a streamed source that ends before them yields an empty
+   * array instead of an error (used where the end of the stream is an acceptable answer).
+   */
+  async bytesAt(position: number, length: number, orEnd = false): Promise<Result<Uint8Array>> {
     if (position + length > this.source.size) {
       return { ok: false, reason: `truncated archive: needs ${length} bytes at offset ${position}, file is ${this.source.size} bytes` };
     }
-    const inWindow = position >= this.windowStart && position + length <= this.windowStart + this.window.length;
+    const windowEnd = this.windowStart + this.window.length;
+    const inWindow = position >= this.windowStart && position + length <= windowEnd;
     if (!inWindow) {
       const span = Math.max(length, Math.min(HEADER_WINDOW_BYTES, this.source.size - position));
-      const filled = await this.readFully(position, span);
+      const next = new Uint8Array(span);
+      // The part already in the window is kept, not read again: a decompressed stream cannot go back.
+      const kept = position >= this.windowStart && position < windowEnd ? windowEnd - position : 0;
+      if (kept > 0) next.set(this.window.subarray(position - this.windowStart), 0);
+      const filled = await this.readInto(next, kept, position + kept, orEnd ? 0 : length);
       if (!filled.ok) return filled;
       this.windowStart = position;
       this.window = filled.value;
+      if (filled.value.length < length) return { ok: true, value: new Uint8Array(0) };
     }
     const start = position - this.windowStart;
     return { ok: true, value: this.window.subarray(start, start + length) };
   }
 
-  private async readFully(position: number, length: number): Promise<Result<Uint8Array>> {
-    const buffer = new Uint8Array(length);
-    let filled = 0;
-    while (filled < length) {
-      const count = await this.source.read(buffer, filled, length - filled, position + filled);
-      // The file shrank after it was opened: treat as truncated rather than spin.
-      if (count <= 0) return { ok: false, reason: `truncated archive: file ended at offset ${position + filled}` };
+  /**
+   * Fills `buffer` from `from` on, reading at `position`. A streamed source (size unknown) may end
+   * early: what it gave is enough once `required` bytes are there.
+   */
+  private async readInto(buffer: Uint8Array, from: number, position: number, required: number): Promise<Result<Uint8Array>> {
+    let filled = from;
+    while (filled < buffer.length) {
+      const count = await this.source.read(buffer, filled, buffer.length - filled, position + filled - from);
+      if (count <= 0) {
+        if (this.source.streamed === true && filled >= required) return { ok: true, value: buffer.subarray(0, filled) };
+        // The file shrank after it was opened: treat as truncated rather than spin.
+        return { ok: false, reason: `truncated archive: ${this.source.streamed === true ? 'stream' : 'file'} ended at offset ${position + filled - from}` };
+      }
       filled += count;
     }
     return { ok: true, value: buffer };
@@ -144,7 +167,7 @@ export async function walkTar(
   source: ByteSource,
   visit: TarVisitor,
   limits: TarWalkLimits = {},
-): Promise<Result<{ readonly headers: number }>> {
+): Promise<Result<TarWalk>> {
   const maxHeaders = limits.maxHeaders ?? MAX_TAR_HEADERS;
   const reader = new WindowedReader(source);
   let position = 0;
@@ -160,7 +183,7 @@ export async function walkTar(
       if (pending.longName !== undefined || pending.longLinkName !== undefined || pending.pax !== undefined) {
         return { ok: false, reason: 'archive ends after a metadata header with no entry' };
       }
-      return { ok: true, value: { headers } };
+      return { ok: true, value: { headers, end: end.value } };
     }
     headers += 1;
     if (headers > maxHeaders) return { ok: false, reason: `more than ${maxHeaders} tar headers` };
@@ -213,7 +236,7 @@ export async function walkTar(
       };
       pending = {};
       const keepGoing = await visit(entry, () => reader.bytesAt(entry.offset, entry.size));
-      if (keepGoing === false) return { ok: true, value: { headers } };
+      if (keepGoing === false) return { ok: true, value: { headers, end: undefined } };
     }
     position = bodyOffset + paddedLength(bodySize);
   }
@@ -221,15 +244,18 @@ export async function walkTar(
 
 /**
  * The first zero block ends the archive. GNU tar stops there too, so anything after it is invisible to
- * every tool; a non-zero block right after it is refused rather than guessed at.
+ * every tool; a non-zero block right after it is refused rather than guessed at. Resolves to the offset
+ * just past the end-of-archive marker.
  */
-async function checkEndOfArchive(reader: WindowedReader, source: ByteSource, position: number): Promise<Result<void>> {
+async function checkEndOfArchive(reader: WindowedReader, source: ByteSource, position: number): Promise<Result<number>> {
   const next = position + BLOCK_SIZE;
-  if (next + BLOCK_SIZE > source.size) return { ok: true, value: undefined };
-  const block = await reader.bytesAt(next, BLOCK_SIZE);
+  if (next + BLOCK_SIZE > source.size) return { ok: true, value: next };
+  const block = await reader.bytesAt(next, BLOCK_SIZE, source.streamed === true);
   if (!block.ok) return block;
+  // A stream may end after a single zero block, as a file may.
+  if (block.value.length === 0) return { ok: true, value: next };
   if (!isZeroBlock(block.value)) return { ok: false, reason: `lone zero block at offset ${position} followed by data` };
-  return { ok: true, value: undefined };
+  return { ok: true, value: next + BLOCK_SIZE };
 }
 
 /** Headers only: every entry with its size and body offset. */
@@ -246,6 +272,40 @@ export async function listTarEntries(source: ByteSource, limits: TarWalkLimits =
 }
 
 /**
+ * Collects the bodies of the named regular-file entries (each at most `maxBytes`) during a walk.
+ * `offer` returns a failure reason when a body could not be read, which ends the walk.
+ */
+export interface RequestedEntries {
+  offer(entry: TarEntry, readBody: () => Promise<Result<Uint8Array>>): Promise<string | undefined>;
+  readonly outcomes: ReadonlyMap<string, RequestedEntry>;
+}
+
+export function requestEntries(names: readonly string[], maxBytes: number): RequestedEntries {
+  const outcomes = new Map<string, RequestedEntry>(names.map((name) => [name, { status: 'missing' }]));
+  return {
+    outcomes,
+    async offer(entry, readBody) {
+      const previous = outcomes.get(entry.name);
+      if (previous === undefined) return undefined;
+      if (previous.status !== 'missing') {
+        outcomes.set(entry.name, { status: 'duplicate' });
+        return undefined;
+      }
+      if (entry.type !== 'file') {
+        outcomes.set(entry.name, { status: 'not-regular', type: entry.type, typeflag: entry.typeflag });
+      } else if (entry.size > maxBytes) {
+        outcomes.set(entry.name, { status: 'too-large', size: entry.size, limit: maxBytes });
+      } else {
+        const body = await readBody();
+        if (!body.ok) return body.reason;
+        outcomes.set(entry.name, { status: 'read', bytes: body.value });
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
  * Reads the bodies of the named regular-file entries (each at most `maxBytes`) and nothing else.
  * Every header is walked, so a duplicate of a requested name is noticed.
  */
@@ -255,30 +315,17 @@ export async function readTarEntries(
   maxBytes: number,
   limits: TarWalkLimits = {},
 ): Promise<Result<ReadonlyMap<string, RequestedEntry>>> {
-  const outcomes = new Map<string, RequestedEntry>(names.map((name) => [name, { status: 'missing' }]));
+  const requested = requestEntries(names, maxBytes);
   let failure: string | undefined;
-  const walked = await walkTar(source, async (entry, readBody) => {
-    const previous = outcomes.get(entry.name);
-    if (previous === undefined) return true;
-    if (previous.status !== 'missing') {
-      outcomes.set(entry.name, { status: 'duplicate' });
-      return true;
-    }
-    if (entry.type !== 'file') {
-      outcomes.set(entry.name, { status: 'not-regular', type: entry.type, typeflag: entry.typeflag });
-    } else if (entry.size > maxBytes) {
-      outcomes.set(entry.name, { status: 'too-large', size: entry.size, limit: maxBytes });
-    } else {
-      const body = await readBody();
-      if (!body.ok) {
-        failure = body.reason;
-        return false;
-      }
-      outcomes.set(entry.name, { status: 'read', bytes: body.value });
-    }
-    return true;
-  }, limits);
+  const walked = await walkTar(
+    source,
+    async (entry, readBody) => {
+      failure = await requested.offer(entry, readBody);
+      return failure === undefined;
+    },
+    limits,
+  );
   if (!walked.ok) return walked;
   if (failure !== undefined) return { ok: false, reason: failure };
-  return { ok: true, value: outcomes };
+  return { ok: true, value: requested.outcomes };
 }

@@ -42,9 +42,44 @@ export interface ReadFailure {
 
 export type ReadResult<T> = { readonly ok: true; readonly value: T } | ReadFailure;
 
+/** Compressed archives this reader can walk (zstd only where the runtime's zlib offers it). */
+export type CompressionFormat = 'gzip' | 'zstd';
+
+/**
+ * What fills an archive, by part: `memory` (CRIU page images, `checkpoint/pages-*.img`),
+ * `checkpoint_other` (every other entry under `checkpoint/`), `rootfs_diff` (`rootfs-diff.tar`) and
+ * `other` (everything else).
+ */
+export type ContentPart = 'memory' | 'checkpoint_other' | 'rootfs_diff' | 'other';
+export const CONTENT_PARTS: readonly ContentPart[] = ['memory', 'checkpoint_other', 'rootfs_diff', 'other'];
+
+/**
+ * The composition and restorability of one archive, from its entry headers. Plain and small: it
+ * crosses from the identity worker by structured clone, once per archive.
+ *
+ * The three named parts are the sizes of their entries' contents (decompressed ones for a compressed
+ * archive); `other` is the file size minus them, never below 0. For a plain tar the four parts sum
+ * exactly to the file size (`other` holds the remaining entries, every header and the padding); for a
+ * compressed archive they sum to the larger of the file size and the three named parts.
+ */
+export interface ArchiveContents {
+  readonly memoryBytes: number;
+  readonly checkpointOtherBytes: number;
+  readonly rootfsDiffBytes: number;
+  readonly otherBytes: number;
+  /** Entries a restore needs (spec.dump, config.dump, checkpoint/inventory.img) that are absent or not regular files; empty when restorable. */
+  readonly missing: readonly string[];
+  /** Absent for a plain tar. */
+  readonly compression?: CompressionFormat;
+  /** Compressed archives: bytes of the decompressed tar up to its end-of-archive marker. */
+  readonly decompressedBytes?: number;
+}
+
 export interface IdentifiedArchive {
   readonly identity: ArchiveIdentity;
   readonly sources: readonly IdentitySource[];
+  /** Absent only where an older reader or a test built the value without walking the archive. */
+  readonly contents?: ArchiveContents;
 }
 
 /** (device, inode, size, mtime): an archive with the same four is the same bytes, so it is read once. */

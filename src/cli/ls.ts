@@ -1,31 +1,92 @@
 import { summarizeInventory } from '../metrics/container-summary.js';
+import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { formatBytes, formatTable } from './format.js';
 import { scanCheckpointDirectory } from './scan-once.js';
 import { describeArchives } from '../server/views.js';
 
-export async function runLs(opts: { directory: string; json: boolean }): Promise<string> {
+/** `-o` formats of `ls`: the default table, or `wide` with each container's composition and unrestorable archives. */
+export const LS_OUTPUTS = ['wide'] as const;
+export type LsOutput = (typeof LS_OUTPUTS)[number];
+
+export async function runLs(opts: { directory: string; json: boolean; output?: LsOutput }): Promise<string> {
   const snapshot = await scanCheckpointDirectory(opts.directory);
   if (opts.json) return `${JSON.stringify(describeArchives(snapshot), null, 2)}\n`;
-  if (!snapshot.directoryPresent) return `${opts.directory}: directory does not exist\n`;
+  return formatLs(snapshot, opts.directory, opts.output);
+}
 
+interface Composition {
+  memory: number;
+  checkpointOther: number;
+  rootfsDiff: number;
+  other: number;
+  /** Archives whose composition is known. */
+  known: number;
+  unrestorable: number;
+  compressed: number;
+}
+
+const emptyComposition = (): Composition => ({ memory: 0, checkpointOther: 0, rootfsDiff: 0, other: 0, known: 0, unrestorable: 0, compressed: 0 });
+
+function addRecord(total: Composition, record: ArchiveRecord): void {
+  if (record.restorable === false) total.unrestorable += 1;
+  if (record.compression !== undefined) total.compressed += 1;
+  if (record.memoryBytes === undefined) return;
+  total.known += 1;
+  total.memory += record.memoryBytes;
+  total.checkpointOther += record.checkpointOtherBytes ?? 0;
+  total.rootfsDiff += record.rootfsDiffBytes ?? 0;
+  total.other += record.otherBytes ?? 0;
+}
+
+const containerKey = (namespace: string, pod: string, container: string): string => `${namespace}\u0000${pod}\u0000${container}`;
+
+/** What a composition column shows: a size, or `-` where no archive's composition is known. */
+const part = (total: Composition, bytes: number): string => (total.known === 0 ? '-' : formatBytes(bytes));
+
+/** The `ls` table from a snapshot; `wide` adds each container's composition and unrestorable archives. */
+export function formatLs(snapshot: InventorySnapshot, directory: string, output?: LsOutput): string {
+  if (!snapshot.directoryPresent) return `${directory}: directory does not exist\n`;
+  const wide = output === 'wide';
   const summary = summarizeInventory(snapshot);
-  const rows = summary.containers.map((c) => [
-    c.namespace,
-    c.pod,
-    c.container,
-    String(c.archives),
-    String(c.pinned),
-    formatBytes(c.bytes),
-    new Date(c.oldestTimestampMs).toISOString(),
-    new Date(c.newestTimestampMs).toISOString(),
-  ]);
-  const lines = [
-    formatTable(['NAMESPACE', 'POD', 'CONTAINER', 'ARCHIVES', 'PINNED', 'SIZE', 'OLDEST', 'NEWEST'], rows),
-    '',
-    `unidentified archives: ${summary.unidentifiedArchives} (${formatBytes(summary.unidentifiedBytes)})`,
-  ];
+  const compositions = new Map<string, Composition>();
+  const node = emptyComposition();
+  if (wide) {
+    for (const record of snapshot.archives) {
+      addRecord(node, record);
+      if (record.identity === undefined) continue;
+      const key = containerKey(record.identity.namespace, record.identity.pod, record.identity.container);
+      let total = compositions.get(key);
+      if (total === undefined) compositions.set(key, (total = emptyComposition()));
+      addRecord(total, record);
+    }
+  }
+  const rows = summary.containers.map((c) => {
+    const row = [c.namespace, c.pod, c.container, String(c.archives), String(c.pinned), formatBytes(c.bytes)];
+    if (wide) {
+      const total = compositions.get(containerKey(c.namespace, c.pod, c.container)) ?? emptyComposition();
+      row.push(part(total, total.memory), part(total, total.checkpointOther), part(total, total.rootfsDiff), part(total, total.other), String(total.unrestorable));
+    }
+    row.push(new Date(c.oldestTimestampMs).toISOString(), new Date(c.newestTimestampMs).toISOString());
+    return row;
+  });
+  const header = ['NAMESPACE', 'POD', 'CONTAINER', 'ARCHIVES', 'PINNED', 'SIZE'];
+  if (wide) header.push('MEMORY', 'CHECKPOINT-OTHER', 'ROOTFS-DIFF', 'OTHER', 'UNRESTORABLE');
+  header.push('OLDEST', 'NEWEST');
+  const lines = [formatTable(header, rows), ''];
+  if (wide) {
+    lines.push(
+      `all archives: memory ${formatBytes(node.memory)}, checkpoint_other ${formatBytes(node.checkpointOther)}, rootfs_diff ${formatBytes(node.rootfsDiff)}, other ${formatBytes(node.other)}; ` +
+        `${node.unrestorable} not restorable, ${node.compressed} compressed (their parts are decompressed sizes)`,
+    );
+    const unrestorable = snapshot.archives.filter((a) => a.identity !== undefined && a.restorable === false);
+    lines.push(`identified archives that cannot be restored: ${unrestorable.length}`);
+    for (const a of unrestorable) lines.push(`  ${a.fileName}  ${(a.missingEntries ?? []).join(', ')} missing`);
+  }
+  lines.push(`unidentified archives: ${summary.unidentifiedArchives} (${formatBytes(summary.unidentifiedBytes)})`);
   for (const a of snapshot.archives) {
-    if (!a.identity) lines.push(`  ${a.fileName}  ${formatBytes(a.fingerprint.size)}  ${a.unidentifiedReason ?? ''}`);
+    if (a.identity) continue;
+    const notes = wide ? [a.compression, a.restorable === false ? `not restorable: ${(a.missingEntries ?? []).join(', ')} missing` : undefined].filter((n) => n !== undefined) : [];
+    lines.push(`  ${a.fileName}  ${formatBytes(a.fingerprint.size)}  ${a.unidentifiedReason ?? ''}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`);
   }
   lines.push(`unrecognized files: ${summary.unrecognizedFiles} (${formatBytes(summary.unrecognizedBytes)})`);
   for (const f of snapshot.unrecognized) lines.push(`  ${f.fileName}  ${formatBytes(f.size)}`);

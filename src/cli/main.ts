@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { loadConfiguration, UsageError } from './configuration.js';
 import { flags } from './options.js';
@@ -72,10 +72,11 @@ program
   .addOption(flags.checkpointDir())
   .addOption(flags.config('read once, for spec.checkpointDirectory'))
   .addOption(flags.json())
+  .addOption(new Option('-o, --output <format>', 'wide: also each container\'s composition (memory, checkpoint_other, rootfs_diff, other) and unrestorable archives').choices(['wide']))
   .action(async (opts) => {
     const config = await loadConfiguration(opts);
     const { runLs } = await import('./ls.js');
-    process.stdout.write(await runLs({ directory: config.checkpointDirectory, json: opts.json }));
+    process.stdout.write(await runLs({ directory: config.checkpointDirectory, json: opts.json, output: opts.output }));
   });
 
 program

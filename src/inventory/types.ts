@@ -1,4 +1,4 @@
-import type { ArchiveIdentity, FileFingerprint, IdentitySource, ParsedArchiveName } from '../archive/types.js';
+import type { ArchiveIdentity, CompressionFormat, FileFingerprint, IdentitySource, ParsedArchiveName } from '../archive/types.js';
 
 /** One settled (complete) archive in the checkpoint directory. */
 export interface ArchiveRecord {
@@ -13,6 +13,20 @@ export interface ArchiveRecord {
   readonly unidentifiedReason: string | undefined;
   /** A `<fileName>.keep` file exists beside it. */
   readonly pinned: boolean;
+  /**
+   * Bytes by part (see ArchiveContents: memory pages, the rest of checkpoint/, rootfs-diff.tar, other),
+   * identified or not; undefined when the headers could not be walked.
+   */
+  readonly memoryBytes?: number | undefined;
+  readonly checkpointOtherBytes?: number | undefined;
+  readonly rootfsDiffBytes?: number | undefined;
+  readonly otherBytes?: number | undefined;
+  /** False when spec.dump, config.dump or checkpoint/inventory.img is missing; undefined when unknown. */
+  readonly restorable?: boolean | undefined;
+  /** Which of those entries are missing (a shared array per combination); undefined when unknown. */
+  readonly missingEntries?: readonly string[] | undefined;
+  /** Undefined for a plain tar (or when unknown). */
+  readonly compression?: CompressionFormat | undefined;
 }
 
 export interface UnrecognizedFile {

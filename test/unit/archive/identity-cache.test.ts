@@ -59,7 +59,7 @@ describe('createIdentityCache', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => cache.get(path, nameOf(fileName), fingerprint)));
     expect(reads).toHaveLength(1);
     expect(new Set(results).size).toBe(1);
-    expect(results[0]).toEqual({ ok: true, value: { identity: { namespace: 'batch', pod: 'report-1', container: 'report' }, sources: ['criu'] } });
+    expect(results[0]).toMatchObject({ ok: true, value: { identity: { namespace: 'batch', pod: 'report-1', container: 'report' }, sources: ['criu'] } });
   });
 
   it('reads again when the file is replaced (new inode, size or mtime)', async () => {
@@ -84,7 +84,7 @@ describe('createIdentityCache', () => {
     await fs.rename(join(dir, fileName), join(dir, renamed));
     const fingerprint = await fingerprintOf(join(dir, renamed));
     const asRenamed = await cache.get(join(dir, renamed), nameOf(renamed), fingerprint);
-    expect(asRenamed).toEqual({ ok: false, reason: expect.stringContaining('file name says web-2') });
+    expect(asRenamed).toMatchObject({ ok: false, reason: expect.stringContaining('file name says web-2') });
     expect(reads).toHaveLength(1);
   });
 

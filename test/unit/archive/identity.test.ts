@@ -74,13 +74,13 @@ describe('readArchiveIdentity on real archive files', () => {
     ['CRI-O labels with extra keys', { extraAnnotations: { 'io.kubernetes.cri-o.Labels': crioLabels({ ...allLabels, app: 'cart', 'io.kubernetes.pod.uid': 'u' }) } }, ['cri-o']],
     ['ustar, GNU and PAX archives alike', { format: 'pax' }, ['cri-o']],
   ] as Array<[string, Partial<SampleArchiveOptions>, string[]]>)('identifies: %s', async (_label, options, sources) => {
-    expect(await identify(options)).toEqual(identified(sources));
+    expect(await identify(options)).toMatchObject(identified(sources));
   });
 
   it('settles the ambiguous <namespace>-<container> split from spec.dump', async () => {
     // File name shop-prod-cart-api: could be shop/prod-cart-api or shop-prod/cart-api; spec.dump decides.
     const result = await identify({ namespace: 'shop', container: 'prod-cart-api', fileName: 'checkpoint-cart-7d9f8b6c4-x2k4p_shop-prod-cart-api-2024-01-28T00:10:45Z.tar' });
-    expect(result).toEqual(identified(['cri-o'], { namespace: 'shop', pod: 'cart-7d9f8b6c4-x2k4p', container: 'prod-cart-api' }));
+    expect(result).toMatchObject(identified(['cri-o'], { namespace: 'shop', pod: 'cart-7d9f8b6c4-x2k4p', container: 'prod-cart-api' }));
   });
 
   it.each([
@@ -114,7 +114,7 @@ describe('readArchiveIdentity on real archive files', () => {
     ['pod ending in a dash', { pod: 'cart-', fileName: 'checkpoint-cart-_shop-prod-cart-api-2024-01-28T00:10:45Z.tar' }, 'pod "cart-" is not a valid Kubernetes name'],
   ] as Array<[string, Partial<SampleArchiveOptions>, string]>)('unidentified: %s', async (_label, options, reasonPart) => {
     const result = await identify(options);
-    expect(result).toEqual({ ok: false, reason: expect.stringContaining(reasonPart) });
+    expect(result).toMatchObject({ ok: false, reason: expect.stringContaining(reasonPart) });
   });
 
   async function identifyEntries(transform: (entries: TarEntrySpec[]) => TarEntrySpec[]) {
@@ -138,7 +138,7 @@ describe('readArchiveIdentity on real archive files', () => {
   ] as Array<[string, (entries: TarEntrySpec[]) => TarEntrySpec[], string | undefined]>)('%s', async (_label, transform, reasonPart) => {
     const result = await identifyEntries(transform);
     if (reasonPart === undefined) expect(result.ok).toBe(true);
-    else expect(result).toEqual({ ok: false, reason: expect.stringContaining(reasonPart) });
+    else expect(result).toMatchObject({ ok: false, reason: expect.stringContaining(reasonPart) });
   });
 
   it.each([
@@ -150,7 +150,7 @@ describe('readArchiveIdentity on real archive files', () => {
     const fileName = await writeSampleArchive(sub, base);
     const path = join(sub, fileName);
     await fs.writeFile(path, mangle(await fs.readFile(path)));
-    expect(await readArchiveIdentity(path, nameOf(fileName))).toEqual({ ok: false, reason: expect.stringContaining(reasonPart) });
+    expect(await readArchiveIdentity(path, nameOf(fileName))).toMatchObject({ ok: false, reason: expect.stringContaining(reasonPart) });
   });
 
   it('reports a vanished file as a reason, not an exception', async () => {
@@ -173,7 +173,7 @@ describe('readArchiveIdentity on real archive files', () => {
     const result = await readIdentityFrom(counted.source, nameOf(fileName));
     await opened.value.close();
 
-    expect(result).toEqual(identified(['cri-o']));
+    expect(result).toMatchObject(identified(['cri-o']));
     const { bytesRead, reads } = counted.stats();
     expect(bytesRead).toBeLessThan(1024 * 1024);
     expect(reads).toBeLessThanOrEqual(4);
@@ -197,7 +197,7 @@ describe('identity properties', () => {
           const options: SampleArchiveOptions = { namespace, pod, container, runtime, timestamp: new Date('2024-05-01T10:00:00Z'), payloadBytes: 600 };
           const bytes = encodeTar(sampleArchiveEntries(options), { format });
           const result = await readIdentityFrom(bufferByteSource(bytes), nameOf(sampleArchiveName(options)));
-          expect(result).toEqual({ ok: true, value: { identity: { namespace, pod, container }, sources: [runtime] } });
+          expect(result).toMatchObject({ ok: true, value: { identity: { namespace, pod, container }, sources: [runtime] } });
         },
       ),
       { numRuns: 60 },
@@ -222,7 +222,7 @@ describe('identity properties', () => {
         const bytes = encodeTar(sampleArchiveEntries(options));
         const result = await readIdentityFrom(bufferByteSource(bytes), nameOf(sampleArchiveName(options)));
         // None of these can be complete, so every outcome must be a reasoned refusal.
-        expect(result).toEqual({ ok: false, reason: expect.any(String) });
+        expect(result).toMatchObject({ ok: false, reason: expect.any(String) });
       }),
       { numRuns: 100 },
     );
