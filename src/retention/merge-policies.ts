@@ -22,6 +22,7 @@ const GLOBAL_FIELDS: readonly GlobalPolicyField[] = [
   'maxTotalSizePerPod',
   'maxTotalSizePerContainer',
   'maxCheckpointAgeSeconds',
+  'deleteUnrestorableFirst',
 ];
 
 const DEFAULT_GLOBAL: Omit<GlobalPolicy, 'source' | 'fieldSources'> = {
@@ -34,6 +35,7 @@ const DEFAULT_GLOBAL: Omit<GlobalPolicy, 'source' | 'fieldSources'> = {
   maxTotalSizePerPod: 0,
   maxTotalSizePerContainer: 0,
   maxCheckpointAgeSeconds: 0,
+  deleteUnrestorableFirst: false,
 };
 
 export function defaultRetentionPolicy(): RetentionPolicy {
@@ -156,6 +158,7 @@ function describeLimits(policy: PolicyLimits & { source: string }): Record<strin
     maxCheckpointSizeBytes: policy.maxCheckpointSize ?? null,
     maxTotalSizeBytes: policy.maxTotalSize ?? null,
     maxCheckpointAgeSeconds: policy.maxCheckpointAgeSeconds ?? null,
+    deleteUnrestorableFirst: policy.deleteUnrestorableFirst ?? null,
     source: policy.source,
   };
 }

@@ -87,8 +87,9 @@ const GLOBAL_FIELDS = [
   'maxTotalSizePerPod',
   'maxTotalSizePerContainer',
   'maxCheckpointAge',
+  'deleteUnrestorableFirst',
 ] as const;
-const LIMIT_FIELDS = ['retainOrphan', 'maxCheckpoints', 'maxCheckpointSize', 'maxTotalSize', 'maxCheckpointAge'] as const;
+const LIMIT_FIELDS = ['retainOrphan', 'maxCheckpoints', 'maxCheckpointSize', 'maxTotalSize', 'maxCheckpointAge', 'deleteUnrestorableFirst'] as const;
 const DISK_PRESSURE_FIELDS = ['highThresholdPercent', 'lowThresholdPercent', 'keepNewestPerContainer'] as const;
 const SPEC_FIELDS = [
   'checkpointDirectory',
@@ -269,6 +270,7 @@ function checkGlobal(check: Checker, value: unknown, source: string): GlobalPoli
     set(key, check.size(fields[key], `${path}.${key}`));
   }
   set('maxCheckpointAgeSeconds', check.duration(fields['maxCheckpointAge'], `${path}.maxCheckpointAge`));
+  set('deleteUnrestorableFirst', check.boolean(fields['deleteUnrestorableFirst'], `${path}.deleteUnrestorableFirst`));
   return { ...settings, source: `${source} globalPolicy` };
 }
 
@@ -279,11 +281,13 @@ function checkLimits(check: Checker, fields: Fields, path: string): PolicyLimits
   const maxCheckpointSize = check.size(fields['maxCheckpointSize'], `${path}.maxCheckpointSize`);
   const maxTotalSize = check.size(fields['maxTotalSize'], `${path}.maxTotalSize`);
   const maxCheckpointAgeSeconds = check.duration(fields['maxCheckpointAge'], `${path}.maxCheckpointAge`);
+  const deleteUnrestorableFirst = check.boolean(fields['deleteUnrestorableFirst'], `${path}.deleteUnrestorableFirst`);
   if (retainOrphan !== undefined) limits.retainOrphan = retainOrphan;
   if (maxCheckpoints !== undefined) limits.maxCheckpoints = maxCheckpoints;
   if (maxCheckpointSize !== undefined) limits.maxCheckpointSize = maxCheckpointSize;
   if (maxTotalSize !== undefined) limits.maxTotalSize = maxTotalSize;
   if (maxCheckpointAgeSeconds !== undefined) limits.maxCheckpointAgeSeconds = maxCheckpointAgeSeconds;
+  if (deleteUnrestorableFirst !== undefined) limits.deleteUnrestorableFirst = deleteUnrestorableFirst;
   return limits;
 }
 

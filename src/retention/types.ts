@@ -16,6 +16,8 @@ export interface PolicyLimits {
   readonly maxTotalSize?: number;
   /** Our extension: seconds, from the timestamp in the archive name. */
   readonly maxCheckpointAgeSeconds?: number;
+  /** Our extension: when the count limit deletes, unrestorable archives go before restorable ones (unset: off). */
+  readonly deleteUnrestorableFirst?: boolean;
 }
 
 /** Where a piece of policy came from, e.g. `file /etc/checkpoint-exporter/policy.yaml` or `CheckpointRestoreOperator ops/default`. */
@@ -33,6 +35,12 @@ export interface GlobalPolicy extends Sourced {
   readonly maxTotalSizePerPod: number;
   readonly maxTotalSizePerContainer: number;
   readonly maxCheckpointAgeSeconds: number;
+  /**
+   * Our extension (default false): when a count limit must delete, archives that cannot be restored
+   * (spec.dump, config.dump or checkpoint/inventory.img missing) go first, oldest first, then the
+   * restorable ones oldest first.
+   */
+  readonly deleteUnrestorableFirst: boolean;
   /** Where each field came from when fields were merged from several documents (absent: all from `source`). */
   readonly fieldSources?: Readonly<Partial<Record<GlobalPolicyField, string>>>;
 }

@@ -88,7 +88,7 @@ describe('CheckpointRestoreOperator CRD', () => {
     const spec = crd.spec.versions[0]?.schema.openAPIV3Schema['properties'] as Record<string, { properties: Record<string, { properties?: object; items?: { properties: object } }> }>;
     const fields = spec['spec']?.properties ?? {};
     const keys = (value: object | undefined): string[] => Object.keys(value ?? {}).sort();
-    const limits = ['maxCheckpointAge', 'maxCheckpointSize', 'maxCheckpoints', 'maxTotalSize', 'retainOrphan'];
+    const limits = ['deleteUnrestorableFirst', 'maxCheckpointAge', 'maxCheckpointSize', 'maxCheckpoints', 'maxTotalSize', 'retainOrphan'];
     expect(keys(fields)).toEqual(
       ['applyPoliciesImmediately', 'checkpointDirectory', 'containerPolicies', 'diskPressure', 'globalPolicy', 'namespacePolicies', 'orphanGracePeriod', 'podPolicies'].sort(),
     );
@@ -103,6 +103,7 @@ describe('CheckpointRestoreOperator CRD', () => {
         'maxTotalSizePerPod',
         'maxTotalSizePerContainer',
         'maxCheckpointAge',
+        'deleteUnrestorableFirst',
       ].sort(),
     );
     expect(keys(fields['containerPolicies']?.items?.properties)).toEqual(['container', 'namespace', 'pod', ...limits].sort());

@@ -11,7 +11,7 @@ import { parsePolicyDocument, parsePolicyYaml, splitProblems } from '../../../sr
 const NUM_RUNS = process.env['CI'] === 'true' ? 10_000 : 500;
 
 /** The schema as a user sees it: the keys known at each level. */
-const LIMIT_KEYS = ['retainOrphan', 'maxCheckpoints', 'maxCheckpointSize', 'maxTotalSize', 'maxCheckpointAge'];
+const LIMIT_KEYS = ['retainOrphan', 'maxCheckpoints', 'maxCheckpointSize', 'maxTotalSize', 'maxCheckpointAge', 'deleteUnrestorableFirst'];
 const KNOWN: Readonly<Record<string, readonly string[]>> = {
   top: ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
   metadata: [
@@ -42,6 +42,7 @@ const KNOWN: Readonly<Record<string, readonly string[]>> = {
     'maxTotalSizePerPod',
     'maxTotalSizePerContainer',
     'maxCheckpointAge',
+    'deleteUnrestorableFirst',
   ],
   diskPressure: ['highThresholdPercent', 'lowThresholdPercent', 'keepNewestPerContainer'],
   namespacePolicies: ['namespace', ...LIMIT_KEYS],
@@ -55,7 +56,10 @@ type Json = Record<string, unknown>;
 const size = fc.constantFrom<unknown>(0, '0', '10Mi', '1.5Gi', '500M', '4k', '2Ti');
 const duration = fc.constantFrom('0s', '90m', '7d', '1h30m');
 const count = fc.nat(100);
-const limits = fc.record({ retainOrphan: fc.boolean(), maxCheckpoints: count, maxCheckpointSize: size, maxTotalSize: size, maxCheckpointAge: duration }, { requiredKeys: [] });
+const limits = fc.record(
+  { retainOrphan: fc.boolean(), maxCheckpoints: count, maxCheckpointSize: size, maxTotalSize: size, maxCheckpointAge: duration, deleteUnrestorableFirst: fc.boolean() },
+  { requiredKeys: [] },
+);
 const namespaceName = fc.constantFrom('default', 'shop', 'shop-prod', 'kube-system', 'a1');
 const podName = fc.constantFrom('web-0', 'cart-7d9f8b6c4-x2k4p', 'db.primary-0', 'x');
 const containerName = fc.constantFrom('api', 'cart-api', 'sidecar', 'c');
@@ -75,6 +79,7 @@ const validSpec = fc.record(
         maxTotalSizePerPod: size,
         maxTotalSizePerContainer: size,
         maxCheckpointAge: duration,
+        deleteUnrestorableFirst: fc.boolean(),
       },
       { requiredKeys: [] },
     ),
