@@ -208,7 +208,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
         });
 
   const app = createServerApp({
-    metrics: () => metrics.scrape(),
+    metrics: () => metrics.scrapeChunks(),
     metricsContentType: metrics.contentType,
     version: config.version,
     logger,

@@ -116,7 +116,9 @@ export interface ContainerMetrics {
   update(keys: Iterable<string>): void;
   /** Renders every container again (the index was rebuilt). */
   rebuild(): void;
-  /** The per-container families as exposition text; re-joined only when a container changed since the last call. */
+  /** The per-container families as exposition text, in chunks: about one per 256 containers and family. */
+  chunks(owners: OwnerLookup | undefined): string[];
+  /** The same, joined. */
   text(owners: OwnerLookup | undefined): string;
   /** Containers rendered since start, for tests that count work. */
   renders(): number;
@@ -127,16 +129,43 @@ export interface ContainerMetrics {
  * way: a scrape joins cached text instead of setting 10,000 label sets on prom-client gauges.
  * With `enabled` false only the families' headers are kept out too: node-level totals stay.
  */
+/** Containers per block: a change re-joins one block's text, never the whole family's. */
+const BLOCK_SIZE = 256;
+
+interface Block {
+  readonly keys: Set<string>;
+  /** Per family, the joined lines of the block's containers; undefined when a container in it changed. */
+  text: string[] | undefined;
+}
+
 export function createContainerMetrics(index: () => ArchiveIndex, enabled = true): ContainerMetrics {
-  // One array per family, so the text of each family stays contiguous under a single header.
+  // Per container, its lines per family. Containers are grouped in blocks whose joined text is kept, so
+  // a scrape hands out about (containers / 256) strings per family and a change re-joins one block.
   const lines = new Map<string, string[]>();
-  let joined: string | undefined;
+  const blocks: Block[] = [];
+  const blockOf = new Map<string, Block>();
   let renders = 0;
+
+  const place = (key: string): Block => {
+    let block = blockOf.get(key);
+    if (block !== undefined) return block;
+    block = blocks.find((candidate) => candidate.keys.size < BLOCK_SIZE);
+    if (block === undefined) blocks.push((block = { keys: new Set(), text: undefined }));
+    block.keys.add(key);
+    blockOf.set(key, block);
+    return block;
+  };
 
   const render = (key: string): void => {
     const group = index().containerByKey(key);
     if (group === undefined) {
-      if (lines.delete(key)) joined = undefined;
+      lines.delete(key);
+      const block = blockOf.get(key);
+      if (block !== undefined) {
+        block.keys.delete(key);
+        block.text = undefined;
+        blockOf.delete(key);
+      }
       return;
     }
     renders += 1;
@@ -149,16 +178,19 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
           .join(''),
       ),
     );
-    joined = undefined;
+    place(key).text = undefined;
   };
 
-  const join = (): string => {
-    const parts: string[] = [];
-    CONTAINER_FAMILIES.forEach((family, i) => {
-      parts.push(familyHeader(family.name, family.help, 'gauge'));
-      for (const rendered of lines.values()) parts.push(rendered[i] as string);
-    });
-    return parts.join('');
+  const blockText = (block: Block): string[] => {
+    if (block.text === undefined) {
+      const perFamily: string[][] = CONTAINER_FAMILIES.map(() => []);
+      for (const key of block.keys) {
+        const rendered = lines.get(key);
+        if (rendered !== undefined) rendered.forEach((text, i) => perFamily[i]?.push(text));
+      }
+      block.text = perFamily.map((parts) => parts.join(''));
+    }
+    return block.text;
   };
 
   return {
@@ -168,21 +200,33 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
     },
     rebuild() {
       lines.clear();
-      joined = undefined;
+      blocks.length = 0;
+      blockOf.clear();
       if (!enabled) return;
       for (const group of index().containers()) render(group.key);
     },
-    text(owners) {
-      if (!enabled) return '';
-      joined ??= join();
+    chunks(owners) {
+      if (!enabled) return [];
+      const out: string[] = [];
+      CONTAINER_FAMILIES.forEach((family, i) => {
+        out.push(familyHeader(family.name, family.help, 'gauge'));
+        for (const block of blocks) {
+          const text = blockText(block)[i];
+          if (text) out.push(text);
+        }
+      });
       // Orphans change with the owner view, not with the directory: few series, rendered per scrape.
-      let orphaned = familyHeader(ORPHANED.name, ORPHANED.help, 'gauge');
+      const orphaned: string[] = [familyHeader(ORPHANED.name, ORPHANED.help, 'gauge')];
       if (owners !== undefined) {
         for (const group of index().containers()) {
-          if (owners(group.identity).state === 'orphan') orphaned += sampleLine(ORPHANED.name, labelsOf(group.identity), group.records.length);
+          if (owners(group.identity).state === 'orphan') orphaned.push(sampleLine(ORPHANED.name, labelsOf(group.identity), group.records.length));
         }
       }
-      return joined + orphaned;
+      out.push(orphaned.join(''));
+      return out;
+    },
+    text(owners) {
+      return this.chunks(owners).join('');
     },
     renders: () => renders,
   };

@@ -20,6 +20,8 @@ export interface ExporterMetrics {
   readonly containers: ContainerMetrics;
   /** The whole exposition: prom-client's families, then the cached per-container text. */
   scrape(): Promise<string>;
+  /** The same in chunks, for a response that streams them instead of joining megabytes of text. */
+  scrapeChunks(): Promise<string[]>;
   readonly contentType: string;
 }
 
@@ -54,10 +56,18 @@ export function registerExporterCollectors(registry: Registry, view: ExporterVie
     containers,
     contentType: registry.contentType,
     async scrape() {
-      const containerText = await rendered('containers', () => containers.text(view.owners()));
+      return (await this.scrapeChunks()).join('');
+    },
+    async scrapeChunks() {
+      let containerChunks: string[] = [];
+      try {
+        containerChunks = await status.time('containers', () => containers.chunks(view.owners()));
+      } catch (error) {
+        logger.error({ err: error, collector: 'containers' }, 'metrics collector failed');
+      }
       const limitText = await rendered('limits', limits);
       const base = await registry.metrics();
-      return base + limitText + containerText;
+      return [base, limitText, ...containerChunks];
     },
   };
 }

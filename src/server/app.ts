@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 
 /** Read-only views the HTTP server publishes; all computed per request. */
 export interface ServerDeps {
-  /** The whole metrics exposition and its content type. */
-  metrics(): Promise<string>;
+  /** The whole metrics exposition, in chunks, and its content type. */
+  metrics(): Promise<string | readonly string[]>;
   readonly metricsContentType: string;
   readonly version: string;
   readonly logger: Logger;
@@ -40,7 +40,9 @@ export function createServerApp(deps: ServerDeps): Koa {
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = deps.metricsContentType;
-    ctx.body = await deps.metrics();
+    const body = await deps.metrics();
+    // Chunks are written as they are: no join of megabytes of text on the event loop per scrape.
+    ctx.body = typeof body === 'string' ? body : Readable.from(body, { objectMode: false });
   });
   router.get('/healthz', (ctx) => {
     ctx.body = 'ok\n';
