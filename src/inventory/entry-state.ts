@@ -1,4 +1,4 @@
-import type { FileFingerprint, IdentifiedArchive, IdentitySource, ParsedArchiveName } from '../archive/types.js';
+import type { ArchiveIdentity, FileFingerprint, IdentifiedArchive, IdentitySource, ParsedArchiveName } from '../archive/types.js';
 import type { IdentityReadResult } from '../archive/identity.js';
 import type { ArchiveRecord } from './types.js';
 import type { EntryObservation } from './classify-entry.js';
@@ -131,7 +131,10 @@ function contradiction(name: ParsedArchiveName, identified: IdentifiedArchive): 
 const NO_SOURCES = Object.freeze([]);
 
 /** Returns one shared copy of equal values: thousands of archives name the same few namespaces and pods. */
-export type Intern = <T extends string>(value: T) => T;
+export type Intern = (<T extends string>(value: T) => T) & {
+  /** One shared frozen identity per namespace/pod/container, when the interner keeps them. */
+  identity?: (identity: ArchiveIdentity) => ArchiveIdentity;
+};
 
 /** One frozen array per combination of sources, shared by every record. */
 const SOURCE_SETS = new Map<string, readonly IdentitySource[]>();
@@ -155,7 +158,11 @@ function recordOf(name: ParsedArchiveName, fingerprint: FileFingerprint, identif
   const mismatch = identified.ok ? contradiction(name, identified.value) : undefined;
   const contents = identified.ok ? identified.value.contents : identified.contents;
   const found = identified.ok && mismatch === undefined ? identified.value.identity : undefined;
-  const identity = found === undefined ? undefined : Object.freeze({ namespace: intern(found.namespace), pod: intern(found.pod), container: intern(found.container) });
+  // One frozen identity object per container, shared by its archives (interned by its joined key).
+  const identity =
+    found === undefined
+      ? undefined
+      : (intern.identity?.(found) ?? Object.freeze({ namespace: intern(found.namespace), pod: intern(found.pod), container: intern(found.container) }));
   return Object.freeze({
     fileName: name.fileName,
     name,

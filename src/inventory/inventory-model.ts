@@ -36,6 +36,7 @@ export interface InventoryModel {
   readonly unrecognized: ReadonlyMap<string, number>;
   readonly unrecognizedBytes: number;
   readonly unidentifiedBytes: number;
+  readonly identifiedBytes: number;
   takeChanges(): ChangeSet;
 }
 
@@ -50,6 +51,7 @@ export function createInventoryModel(): InventoryModel {
   const unrecognized = new Map<string, number>();
   let unrecognizedBytes = 0;
   let unidentifiedBytes = 0;
+  let identifiedBytes = 0;
   let pendingArchives = 0;
   let changedContainers = new Map<string, ArchiveIdentity>();
   let any = false;
@@ -90,6 +92,7 @@ export function createInventoryModel(): InventoryModel {
     if (previous.kind === 'record') {
       index.remove(previous.record);
       if (previous.record.identity === undefined) unidentifiedBytes -= previous.record.fingerprint.size;
+      else identifiedBytes -= previous.record.fingerprint.size;
     }
     else if (previous.kind === 'pending') pendingArchives -= 1;
     else {
@@ -106,6 +109,7 @@ export function createInventoryModel(): InventoryModel {
       if (next.kind === 'record') {
         index.add(next.record);
         if (next.record.identity === undefined) unidentifiedBytes += next.record.fingerprint.size;
+        else identifiedBytes += next.record.fingerprint.size;
       }
       else if (next.kind === 'pending') pendingArchives += 1;
       else {
@@ -152,6 +156,7 @@ export function createInventoryModel(): InventoryModel {
       unrecognized.clear();
       unrecognizedBytes = 0;
       unidentifiedBytes = 0;
+      identifiedBytes = 0;
       pendingArchives = 0;
     },
     index,
@@ -164,6 +169,9 @@ export function createInventoryModel(): InventoryModel {
     },
     get unidentifiedBytes() {
       return unidentifiedBytes;
+    },
+    get identifiedBytes() {
+      return identifiedBytes;
     },
     takeChanges() {
       const changes: ChangeSet = { containers: changedContainers, any };

@@ -1,13 +1,14 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { IdentityReadResult } from '../archive/identity.js';
-import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
+import type { ArchiveIdentity, FileFingerprint, ParsedArchiveName } from '../archive/types.js';
 import type { ArchiveIndex } from './archive-index.js';
 import { buildSnapshot } from './build-snapshot.js';
 import { classifyEntry } from './classify-entry.js';
 import { listDirectory, lstatEntry, probeDirectory, type DirectoryIdentity, type ProbeResult } from './directory-io.js';
 import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
-import { completeIdentify, observeEntry, type EntryState } from './entry-state.js';
+import { completeIdentify, observeEntry, type EntryState, type Intern } from './entry-state.js';
+import { containerKeyOf } from './archive-index.js';
 import { createInventoryModel } from './inventory-model.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 import type { ArchiveRecord, InventoryChange, InventorySnapshot, InventoryStatus } from './types.js';
@@ -127,12 +128,24 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const scanErrors = { readdir: 0, lstat: 0 };
   // Names shared by many archives (namespaces, pods, containers) are kept once.
   let interned = new Map<string, string>();
-  const intern = <T extends string>(value: T): T => {
+  let identities = new Map<string, ArchiveIdentity>();
+  const internString = <T extends string>(value: T): T => {
     const known = interned.get(value);
     if (known !== undefined) return known as T;
     interned.set(value, value);
     return value;
   };
+  const intern: Intern = Object.assign(internString, {
+    identity(found: ArchiveIdentity): ArchiveIdentity {
+      const key = containerKeyOf(found);
+      let shared = identities.get(key);
+      if (shared === undefined) {
+        shared = Object.freeze({ namespace: internString(found.namespace), pod: internString(found.pod), container: internString(found.container) });
+        identities.set(key, shared);
+      }
+      return shared;
+    },
+  });
   let changeBatches = 0;
 
   function begin(): void {
@@ -469,6 +482,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     initialWaiting.clear();
     model.clear();
     interned = new Map();
+    identities = new Map();
     directoryPresent = true;
     directoryReadable = true;
     changed(true);
@@ -517,8 +531,9 @@ export function createInventory(deps: InventoryDeps): Inventory {
   /** readdir + lstat of every entry, plus an lstat of every entry we hold that readdir no longer lists. */
   async function fullScan(scanEpoch: number): Promise<'scanned' | 'detached' | 'abandoned'> {
     const startedMs = now();
-    // Start the pool afresh at every scan, so names of containers long gone do not pile up.
+    // Start the pools afresh at every scan, so names of containers long gone do not pile up.
     interned = new Map();
+    identities = new Map();
     const probe = await probeDirectory(directory);
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (unreadable(probe)) return 'abandoned';
@@ -633,6 +648,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       directoryReadable,
       initialScanComplete: initialScanComplete(),
       archives: model.index.size,
+      identifiedBytes: model.identifiedBytes,
       unidentifiedArchives: model.index.unidentified.size,
       unidentifiedBytes: model.unidentifiedBytes,
       unrecognizedFiles: model.unrecognized.size,

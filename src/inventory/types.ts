@@ -64,6 +64,7 @@ export interface InventoryStatus {
   readonly directoryReadable: boolean;
   readonly initialScanComplete: boolean;
   readonly archives: number;
+  readonly identifiedBytes: number;
   readonly unidentifiedArchives: number;
   readonly unidentifiedBytes: number;
   readonly unrecognizedFiles: number;

@@ -124,24 +124,23 @@ export interface ContainerMetrics {
   renders(): number;
 }
 
-/**
- * Per-container series rendered when that container changes and cached, in the kube-state-metrics
- * way: a scrape joins cached text instead of setting 10,000 label sets on prom-client gauges.
- * With `enabled` false only the families' headers are kept out too: node-level totals stay.
- */
-/** Containers per block: a change re-joins one block's text, never the whole family's. */
+/** Containers per block: a change re-renders one block's text, never the whole family's. */
 const BLOCK_SIZE = 256;
 
 interface Block {
   readonly keys: Set<string>;
-  /** Per family, the joined lines of the block's containers; undefined when a container in it changed. */
+  /** Per family, the lines of the block's containers; undefined when a container in it changed. */
   text: string[] | undefined;
 }
 
+/**
+ * Per-container series rendered when that container changes and cached, in the kube-state-metrics
+ * way: a scrape hands out cached text instead of setting 10,000 label sets on prom-client gauges.
+ * Containers are grouped in blocks of 256 whose text is kept per family, so a scrape hands out about
+ * (containers / 256) strings per family and a change re-renders one block. With `enabled` false the
+ * per-container families are left out altogether: node-level totals stay.
+ */
 export function createContainerMetrics(index: () => ArchiveIndex, enabled = true): ContainerMetrics {
-  // Per container, its lines per family. Containers are grouped in blocks whose joined text is kept, so
-  // a scrape hands out about (containers / 256) strings per family and a change re-joins one block.
-  const lines = new Map<string, string[]>();
   const blocks: Block[] = [];
   const blockOf = new Map<string, Block>();
   let renders = 0;
@@ -156,78 +155,71 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
     return block;
   };
 
-  const render = (key: string): void => {
-    const group = index().containerByKey(key);
-    if (group === undefined) {
-      lines.delete(key);
-      const block = blockOf.get(key);
-      if (block !== undefined) {
-        block.keys.delete(key);
-        block.text = undefined;
-        blockOf.delete(key);
-      }
+  const changed = (key: string): void => {
+    if (index().containerByKey(key) !== undefined) {
+      place(key).text = undefined;
       return;
     }
-    renders += 1;
-    const labels = labelsOf(group.identity);
-    lines.set(
-      key,
-      CONTAINER_FAMILIES.map((family) =>
-        samplesOf(family, group)
-          .map((sample) => sampleLine(family.name, sample.labels === undefined ? labels : [...labels, ...sample.labels], sample.value))
-          .join(''),
-      ),
-    );
-    place(key).text = undefined;
+    const block = blockOf.get(key);
+    if (block === undefined) return;
+    block.keys.delete(key);
+    block.text = undefined;
+    blockOf.delete(key);
   };
 
   const blockText = (block: Block): string[] => {
     if (block.text === undefined) {
       const perFamily: string[][] = CONTAINER_FAMILIES.map(() => []);
       for (const key of block.keys) {
-        const rendered = lines.get(key);
-        if (rendered !== undefined) rendered.forEach((text, i) => perFamily[i]?.push(text));
+        const group = index().containerByKey(key);
+        if (group === undefined) continue;
+        renders += 1;
+        const labels = labelsOf(group.identity);
+        CONTAINER_FAMILIES.forEach((family, i) => {
+          for (const sample of samplesOf(family, group)) {
+            perFamily[i]?.push(sampleLine(family.name, sample.labels === undefined ? labels : [...labels, ...sample.labels], sample.value));
+          }
+        });
       }
       block.text = perFamily.map((parts) => parts.join(''));
     }
     return block.text;
   };
 
+  const chunks = (owners: OwnerLookup | undefined): string[] => {
+    if (!enabled) return [];
+    const out: string[] = [];
+    CONTAINER_FAMILIES.forEach((family, i) => {
+      out.push(familyHeader(family.name, family.help, 'gauge'));
+      for (const block of blocks) {
+        const text = blockText(block)[i];
+        if (text) out.push(text);
+      }
+    });
+    // Orphans change with the owner view, not with the directory: few series, rendered per scrape.
+    const orphaned: string[] = [familyHeader(ORPHANED.name, ORPHANED.help, 'gauge')];
+    if (owners !== undefined) {
+      for (const group of index().containers()) {
+        if (owners(group.identity).state === 'orphan') orphaned.push(sampleLine(ORPHANED.name, labelsOf(group.identity), group.records.length));
+      }
+    }
+    out.push(orphaned.join(''));
+    return out;
+  };
+
   return {
     update(keys) {
       if (!enabled) return;
-      for (const key of keys) render(key);
+      for (const key of keys) changed(key);
     },
     rebuild() {
-      lines.clear();
       blocks.length = 0;
       blockOf.clear();
       if (!enabled) return;
-      for (const group of index().containers()) render(group.key);
+      for (const group of index().containers()) place(group.key);
     },
-    chunks(owners) {
-      if (!enabled) return [];
-      const out: string[] = [];
-      CONTAINER_FAMILIES.forEach((family, i) => {
-        out.push(familyHeader(family.name, family.help, 'gauge'));
-        for (const block of blocks) {
-          const text = blockText(block)[i];
-          if (text) out.push(text);
-        }
-      });
-      // Orphans change with the owner view, not with the directory: few series, rendered per scrape.
-      const orphaned: string[] = [familyHeader(ORPHANED.name, ORPHANED.help, 'gauge')];
-      if (owners !== undefined) {
-        for (const group of index().containers()) {
-          if (owners(group.identity).state === 'orphan') orphaned.push(sampleLine(ORPHANED.name, labelsOf(group.identity), group.records.length));
-        }
-      }
-      out.push(orphaned.join(''));
-      return out;
-    },
-    text(owners) {
-      return this.chunks(owners).join('');
-    },
+    chunks,
+    text: (owners) => chunks(owners).join(''),
     renders: () => renders,
   };
 }

@@ -26,6 +26,10 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
     });
   };
 
+  // Node-level totals of identified archives: what the per-container families sum to, kept so alerts and
+  // dashboards work when --no-container-metrics leaves those families out.
+  scalar('checkpoint_identified_archives', 'Settled archives with an identity, on this node (the sum of checkpoint_archives).', (s) => s.archives - s.unidentifiedArchives);
+  scalar('checkpoint_identified_archive_bytes', 'Bytes of the settled archives with an identity, on this node (the sum of checkpoint_archive_bytes).', (s) => s.identifiedBytes);
   scalar('checkpoint_unidentified_archives', 'Archives whose spec.dump gave no complete, consistent identity; never deleted by policy limits.', (s) => s.unidentifiedArchives);
   scalar('checkpoint_unidentified_archive_bytes', 'Bytes of unidentified archives.', (s) => s.unidentifiedBytes);
   scalar('checkpoint_unrecognized_files', 'Files in the checkpoint directory that are neither archives nor pins.', (s) => s.unrecognizedFiles);

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
 import { renderRulesYaml } from '../../alerts/render.js';
-import { buildAlertRuleGroups, SCRAPE_JOB } from '../../alerts/rules.js';
+import { buildAlertRuleGroups, DEFAULT_RUNBOOK_BASE_URL, SCRAPE_JOB } from '../../alerts/rules.js';
 import { buildDashboards } from '../../dashboards/index.js';
 import { pinFileNameOf } from '../../src/archive/archive-name.js';
 import { writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
@@ -361,7 +361,7 @@ async function promtoolCheckMetrics(text: string): Promise<{ code: number | null
     );
     const critical = delivered.find((alert) => alert.labels['severity'] === 'critical');
     expect(critical?.labels).toMatchObject({ node: NODE, job: SCRAPE_JOB });
-    expect(critical?.annotations['runbook_url']).toBe('docs/runbooks.md#checkpointdirectoryalmostfull');
+    expect(critical?.annotations['runbook_url']).toBe(`${DEFAULT_RUNBOOK_BASE_URL}#checkpointdirectoryalmostfull`);
     expect(critical?.annotations['description']).toMatch(new RegExp(`on node ${NODE} has only [0-2]\\.\\d\\d% space available`));
   }, ALERT_TIMEOUT_MS + 30_000);
 });

@@ -41,6 +41,8 @@ export function inventorySnapshot(archives: readonly ArchiveRecord[], unrecogniz
 export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly UnrecognizedFile[] = [], overrides: Partial<InventoryStatus> = {}): InventoryStatus {
   let unidentifiedBytes = 0;
   for (const record of index.unidentified.values()) unidentifiedBytes += record.fingerprint.size;
+  let identifiedBytes = 0;
+  for (const group of index.containers()) for (const record of group.records) identifiedBytes += record.fingerprint.size;
   const status = {
     directory: '/checkpoints',
     directoryPresent: true,
@@ -48,6 +50,7 @@ export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly Unre
     directoryReadable: true,
     initialScanComplete: true,
     archives: index.size,
+    identifiedBytes,
     unidentifiedArchives: index.unidentified.size,
     unidentifiedBytes,
     unrecognizedFiles: unrecognized.length,
