@@ -168,6 +168,10 @@ class DecompressedSource implements ByteSource {
 /** Resolves once the writable side can take more, or the stream is gone. */
 function drained(stream: Transform): Promise<void> {
   return new Promise((resolve) => {
+    if (stream.destroyed) {
+      resolve();
+      return;
+    }
     const done = (): void => {
       stream.off('drain', done);
       stream.off('close', done);
@@ -178,9 +182,11 @@ function drained(stream: Transform): Promise<void> {
   });
 }
 
-function isZlibError(error: unknown): boolean {
-  const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
-  return typeof code === 'string' && code.startsWith('Z_');
+/** zlib's errors carry a Z_* (or ZSTD_*) code (checked by shape: errors may come from another realm, as under a test VM). */
+function zlibErrorMessage(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ZSTD_')) ? String(message) : undefined;
 }
 
 /**
@@ -205,15 +211,16 @@ export async function withDecompressedSource<R extends Result<unknown>>(
   // Every read of the file happens in this loop, so awaiting it is enough to know none is in flight.
   const feeding = (async () => {
     let position = 0;
-    while (!stopped && position < source.size) {
+    // A corrupt stream destroys the decompressor: nothing more to feed.
+    while (!stopped && !inflater.destroyed && position < source.size) {
       const buffer = Buffer.allocUnsafe(Math.min(COMPRESSED_CHUNK_BYTES, source.size - position));
       const count = await source.read(buffer, 0, buffer.length, position);
       // A file that shrank: the decompressor reports the stream as cut short.
-      if (count <= 0 || stopped) break;
+      if (count <= 0 || stopped || inflater.destroyed) break;
       position += count;
       if (!inflater.write(buffer.subarray(0, count))) await drained(inflater);
     }
-    if (!stopped) inflater.end();
+    if (!stopped && !inflater.destroyed) inflater.end();
   })().catch((error: unknown) => {
     inflater.destroy(error instanceof Error ? error : new Error(String(error)));
   });
@@ -223,7 +230,8 @@ export async function withDecompressedSource<R extends Result<unknown>>(
     return await use(decompressed);
   } catch (error) {
     if (error instanceof DecompressionStopped) return { ok: false, reason: error.message };
-    if (isZlibError(error)) return { ok: false, reason: `corrupt ${format} stream: ${(error as Error).message}` };
+    const corrupt = zlibErrorMessage(error);
+    if (corrupt !== undefined) return { ok: false, reason: `corrupt ${format} stream: ${corrupt}` };
     throw error;
   } finally {
     stopped = true;

@@ -32,6 +32,8 @@ export interface IdentityReader {
   read(path: string, name: ParsedArchiveName, expect?: FileFingerprint): Promise<IdentityReadResult>;
   /** Whether reads run on worker threads (false: on the main thread's async I/O). */
   readonly threaded: boolean;
+  /** Compressed archives read so far, and the most ever read at once (1 by design), for tests that count work. */
+  compressedReads(): { readonly total: number; readonly mostAtOnce: number };
   close(): Promise<void>;
 }
 
@@ -84,6 +86,19 @@ export function createIdentityReader(logger: Logger, workers = defaultIdentityWo
   let queue: IdentityJob[] = [];
   let nextId = 0;
   const compressedLane = createSemaphore(1);
+  let compressedTotal = 0;
+  let compressedRunning = 0;
+  let compressedMost = 0;
+  const readCompressed = async (job: IdentityJob): Promise<IdentityReadResult> => {
+    compressedTotal += 1;
+    compressedRunning += 1;
+    compressedMost = Math.max(compressedMost, compressedRunning);
+    try {
+      return settled(await send(job, 'compressed'));
+    } finally {
+      compressedRunning -= 1;
+    }
+  };
 
   const readHere = (entry: Waiting): void => {
     const { job } = entry;
@@ -180,8 +195,9 @@ export function createIdentityReader(logger: Logger, workers = defaultIdentityWo
       const job: IdentityJob = { id: nextId++, path, name, expect: expect === undefined ? undefined : { dev: expect.dev, ino: expect.ino, size: expect.size, mtimeMs: expect.mtimeMs } };
       const first = await send(job, 'batch');
       if (!isCompressedDeferral(first)) return first;
-      return settled(await compressedLane.run(() => send({ ...job, id: nextId++ }, 'compressed')));
+      return compressedLane.run(() => readCompressed({ ...job, id: nextId++ }));
     },
+    compressedReads: () => ({ total: compressedTotal, mostAtOnce: compressedMost }),
     async close() {
       const stopping = lanes;
       lanes = [];

@@ -20,7 +20,7 @@ if (!listenAddress) throw new Error('DEMO_LISTEN_ADDRESS must be host:port');
 await rm(directory, { recursive: true, force: true });
 await mkdir(directory, { recursive: true });
 await writeDemoCheckpointDirectory(directory);
-process.stdout.write(`Sample archives written to ${directory}:\n\n${await runLs({ directory, json: false })}\n`);
+process.stdout.write(`Sample archives written to ${directory} (ls -o wide: what fills them, and which cannot be restored):\n\n${await runLs({ directory, json: false, output: 'wide' })}\n`);
 
 const logger = pino({ level: 'info' }, pino.destination({ dest: 2, sync: true }));
 const exporter = await startExporter({

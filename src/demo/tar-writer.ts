@@ -1,4 +1,7 @@
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 
 /**
  * A small tar writer for demo and test archives. It writes what the runtimes write (ustar), plus the
@@ -25,6 +28,8 @@ export interface TarEntrySpec {
 export interface TarWriteOptions {
   readonly format?: TarFormat;
   readonly mtime?: Date;
+  /** Write the archive gzip-compressed (holes become compressed zeros), as the upstream operator accepts it. */
+  readonly compression?: 'gzip';
 }
 
 type Chunk = { readonly bytes: Uint8Array } | { readonly hole: number };
@@ -266,8 +271,28 @@ function coalesce(chunks: readonly Chunk[]): Chunk[] {
   return merged;
 }
 
-/** Writes an archive to `path`, skipping over hole bodies so they occupy no disk blocks. */
+/** Zeros handed out for holes when compressing, a slice at a time. */
+const ZEROS = new Uint8Array(1024 * 1024);
+
+async function* plainBytes(chunks: readonly Chunk[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) {
+    if (!('hole' in chunk)) {
+      yield chunk.bytes;
+      continue;
+    }
+    for (let left = chunk.hole; left > 0; left -= ZEROS.length) yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
+  }
+}
+
+/** Writes the archive through gzip; returns the compressed size. */
+async function writeGzipTarFile(path: string, entries: readonly TarEntrySpec[], options: TarWriteOptions): Promise<number> {
+  await pipeline(Readable.from(plainBytes(chunksOf(entries, options))), createGzip({ level: 6 }), createWriteStream(path));
+  return (await fs.stat(path)).size;
+}
+
+/** Writes an archive to `path`, skipping over hole bodies so they occupy no disk blocks (or gzip-compressed); returns its size. */
 export async function writeTarFile(path: string, entries: readonly TarEntrySpec[], options: TarWriteOptions = {}): Promise<number> {
+  if (options.compression === 'gzip') return writeGzipTarFile(path, entries, options);
   const handle = await fs.open(path, 'w');
   try {
     let position = 0;

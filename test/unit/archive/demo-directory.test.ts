@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { parseArchiveName, pinTargetOf } from '../../../src/archive/archive-name.js';
 import { readArchiveIdentity } from '../../../src/archive/identity.js';
-import type { ArchiveIdentity } from '../../../src/archive/types.js';
+import type { ArchiveContents, ArchiveIdentity } from '../../../src/archive/types.js';
 import { findBinary } from '../../support/binaries.js';
 import { makeTempDir, writeDemoCheckpointDirectory } from '../../support/archives.js';
 
@@ -18,6 +18,7 @@ describe('writeDemoCheckpointDirectory', () => {
   let files: string[];
   let demo: Awaited<ReturnType<typeof writeDemoCheckpointDirectory>>;
   const identities = new Map<string, ArchiveIdentity | string>();
+  const contents = new Map<string, ArchiveContents | undefined>();
 
   beforeAll(async () => {
     ({ dir, remove } = await makeTempDir());
@@ -28,11 +29,13 @@ describe('writeDemoCheckpointDirectory', () => {
       if (!name.ok) throw new Error(name.reason);
       const result = await readArchiveIdentity(join(dir, 'checkpoints', fileName), name.value);
       identities.set(fileName, result.ok ? result.value.identity : result.reason);
+      contents.set(fileName, result.ok ? result.value.contents : result.contents);
     }
   });
   afterAll(() => remove());
 
   it('writes exactly the archives, pins and foreign files it reports', () => {
+    expect(demo.archives).toEqual(expect.arrayContaining([...demo.compressed, ...demo.unrestorable, ...demo.unidentified]));
     expect(files).toEqual([...demo.archives, ...demo.pins, ...demo.foreign].sort());
   });
 
@@ -62,6 +65,29 @@ describe('writeDemoCheckpointDirectory', () => {
     expect(unidentified).toHaveLength(1);
     expect(demo.foreign).toEqual(['notes.txt']);
     expect(parseArchiveName('notes.txt').ok).toBe(false);
+  });
+
+  it('has one identified gzip archive, named .tar, whose memory is larger than the file', async () => {
+    expect(demo.compressed).toHaveLength(1);
+    const fileName = demo.compressed[0] ?? '';
+    expect(fileName.endsWith('.tar')).toBe(true);
+    expect(typeof identities.get(fileName)).toBe('object');
+    const size = (await fs.stat(join(dir, 'checkpoints', fileName))).size;
+    expect(contents.get(fileName)).toMatchObject({ compression: 'gzip', otherBytes: 0, missing: [] });
+    expect(contents.get(fileName)?.memoryBytes).toBeGreaterThan(size);
+    // Every other archive is a plain tar.
+    expect([...contents].filter(([, c]) => c?.compression !== undefined).map(([name]) => name)).toEqual(demo.compressed);
+  });
+
+  it('has one identified archive without checkpoint/inventory.img: not restorable; every other one is', () => {
+    expect(demo.unrestorable).toHaveLength(1);
+    const fileName = demo.unrestorable[0] ?? '';
+    expect(typeof identities.get(fileName)).toBe('object');
+    expect([...contents].filter(([, c]) => (c?.missing.length ?? 0) > 0)).toEqual([[fileName, expect.objectContaining({ missing: ['checkpoint/inventory.img'] })]]);
+  });
+
+  it('lays out archives as CRI-O and as containerd write them', () => {
+    expect([...contents.values()].every((c) => c !== undefined && c.memoryBytes > 0 && c.checkpointOtherBytes > 0 && c.rootfsDiffBytes > 0)).toBe(true);
   });
 
   it('stays small and dates archives relative to now, mtime matching the name', async () => {

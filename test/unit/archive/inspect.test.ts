@@ -37,6 +37,18 @@ describe('inspectArchive', () => {
     const pages = value.entries.find((entry) => entry.name === 'checkpoint/pages-1.img');
     expect(pages).toEqual(expect.objectContaining({ type: 'file', size: 1024 ** 3 }));
     expect(value.entries.map((entry) => entry.name)).toEqual(sampleArchiveEntries(base).map((entry) => entry.name.replace(/\/$/, '')));
+    // What fills it: the memory image, to the byte; the parts sum to the file size.
+    const { contents } = value;
+    expect(contents).toMatchObject({ memoryBytes: 1024 ** 3, missing: [] });
+    expect(contents.compression).toBeUndefined();
+    expect(contents.memoryBytes + contents.checkpointOtherBytes + contents.rootfsDiffBytes + contents.otherBytes).toBe(value.sizeBytes);
+  });
+
+  it('says which restore entry an archive lacks', async () => {
+    const sub = await fs.mkdtemp(join(dir, 'unrestorable-'));
+    const fileName = await writeSampleArchive(sub, { ...base, omitEntries: ['checkpoint/inventory.img'] });
+    const inspected = await inspectArchive(join(sub, fileName));
+    expect(inspected).toMatchObject({ ok: true, value: { identity: { ok: true }, contents: { missing: ['checkpoint/inventory.img'] } } });
   });
 
   it.each([
