@@ -117,7 +117,7 @@ export interface ContainerMetrics {
   /** Renders every container again (the index was rebuilt). */
   rebuild(): void;
   /** The per-container families as exposition text, in chunks: about one per 256 containers and family. */
-  chunks(owners: OwnerLookup | undefined): string[];
+  chunks(owners: OwnerLookup | undefined): (string | Buffer)[];
   /** The same, joined. */
   text(owners: OwnerLookup | undefined): string;
   /** Containers rendered since start, for tests that count work. */
@@ -129,8 +129,11 @@ const BLOCK_SIZE = 256;
 
 interface Block {
   readonly keys: Set<string>;
-  /** Per family, the lines of the block's containers; undefined when a container in it changed. */
-  text: string[] | undefined;
+  /**
+   * Per family, the lines of the block's containers, encoded once: a scrape writes these very bytes,
+   * with no string-to-bytes conversion per scrape. Undefined when a container in it changed.
+   */
+  text: Buffer[] | undefined;
 }
 
 /**
@@ -167,7 +170,7 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
     blockOf.delete(key);
   };
 
-  const blockText = (block: Block): string[] => {
+  const blockText = (block: Block): Buffer[] => {
     if (block.text === undefined) {
       const perFamily: string[][] = CONTAINER_FAMILIES.map(() => []);
       for (const key of block.keys) {
@@ -181,19 +184,19 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
           }
         });
       }
-      block.text = perFamily.map((parts) => parts.join(''));
+      block.text = perFamily.map((parts) => Buffer.from(parts.join(''), 'utf8'));
     }
     return block.text;
   };
 
-  const chunks = (owners: OwnerLookup | undefined): string[] => {
+  const chunks = (owners: OwnerLookup | undefined): (string | Buffer)[] => {
     if (!enabled) return [];
-    const out: string[] = [];
+    const out: (string | Buffer)[] = [];
     CONTAINER_FAMILIES.forEach((family, i) => {
       out.push(familyHeader(family.name, family.help, 'gauge'));
       for (const block of blocks) {
         const text = blockText(block)[i];
-        if (text) out.push(text);
+        if (text !== undefined && text.length > 0) out.push(text);
       }
     });
     // Orphans change with the owner view, not with the directory: few series, rendered per scrape.
@@ -219,7 +222,7 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
       for (const group of index().containers()) place(group.key);
     },
     chunks,
-    text: (owners) => chunks(owners).join(''),
+    text: (owners) => chunks(owners).map((chunk) => chunk.toString()).join(''),
     renders: () => renders,
   };
 }

@@ -21,7 +21,7 @@ export interface ExporterMetrics {
   /** The whole exposition: prom-client's families, then the cached per-container text. */
   scrape(): Promise<string>;
   /** The same in chunks, for a response that streams them instead of joining megabytes of text. */
-  scrapeChunks(): Promise<string[]>;
+  scrapeChunks(): Promise<(string | Buffer)[]>;
   readonly contentType: string;
 }
 
@@ -56,10 +56,10 @@ export function registerExporterCollectors(registry: Registry, view: ExporterVie
     containers,
     contentType: registry.contentType,
     async scrape() {
-      return (await this.scrapeChunks()).join('');
+      return (await this.scrapeChunks()).map((chunk) => chunk.toString()).join('');
     },
     async scrapeChunks() {
-      let containerChunks: string[] = [];
+      let containerChunks: (string | Buffer)[] = [];
       try {
         containerChunks = await status.time('containers', () => containers.chunks(view.owners()));
       } catch (error) {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 /** Read-only views the HTTP server publishes; all computed per request. */
 export interface ServerDeps {
   /** The whole metrics exposition, in chunks, and its content type. */
-  metrics(): Promise<string | readonly string[]>;
+  metrics(): Promise<string | readonly (string | Buffer)[]>;
   readonly metricsContentType: string;
   readonly version: string;
   readonly logger: Logger;
