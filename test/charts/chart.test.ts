@@ -293,7 +293,7 @@ withHelm('helm chart', () => {
       const objects = await renderChart(values);
       const spec = exporterOf(objects);
       // Helm merges maps with the defaults (a default is removed by setting it to null); lists replace them.
-      expect(containerOf(objects).resources).toEqual({ requests: { cpu: '50m', memory: '256Mi' }, limits: { cpu: '200m', memory: '1Gi' } });
+      expect(containerOf(objects).resources).toEqual({ requests: { cpu: '50m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
       expect(spec).toMatchObject({ tolerations: values.tolerations, affinity: values.affinity, priorityClassName: values.priorityClassName, imagePullSecrets: values.imagePullSecrets });
       expect(spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', ...values.nodeSelector });
       expect(daemonSetOf(objects).spec?.updateStrategy).toEqual(values.updateStrategy);

@@ -94,7 +94,7 @@ describe('exporter DaemonSet', () => {
   });
 
   it('requests and limits CPU and memory', () => {
-    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '10m', memory: '192Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
+    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '50m', memory: '192Mi' }, limits: { cpu: '1', memory: '640Mi' } });
   });
 
   it('rolls out 10 % of the nodes at a time, never two pods on a node, selecting its pods by a label the template carries', () => {
