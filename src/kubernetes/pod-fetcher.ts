@@ -49,6 +49,10 @@ const refKey = (ref: PodRef): string => `${ref.namespace}/${ref.name}`;
  */
 export function createPodFetcher(options: PodFetcherOptions): PodFetcher {
   const cache = new Map<string, { readonly answer: PodFetch; readonly expiresAtMs: number }>();
+  // When each pod was last looked up: the per-call budget goes to those waiting longest, so every pod is
+  // looked up within ceil(pods needing a lookup / budget) calls, whatever its place in the list.
+  let lastLookup = new Map<string, number>();
+  let sequence = 0;
 
   const getOne = async (ref: PodRef, signal: AbortSignal): Promise<PodFetch> => {
     try {
@@ -78,22 +82,31 @@ export function createPodFetcher(options: PodFetcherOptions): PodFetcher {
     size: () => cache.size,
     async fetch(refs, signal) {
       const answers = new Map<string, PodFetch>();
-      const queue: Array<{ key: string; ref: PodRef }> = [];
-      const queued = new Set<string>();
+      const due: Array<{ key: string; ref: PodRef; last: number }> = [];
+      const seen = new Set<string>();
       const nowMs = options.now();
       for (const ref of refs) {
         const key = refKey(ref);
-        if (answers.has(key) || queued.has(key)) continue;
+        if (seen.has(key)) continue;
+        seen.add(key);
         const cached = cache.get(key);
-        if (cached && cached.expiresAtMs > nowMs) {
-          answers.set(key, cached.answer);
-        } else if (queue.length < options.maxLookupsPerCall) {
-          queue.push({ key, ref });
-          queued.add(key);
-        } else {
-          answers.set(key, { state: 'error', reason: `lookup budget of ${options.maxLookupsPerCall} pods per cycle spent; retried next cycle` });
-        }
+        if (cached && cached.expiresAtMs > nowMs) answers.set(key, cached.answer);
+        else due.push({ key, ref, last: lastLookup.get(key) ?? -1 });
       }
+      // Never looked up first, then the longest waiting; ties keep the order given (a stable sort).
+      due.sort((a, b) => a.last - b.last);
+      const queue = due.slice(0, options.maxLookupsPerCall);
+      for (const item of due.slice(options.maxLookupsPerCall)) {
+        answers.set(item.key, { state: 'error', reason: `lookup budget of ${options.maxLookupsPerCall} pods per cycle spent; retried next cycle` });
+      }
+      // Remember only pods still asked about, so the map stays the size of the directory's owners.
+      const kept = new Map<string, number>();
+      for (const key of seen) {
+        const last = lastLookup.get(key);
+        if (last !== undefined) kept.set(key, last);
+      }
+      for (const item of queue) kept.set(item.key, (sequence += 1));
+      lastLookup = kept;
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < queue.length && !signal.aborted) {

@@ -210,6 +210,19 @@ describe('pod view: pods not on this node', () => {
     expect(h.fake.countRequests('pods:get')).toBe(6);
   });
 
+  it('rotates the lookup budget: every owner is looked up within ceil(pods / budget) cycles, wherever it is in the list', async () => {
+    // Gone answers expire at once, so the first pods of the list would take the whole budget every cycle.
+    const h = await started({ maxLookupsPerResolve: 3, lookupConcurrency: 2, lookupGoneTtlMs: 0 });
+    const ghosts = Array.from({ length: 10 }, (_, i) => id('shop', `ghost-${i}`, 'app'));
+    const lookedUp = new Set<string>();
+    for (let cycle = 0; cycle < Math.ceil(ghosts.length / 3); cycle += 1) {
+      const lookup = await h.view.resolveOwners(ghosts);
+      for (const ghost of ghosts) if (lookup(ghost).state === 'orphan') lookedUp.add(ghost.pod);
+    }
+    expect([...lookedUp].sort()).toEqual(ghosts.map((g) => g.pod).sort());
+    expect(h.fake.countRequests('pods:get')).toBe(12);
+  });
+
   it('asks once per pod even when many archives name it', async () => {
     const h = await started();
     const archives = Array.from({ length: 20 }, (_, i) => id('shop', 'ghost-0', `c${i}`));
