@@ -66,7 +66,8 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
     logger.warn('no node name (NODE_NAME or --node-name): orphan cleanup and Events are off');
   } else {
     podView = createPodView({ kubeConfig, nodeName: options.nodeName, logger, now: options.now });
-    events = createDeletionEventRecorder({ kubeConfig, nodeName: options.nodeName, logger, now: options.now });
+    const pods = podView;
+    events = createDeletionEventRecorder({ kubeConfig, nodeName: options.nodeName, logger, now: options.now, podUid: (namespace, name) => pods.uidOf(namespace, name) });
   }
   const noPodView = unknownOwners('no node name configured');
 

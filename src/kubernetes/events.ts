@@ -31,6 +31,8 @@ export interface DeletionEventRecorderOptions {
   readonly requestTimeoutMs?: number;
   /** Runs `flush` later; returns a cancel function. Defaults to an unref'd timer. */
   readonly schedule?: (run: () => void, delayMs: number) => () => void;
+  /** The pod's uid when known, so `kubectl describe pod` lists the Event (it matches involvedObject.uid). */
+  readonly podUid?: (namespace: string, name: string) => string | undefined;
 }
 
 export interface DeletionEventStats {
@@ -71,6 +73,8 @@ const defaultSchedule = (run: () => void, delayMs: number): (() => void) => {
  * and a repeat within the reuse window patches the existing Event's count instead of creating another.
  * Archives without identity are reported on the Node. API failures are logged and counted, never thrown.
  */
+const uidField = (uid: string | undefined): { uid?: string } => (uid === undefined ? {} : { uid });
+
 export function createDeletionEventRecorder(options: DeletionEventRecorderOptions): DeletionEventRecorder {
   const { logger, now, nodeName } = options;
   const api = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -108,7 +112,7 @@ export function createDeletionEventRecorder(options: DeletionEventRecorderOption
       metadata: { name, namespace: target.namespace },
       involvedObject:
         target.kind === 'Pod'
-          ? { kind: 'Pod', apiVersion: 'v1', namespace: target.namespace, name: target.name }
+          ? { kind: 'Pod', apiVersion: 'v1', namespace: target.namespace, name: target.name, ...uidField(options.podUid?.(target.namespace, target.name)) }
           : // kubelet names the Node as its own uid; kubectl describe node matches on it.
             { kind: 'Node', apiVersion: 'v1', name: target.name, uid: target.name },
       reason: EVENT_REASON,

@@ -35,6 +35,17 @@ export function containerNamesOf(pod: unknown): ReadonlySet<string> {
   return names;
 }
 
+/** What the pod view keeps of a pod: its container names, and its uid for the Events that name it. */
+export interface PodFacts {
+  readonly containers: ReadonlySet<string>;
+  readonly uid: string | undefined;
+}
+
+export function podFactsOf(pod: unknown): PodFacts {
+  const uid = field(field(pod, 'metadata'), 'uid');
+  return { containers: containerNamesOf(pod), uid: typeof uid === 'string' && uid !== '' ? uid : undefined };
+}
+
 function field(value: unknown, name: string): unknown {
   return value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[name] : undefined;
 }

@@ -1,10 +1,10 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { describeApiError, statusCodeOf } from './api-error.js';
-import { containerNamesOf } from './pod-containers.js';
+import { podFactsOf } from './pod-containers.js';
 import { requestOptions } from './request-options.js';
 
 export type PodFetch =
-  | { readonly state: 'found'; readonly containers: ReadonlySet<string> }
+  | { readonly state: 'found'; readonly containers: ReadonlySet<string>; readonly uid?: string | undefined }
   | { readonly state: 'gone' }
   | { readonly state: 'error'; readonly reason: string };
 
@@ -35,6 +35,8 @@ export interface PodFetcher {
   fetch(refs: readonly PodRef[], signal: AbortSignal): Promise<ReadonlyMap<string, PodFetch>>;
   /** How many answers are cached, for tests and debugging. */
   size(): number;
+  /** The uid of a pod last found by a lookup, if any. */
+  uidOf(namespace: string, name: string): string | undefined;
 }
 
 /** Bounds memory if archives name many distinct pods; oldest answers are dropped first. */
@@ -60,7 +62,8 @@ export function createPodFetcher(options: PodFetcherOptions): PodFetcher {
         { namespace: ref.namespace, name: ref.name },
         requestOptions(options.requestTimeoutMs, signal),
       );
-      return { state: 'found', containers: containerNamesOf(pod) };
+      const facts = podFactsOf(pod);
+      return { state: 'found', containers: facts.containers, uid: facts.uid };
     } catch (error) {
       if (statusCodeOf(error) === 404) return { state: 'gone' };
       return { state: 'error', reason: `GET pod ${refKey(ref)}: ${describeApiError(error)}` };
@@ -80,6 +83,10 @@ export function createPodFetcher(options: PodFetcherOptions): PodFetcher {
 
   return {
     size: () => cache.size,
+    uidOf(namespace, name) {
+      const answer = cache.get(refKey({ namespace, name }))?.answer;
+      return answer?.state === 'found' ? answer.uid : undefined;
+    },
     async fetch(refs, signal) {
       const answers = new Map<string, PodFetch>();
       const due: Array<{ key: string; ref: PodRef; last: number }> = [];

@@ -4,7 +4,7 @@ import type { ArchiveIdentity } from '../archive/types.js';
 import type { OwnerLookup, OwnerState } from '../retention/types.js';
 import { DEFAULT_BACKOFF, realDelay, type BackoffOptions, type DelayFn } from './backoff.js';
 import { advanceOrphanClock, EMPTY_ORPHAN_CLOCK, type OrphanClock, type OwnerVerdict } from './orphan-clock.js';
-import { containerNamesOf, identityKey, podKey, podKeyOf } from './pod-containers.js';
+import { identityKey, podFactsOf, podKey, podKeyOf, type PodFacts } from './pod-containers.js';
 import { createPodFetcher, type PodFetch } from './pod-fetcher.js';
 import { createReflector, DEFAULT_WATCH_GRACE_MS, DEFAULT_WATCH_TIMEOUT_SECONDS } from './reflector.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestOptions } from './request-options.js';
@@ -50,6 +50,8 @@ export interface PodView {
    * owners it keeps seeing orphaned.
    */
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
+  /** The uid of a pod this view knows (on this node, or looked up by name), for the Events about it. */
+  uidOf(namespace: string, name: string): string | undefined;
 }
 
 /**
@@ -66,7 +68,7 @@ export function createPodView(options: PodViewOptions): PodView {
   let clock: OrphanClock = EMPTY_ORPHAN_CLOCK;
   const lifetime = new AbortController();
 
-  const reflector = createReflector<ReadonlySet<string>>({
+  const reflector = createReflector<PodFacts>({
     name: `pods on node ${nodeName}`,
     kubeConfig: options.kubeConfig,
     watchPath: '/api/v1/pods',
@@ -76,7 +78,7 @@ export function createPodView(options: PodViewOptions): PodView {
       return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     keyOf: podKeyOf,
-    project: containerNamesOf,
+    project: podFactsOf,
     onHealthChange: (healthy) => {
       // Any doubt restarts every orphan's grace period.
       if (!healthy) clock = EMPTY_ORPHAN_CLOCK;
@@ -114,6 +116,7 @@ export function createPodView(options: PodViewOptions): PodView {
       await reflector.stop();
     },
     healthy: () => reflector.healthy(),
+    uidOf: (namespace, name) => reflector.store().get(podKey(namespace, name))?.uid ?? fetcher.uidOf(namespace, name),
     async resolveOwners(identities) {
       if (!reflector.healthy()) return allUnknown(unhealthyReason());
       const refs = new Map<string, { namespace: string; name: string }>();
@@ -135,7 +138,7 @@ export function createPodView(options: PodViewOptions): PodView {
         const remote = local ? undefined : fetched.get(pod);
         let state: OwnerState;
         if (local) {
-          state = local.has(identity.container) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
+          state = local.containers.has(identity.container) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
         } else if (remote?.state === 'found') {
           state = remote.containers.has(identity.container) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
         } else if (remote?.state === 'gone') {

@@ -66,6 +66,10 @@ describe('exporter on a real directory over real HTTP', () => {
     expect(sampleValue(text, 'checkpoint_retention_global_limit_archives', { level: 'container' })).toBe(10);
     expect(sampleValue(text, 'checkpoint_retention_limit_archives', cart)).toBeUndefined();
     expect(sampleValue(text, 'checkpoint_retention_last_run_timestamp_seconds')).toBeGreaterThan(0);
+    // Once carried out, the deletions are no longer planned: the unlinks re-plan the namespace.
+    await waitUntil(async () => sampleValue(await h.metrics(), 'checkpoint_retention_planned_deletions', { reason: 'count' }) === 0, 'planned deletions back to 0');
+    const plan = await h.json<{ deletions: unknown[] }>('api/v1/plan');
+    expect(plan.deletions).toEqual([]);
   });
 
   it('follows archives as they appear and disappear, and only reads a growing file once it settles', async () => {

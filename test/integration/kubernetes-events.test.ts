@@ -91,6 +91,13 @@ describe('deletion events', () => {
     expect(message).toContain('container nginx');
   });
 
+  it('names the pod by uid when the pod view knows it, so kubectl describe pod lists the Event', async () => {
+    const h = await startHarness({ podUid: (namespace, name) => (namespace === 'shop' && name === 'web-0' ? 'b3f6c0de-0000-4000-8000-000000000001' : undefined) });
+    h.recorder.record(deletion(web, 'count', 1), 10);
+    await h.recorder.flush();
+    expect(h.fake.events()[0]?.['involvedObject']).toEqual({ kind: 'Pod', apiVersion: 'v1', namespace: 'shop', name: 'web-0', uid: 'b3f6c0de-0000-4000-8000-000000000001' });
+  });
+
   it('aggregates a burst: N deletions become one request per (pod, container, reason)', async () => {
     const h = await startHarness();
     for (let i = 0; i < 200; i++) h.recorder.record(deletion(web, 'disk_pressure', i), 1000);

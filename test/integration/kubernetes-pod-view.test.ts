@@ -223,6 +223,17 @@ describe('pod view: pods not on this node', () => {
     expect(h.fake.countRequests('pods:get')).toBe(12);
   });
 
+  it('knows the uid of a pod on the node and of one looked up by name', async () => {
+    const h = await started();
+    const local = h.fake.upsertPod({ namespace: 'shop', name: 'local-1', nodeName: NODE, containers: ['app'] });
+    await waitFor(async () => h.view.uidOf('shop', 'local-1') !== undefined, 'uid from the watch');
+    expect(h.view.uidOf('shop', 'local-1')).toBe(local.metadata.uid);
+    const remote = h.fake.upsertPod({ namespace: 'shop', name: 'remote-0', nodeName: 'other-node', containers: ['app'] });
+    await h.view.resolveOwners([id('shop', 'remote-0', 'app')]);
+    expect(h.view.uidOf('shop', 'remote-0')).toBe(remote.metadata.uid);
+    expect(h.view.uidOf('shop', 'never-seen')).toBeUndefined();
+  });
+
   it('asks once per pod even when many archives name it', async () => {
     const h = await started();
     const archives = Array.from({ length: 20 }, (_, i) => id('shop', 'ghost-0', `c${i}`));
