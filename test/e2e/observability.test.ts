@@ -290,7 +290,7 @@ async function promtoolCheckMetrics(text: string): Promise<{ code: number | null
     ['the limit pins make unsatisfiable', 'checkpoint_retention_limit_unsatisfiable{namespace="shop", pod="db-0", container="postgres", limit="count"}', 1],
     ['the unidentified archive', 'checkpoint_unidentified_archives', 1],
     ['the foreign file', 'checkpoint_unrecognized_files', 1],
-    ['the container count limit', 'checkpoint_retention_limit{namespace="shop", pod="web-0", container="nginx", limit="count"}', 2],
+    ['the container count limit', 'checkpoint_retention_limit_archives{namespace="shop", pod="web-0", container="nginx"}', 2],
   ])('shows %s in Prometheus', async (_name, selector, expected) => {
     const value = await waitFor(
       async () => {

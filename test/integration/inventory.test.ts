@@ -143,7 +143,8 @@ describe('inventory on a real directory with a real watcher', () => {
 
     const orphanPin = `${sampleArchiveName(sample('gone-0', 'nginx'))}.keep`;
     await writeFile(join(dir, orphanPin), 'x');
-    await until('the orphan pin is counted', () => inv.snapshot().unrecognized.some((file) => file.fileName === orphanPin));
+    // Created empty, then written: the write's own event brings the size in.
+    await until('the orphan pin is counted with its bytes', () => inv.snapshot().unrecognized.some((file) => file.fileName === orphanPin && file.size === 1));
     expect(inv.snapshot().unrecognized).toEqual([{ fileName: orphanPin, size: 1 }]);
   });
 
