@@ -129,17 +129,12 @@ export function buildAlertRuleGroupsFromText(parameters: AlertRuleText): AlertRu
   /** Only judge space where the directory exists, as node-mixin only judges writable filesystems. */
   const presentGuard = `${metric('checkpoint_directory_present')} == 1`;
   /**
-   * Only judge space where archives hold a real share of it. The exporter's own namespace/pod/container
-   * labels are summed away, so the sum keeps exactly the target labels the filesystem series carry; a node
-   * with unidentified archives only still has a sum (0 + their bytes).
+   * Only judge space where archives hold a real share of it: the node-level totals of identified and
+   * unidentified archive bytes, which carry exactly the target labels the filesystem series carry and
+   * stay exported with --no-container-metrics.
    */
   const shareGuard = [
-    '(',
-    `    sum without (namespace, pod, container) (${metric('checkpoint_archive_bytes')})`,
-    '  or',
-    `    ${metric('checkpoint_unidentified_archive_bytes')} * 0`,
-    '  )',
-    `  + ${metric('checkpoint_unidentified_archive_bytes')}`,
+    `  ${metric('checkpoint_identified_archive_bytes')} + ${metric('checkpoint_unidentified_archive_bytes')}`,
     `  >= ${metric('checkpoint_filesystem_size_bytes')} * ${thresholds.minArchiveSharePercent} / 100`,
   ].join('\n');
   const shareSentence =
@@ -217,17 +212,10 @@ export function buildAlertRuleGroupsFromText(parameters: AlertRuleText): AlertRu
           'CheckpointRetentionLimitUnsatisfiable',
           'warning',
           HOUR,
-          // The join puts the limit's value into $value; the fallback keeps the alert if no limit series matches.
-          [
-            '(',
-            `  ${metric('checkpoint_retention_limit')} and ${metric('checkpoint_retention_limit_unsatisfiable')} == 1`,
-            ')',
-            'or',
-            `  ${metric('checkpoint_retention_limit_unsatisfiable')} == 1`,
-          ].join('\n'),
+          `${metric('checkpoint_retention_limit_unsatisfiable')} == 1`,
           'Pinned checkpoint archives keep a retention limit from being met.',
-          `Pinned archives of ${containerScope} ${onNode} keep its {{ $labels.limit }} limit ({{ $value | humanize }}) from being met; ` +
-            'retention cannot delete pinned archives.',
+          `Pinned archives of ${containerScope} ${onNode} keep its {{ $labels.limit }} limit from being met, or leave no room under it ` +
+            'for an unpinned archive (each new checkpoint is deleted at once); retention cannot delete pinned archives.',
         ),
         rule(
           'CheckpointRetentionStalled',

@@ -93,7 +93,7 @@ describe('alert rule source', () => {
   });
 
   it.each([
-    ['CheckpointRetentionLimitUnsatisfiable', ['$labels.namespace', '$labels.pod', '$labels.container', '$labels.limit', '$value']],
+    ['CheckpointRetentionLimitUnsatisfiable', ['$labels.namespace', '$labels.pod', '$labels.container', '$labels.limit']],
     ['CheckpointDirectoryFillingUp', ['$value']],
     ['CheckpointDirectoryAlmostFull', ['$value']],
     ['CheckpointRetentionFailing', ['$labels.operation', '$value']],
@@ -146,7 +146,8 @@ describe('alert rule source', () => {
 
   it('fires the filesystem alerts only where archives hold a real share of the disk, and says so', () => {
     for (const rule of rules.filter((candidate) => candidate.alert.startsWith('CheckpointDirectory'))) {
-      expect(rule.expr).toContain('sum without (namespace, pod, container) (checkpoint_archive_bytes{job="checkpoint-exporter"})');
+      // Node-level totals: the guard holds with --no-container-metrics too.
+      expect(rule.expr).toContain('checkpoint_identified_archive_bytes{job="checkpoint-exporter"} + checkpoint_unidentified_archive_bytes{job="checkpoint-exporter"}');
       expect(rule.expr).toContain(`>= checkpoint_filesystem_size_bytes{job="checkpoint-exporter"} * ${DEFAULT_ALERT_THRESHOLDS.minArchiveSharePercent} / 100`);
       expect(rule.annotations.description).toContain(`Checkpoint archives take at least ${DEFAULT_ALERT_THRESHOLDS.minArchiveSharePercent}% of this filesystem`);
       expect(rule.annotations.description).toContain('node-exporter');
