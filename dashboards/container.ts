@@ -75,6 +75,27 @@ export function buildContainerDashboard(): Dashboard {
         height: 4,
         thresholds: [{ value: 1, color: 'orange' }],
       }),
+      row('What fills the archives'),
+      timeseriesPanel({
+        title: 'Archive bytes by part',
+        description:
+          'What this container\'s archives hold, stacked: memory (CRIU page images), checkpoint_other (the other CRIU images), rootfs_diff (changes to the root filesystem) and other (dump files, logs, tar headers). Compressed archives count decompressed sizes.',
+        unit: 'bytes',
+        queries: [{ expr: `sum by (part) (checkpoint_archive_content_bytes{${CONTAINER}})`, legend: '{{part}}' }],
+        width: 18,
+        height: 8,
+        min: 0,
+        stack: true,
+      }),
+      statPanel({
+        title: 'Archives that cannot be restored',
+        description: 'Archives of this container missing spec.dump, config.dump or checkpoint/inventory.img: no restore can start from them. `checkpoint-exporter inspect` names the missing entry.',
+        unit: 'short',
+        queries: [{ expr: `sum(checkpoint_archives_unrestorable{${CONTAINER}}) or vector(0)` }],
+        width: 6,
+        height: 8,
+        thresholds: [{ value: 1, color: 'orange' }],
+      }),
       row('Against limits'),
       timeseriesPanel({
         title: 'Archives against the count limit',
@@ -82,7 +103,7 @@ export function buildContainerDashboard(): Dashboard {
         unit: 'short',
         queries: [
           { expr: `sum(checkpoint_archives{${CONTAINER}})`, legend: 'archives' },
-          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="count"})`, legend: 'count limit' },
+          { expr: `max(checkpoint_retention_limit_archives{${CONTAINER}})`, legend: 'count limit' },
         ],
         width: 8,
         height: 8,
@@ -94,8 +115,8 @@ export function buildContainerDashboard(): Dashboard {
         unit: 'bytes',
         queries: [
           { expr: `sum(checkpoint_archive_bytes{${CONTAINER}})`, legend: 'bytes' },
-          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="total_size"})`, legend: 'total size limit' },
-          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="size"})`, legend: 'per-archive size limit' },
+          { expr: `max(checkpoint_retention_limit_bytes{${CONTAINER}, limit="total"})`, legend: 'total size limit' },
+          { expr: `max(checkpoint_retention_limit_bytes{${CONTAINER}, limit="single"})`, legend: 'per-archive size limit' },
         ],
         width: 8,
         height: 8,
@@ -108,7 +129,7 @@ export function buildContainerDashboard(): Dashboard {
         queries: [
           { expr: `max(time() - checkpoint_archive_oldest_timestamp_seconds{${CONTAINER}})`, legend: 'oldest' },
           { expr: `min(time() - checkpoint_archive_newest_timestamp_seconds{${CONTAINER}})`, legend: 'newest' },
-          { expr: `max(checkpoint_retention_limit{${CONTAINER}, limit="age_seconds"})`, legend: 'age limit' },
+          { expr: `max(checkpoint_retention_limit_age_seconds{${CONTAINER}})`, legend: 'age limit' },
         ],
         width: 8,
         height: 8,
@@ -117,9 +138,9 @@ export function buildContainerDashboard(): Dashboard {
       tablePanel({
         title: 'Limits in effect',
         description:
-          'Every limit binding this container: its own, its pod\'s and its namespace\'s. count is in archives, size and total_size in bytes, age_seconds in seconds.',
+          'Every limit binding this container: its own, its pod\'s and its namespace\'s. checkpoint_retention_limit_archives counts archives, checkpoint_retention_limit_bytes is in bytes (limit single per archive, total for the scope), checkpoint_retention_limit_age_seconds in seconds.',
         unit: 'short',
-        queries: [{ expr: `max by (namespace, pod, container, limit) (checkpoint_retention_limit{${BINDING_LIMITS}})`, legend: 'value' }],
+        queries: [{ expr: `max by (__name__, namespace, pod, container, limit) ({__name__=~"checkpoint_retention_limit_(archives|bytes|age_seconds)", ${BINDING_LIMITS}})`, legend: 'value' }],
         transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }],
         width: 24,
         height: 7,

@@ -36,6 +36,8 @@ export interface PanelSpec {
   /** Per-column units for tables that mix quantities, keyed by the field name Grafana gives it. */
   readonly columnUnits?: Readonly<Record<string, Unit>>;
   readonly transformations?: Panel['transformations'];
+  /** Time series only: stack the series, so their sum is the top line (parts of a whole). */
+  readonly stack?: boolean;
 }
 
 /** A panel without a position yet; `layoutPanels` assigns ids and grid positions. */
@@ -90,10 +92,11 @@ export function timeseriesPanel(spec: PanelSpec): UnplacedPanel {
   const custom = {
     drawStyle: 'line',
     lineWidth: 1,
-    fillOpacity: 10,
+    fillOpacity: spec.stack === true ? 60 : 10,
     showPoints: 'never',
     spanNulls: false,
     thresholdsStyle: { mode: spec.thresholds === undefined ? 'off' : 'line' },
+    ...(spec.stack === true ? { stacking: { mode: 'normal', group: 'A' } } : {}),
   };
   return {
     ...base('timeseries', spec, custom, 'range'),

@@ -132,6 +132,9 @@ describe('dashboards', () => {
         ['stat', 'Failed config reloads', 'checkpoint_config_last_reload_successful'],
         ['stat', 'Kubernetes API unavailable', 'checkpoint_kubernetes_api_up'],
         ['stat', 'Oldest retention run', 'checkpoint_retention_last_run_timestamp_seconds'],
+        ['timeseries', 'Archive bytes by part', 'sum by (part) (checkpoint_archive_content_bytes'],
+        ['bargauge', 'Archive bytes by node and part', 'checkpoint_archive_content_bytes'],
+        ['stat', 'Archives that cannot be restored', 'checkpoint_archives_unrestorable'],
       ],
     ],
     [
@@ -142,6 +145,8 @@ describe('dashboards', () => {
         ['stat', 'Oldest archive', 'checkpoint_archive_oldest_timestamp_seconds'],
         ['stat', 'Newest archive', 'checkpoint_archive_newest_timestamp_seconds'],
         ['timeseries', 'Deletions in the namespace by reason', 'checkpoint_retention_deletions_total'],
+        ['timeseries', 'Archive bytes by part', 'sum by (part) (checkpoint_archive_content_bytes'],
+        ['stat', 'Archives that cannot be restored', 'checkpoint_archives_unrestorable'],
       ],
     ],
   ] as const)('%s has the panels it promises', (fileName, expected) => {
@@ -151,6 +156,12 @@ describe('dashboards', () => {
       expect({ title, type: panel?.type }).toEqual({ title, type });
       expect((panel?.targets ?? []).some((t) => String(t['expr']).includes(fragment))).toBe(true);
     }
+  });
+
+  it.each(['checkpoint-archives-overview.json', 'checkpoint-archives-container.json'])('%s stacks the parts of the archives, so their sum is the top line', (fileName) => {
+    const panel = listPanels(dashboard(fileName)).find((p) => p.title === 'Archive bytes by part');
+    expect(panel?.fieldConfig?.defaults.custom?.['stacking']).toEqual({ mode: 'normal', group: 'A' });
+    expect(panel?.targets?.map((t) => t['legendFormat'])).toEqual(['{{part}}']);
   });
 
   it('draws the disk-pressure marks (80 % and 85 %) as threshold lines on the usage panel', () => {
