@@ -14,6 +14,8 @@ export interface Rule {
   readonly totalSize: number;
   readonly countSource: string;
   readonly totalSizeSource: string;
+  /** Under the count limit, archives known to be unrestorable go before older restorable ones. */
+  readonly unrestorableFirst?: boolean;
 }
 
 /** The most specific policy covering a container, with its limits made explicit (unset = 0 = none). */
@@ -104,10 +106,11 @@ export function sourceOfGlobalField(global: RetentionPolicy['global'], field: Gl
 export function globalRules(policy: RetentionPolicy): Rule[] {
   const g = policy.global;
   const source = (field: GlobalPolicyField): string => sourceOfGlobalField(g, field);
+  const unrestorableFirst = g.deleteUnrestorableFirst === true;
   const rules: Rule[] = [
-    { level: 'container', count: g.maxCheckpointsPerContainer, totalSize: g.maxTotalSizePerContainer, countSource: source('maxCheckpointsPerContainer'), totalSizeSource: source('maxTotalSizePerContainer') },
-    { level: 'pod', count: g.maxCheckpointsPerPod, totalSize: g.maxTotalSizePerPod, countSource: source('maxCheckpointsPerPod'), totalSizeSource: source('maxTotalSizePerPod') },
-    { level: 'namespace', count: g.maxCheckpointsPerNamespace, totalSize: g.maxTotalSizePerNamespace, countSource: source('maxCheckpointsPerNamespace'), totalSizeSource: source('maxTotalSizePerNamespace') },
+    { level: 'container', count: g.maxCheckpointsPerContainer, totalSize: g.maxTotalSizePerContainer, countSource: source('maxCheckpointsPerContainer'), totalSizeSource: source('maxTotalSizePerContainer'), unrestorableFirst },
+    { level: 'pod', count: g.maxCheckpointsPerPod, totalSize: g.maxTotalSizePerPod, countSource: source('maxCheckpointsPerPod'), totalSizeSource: source('maxTotalSizePerPod'), unrestorableFirst },
+    { level: 'namespace', count: g.maxCheckpointsPerNamespace, totalSize: g.maxTotalSizePerNamespace, countSource: source('maxCheckpointsPerNamespace'), totalSizeSource: source('maxTotalSizePerNamespace'), unrestorableFirst },
   ];
   return rules.filter((rule) => rule.count > 0 || rule.totalSize > 0);
 }
@@ -168,7 +171,7 @@ export function createScopeResolver(policy: RetentionPolicy): (id: ArchiveIdenti
         scope,
         where: describeScope(scope),
       };
-      const rule: Rule = { level, count: governor.maxCheckpoints, totalSize: governor.maxTotalSize, countSource: p.source, totalSizeSource: p.source };
+      const rule: Rule = { level, count: governor.maxCheckpoints, totalSize: governor.maxTotalSize, countSource: p.source, totalSizeSource: p.source, unrestorableFirst: p.deleteUnrestorableFirst === true };
       memberOf = rule.count > 0 || rule.totalSize > 0 ? [groupFor(`specific${SEP}${scopeKey(level, id)}`, rule, scope)] : [];
     } else {
       const scope = scopeOf('container', id);

@@ -124,10 +124,14 @@ export function planRetention(input: PlanInput): RetentionPlan {
       const forced = pinned >= rule.count ? `; forced by pins: ${plural(pinned, 'pinned archive')} fill the limit of ${rule.count}` : '';
       if (excess > 0) {
         const text = `${where} has ${plural(kept.length, 'archive')}, limit ${rule.count} (${rule.countSource})${forced}`;
-        for (const entry of kept) {
+        // deleteUnrestorableFirst: archives known to lack an entry a restore needs go first, oldest first;
+        // then the rest, oldest first. Archives whose restorability is unknown count as restorable.
+        const order = rule.unrestorableFirst ? [...kept.filter((m) => m.record.restorable === false), ...kept.filter((m) => m.record.restorable !== false)] : kept;
+        for (const entry of order) {
           if (excess === 0) break;
           if (entry.record.pinned) continue;
-          ledger.plan(entry, 'count', rule.count, scope, rule.countSource, text);
+          const why = rule.unrestorableFirst && entry.record.restorable === false ? `${text}; unrestorable first (missing ${(entry.record.missingEntries ?? []).join(', ')})` : text;
+          ledger.plan(entry, 'count', rule.count, scope, rule.countSource, why);
           excess -= 1;
         }
         if (excess > 0) {

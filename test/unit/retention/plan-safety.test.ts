@@ -158,3 +158,30 @@ describe('planner properties (issue 10)', () => {
     );
   });
 });
+
+describe('deleteUnrestorableFirst', () => {
+  const unrestorable = (record: ArchiveRecord): ArchiveRecord => Object.freeze({ ...record, restorable: false, missingEntries: Object.freeze(['checkpoint/inventory.img']) });
+
+  it('off (the default): the oldest go, restorable or not', () => {
+    const archives = series(4, { fromMinute: 0 });
+    const newestBroken = unrestorable(archives[3]!);
+    const result = plan([...archives.slice(0, 3), newestBroken], policyOf({ globalPolicy: { maxCheckpointsPerContainer: 3 } }));
+    expect(result.deletions.map((d) => d.fileName)).toEqual([archives[0]!.fileName]);
+  });
+
+  it('on: under a count limit, unrestorable archives go before older restorable ones, and the detail says why', () => {
+    const archives = series(5, { fromMinute: 0 });
+    const broken = [unrestorable(archives[3]!), unrestorable(archives[4]!)];
+    const result = plan([...archives.slice(0, 3), ...broken], policyOf({ globalPolicy: { maxCheckpointsPerContainer: 3, deleteUnrestorableFirst: true } }));
+    expect(result.deletions.map((d) => d.fileName)).toEqual(broken.map((a) => a.fileName));
+    expect(result.deletions[0]!.detail).toContain('unrestorable first (missing checkpoint/inventory.img)');
+  });
+
+  it('on, in a container policy: only that scope is affected, and pinned unrestorable archives still stay', () => {
+    const archives = series(4, { fromMinute: 0 });
+    const pinnedBroken = Object.freeze({ ...unrestorable(archives[3]!), pinned: true });
+    const spec = { containerPolicies: [{ namespace: 'shop', pod: 'cart-0', container: 'api', maxCheckpoints: 3, deleteUnrestorableFirst: true }] };
+    const result = plan([...archives.slice(0, 3), pinnedBroken], policyOf(spec));
+    expect(result.deletions.map((d) => d.fileName)).toEqual([archives[0]!.fileName]);
+  });
+});
