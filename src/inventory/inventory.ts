@@ -1,14 +1,16 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { IdentityReadResult } from '../archive/identity.js';
-import type { ArchiveIdentity, FileFingerprint, ParsedArchiveName } from '../archive/types.js';
+import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
 import type { ArchiveIndex } from './archive-index.js';
 import { buildSnapshot } from './build-snapshot.js';
 import { classifyEntry } from './classify-entry.js';
 import { listDirectory, lstatEntry, probeDirectory, type DirectoryIdentity, type ProbeResult } from './directory-io.js';
 import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
-import { completeIdentify, observeEntry, type EntryState, type Intern } from './entry-state.js';
-import { containerKeyOf } from './archive-index.js';
+import { completeIdentify, observeEntry, type EntryState } from './entry-state.js';
+import { createChangeFeed } from './change-feed.js';
+import { createFifoPump, createInFlight } from './in-flight.js';
+import { createInterner } from './interner.js';
 import { createInventoryModel } from './inventory-model.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 import type { ArchiveRecord, InventoryChange, InventorySnapshot, InventoryStatus } from './types.js';
@@ -98,7 +100,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const identifyConcurrency = deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY;
   const lstatQueue = createWorkQueue(LSTAT_CONCURRENCY);
   const model = createInventoryModel();
-  const listeners = new Set<(change: InventoryChange) => void>();
+  const feed = createChangeFeed(() => model.takeChanges(), logger);
 
   let phase: Phase = 'stopped';
   // Bumped whenever the directory is attached or detached: work started under an older epoch is discarded.
@@ -118,77 +120,20 @@ export function createInventory(deps: InventoryDeps): Inventory {
   let resyncTimer: TimerHandle | undefined;
   const retryTimers = new Map<string, TimerHandle>();
   let cachedSnapshot: InventorySnapshot | undefined;
-  let everythingChanged = false;
-  let flushScheduled: NodeJS.Immediate | undefined;
-  let inflight = 0;
-  let idleWaiters: (() => void)[] = [];
+  const inFlight = createInFlight(logger);
   const observing = new Map<string, Promise<void>>();
   const observeAgain = new Set<string>();
   let snapshotBuilds = 0;
   const scanErrors = { readdir: 0, lstat: 0 };
   // Names shared by many archives (namespaces, pods, containers) are kept once.
-  let interned = new Map<string, string>();
-  let identities = new Map<string, ArchiveIdentity>();
-  const internString = <T extends string>(value: T): T => {
-    const known = interned.get(value);
-    if (known !== undefined) return known as T;
-    interned.set(value, value);
-    return value;
-  };
-  const intern: Intern = Object.assign(internString, {
-    identity(found: ArchiveIdentity): ArchiveIdentity {
-      const key = containerKeyOf(found);
-      let shared = identities.get(key);
-      if (shared === undefined) {
-        shared = Object.freeze({ namespace: internString(found.namespace), pod: internString(found.pod), container: internString(found.container) });
-        identities.set(key, shared);
-      }
-      return shared;
-    },
-  });
-  let changeBatches = 0;
+  const interner = createInterner();
 
-  function begin(): void {
-    inflight += 1;
-  }
-
-  function end(): void {
-    inflight -= 1;
-    if (inflight === 0) {
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
-  }
-
-  function track(work: Promise<void>): Promise<void> {
-    begin();
-    return work.catch((error: unknown) => logger.error({ err: error }, 'inventory task failed')).finally(end);
-  }
+  const { track } = inFlight;
 
   /** Marks the views stale and schedules one notification for everything changed in this event-loop turn. */
   function changed(everything = false): void {
     cachedSnapshot = undefined;
-    if (everything) everythingChanged = true;
-    if (flushScheduled !== undefined || listeners.size === 0) return;
-    flushScheduled = setImmediate(flush);
-  }
-
-  function flush(): void {
-    flushScheduled = undefined;
-    const { containers, any } = model.takeChanges();
-    const everything = everythingChanged;
-    everythingChanged = false;
-    if (!any && !everything && containers.size === 0) return;
-    changeBatches += 1;
-    const change: InventoryChange = { containers, everything };
-    for (const listener of listeners) {
-      try {
-        listener(change);
-      } catch (error) {
-        logger.error({ err: error }, 'inventory change listener threw');
-      }
-    }
+    feed.changed(everything);
   }
 
   function commit(fileName: string, next: EntryState | undefined): void {
@@ -240,38 +185,16 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }
   }
 
-  /**
-   * Archives waiting for an identity read, first come first served. A plain array, not a promise per
-   * archive: 100,000 archives found at start are 100,000 array slots, not 100,000 pending closures.
-   */
-  let identifyWaiting: { readonly fileName: string; readonly state: EntryState; readonly epoch: number }[] = [];
-  let identifyHead = 0;
-  let identifyActive = 0;
+  interface IdentifyJob {
+    readonly fileName: string;
+    readonly state: EntryState;
+    readonly epoch: number;
+  }
+  const queueIdentify = createFifoPump<IdentifyJob>(identifyConcurrency, (job) => runIdentify(job.fileName, job.state, job.epoch), inFlight, logger);
 
   function startIdentify(fileName: string, startedFrom: EntryState): void {
     if (startedFrom.kind !== 'identifying') return;
-    begin();
-    identifyWaiting.push({ fileName, state: startedFrom, epoch });
-    pumpIdentify();
-  }
-
-  function pumpIdentify(): void {
-    while (identifyActive < identifyConcurrency && identifyHead < identifyWaiting.length) {
-      const job = identifyWaiting[identifyHead] as (typeof identifyWaiting)[number];
-      identifyHead += 1;
-      if (identifyHead === identifyWaiting.length) {
-        identifyWaiting = [];
-        identifyHead = 0;
-      }
-      identifyActive += 1;
-      void runIdentify(job.fileName, job.state, job.epoch)
-        .catch((error: unknown) => logger.error({ err: error }, 'inventory task failed'))
-        .finally(() => {
-          identifyActive -= 1;
-          end();
-          pumpIdentify();
-        });
-    }
+    queueIdentify({ fileName, state: startedFrom, epoch });
   }
 
   async function runIdentify(fileName: string, startedFrom: EntryState, startedEpoch: number): Promise<void> {
@@ -285,7 +208,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       identified = { ok: false, reason: `identity reader failed: ${error instanceof Error ? error.message : String(error)}` };
     }
     if (epoch !== startedEpoch || phase !== 'watching') return;
-    const outcome = completeIdentify(model.get(fileName), startedFrom, identified, intern);
+    const outcome = completeIdentify(model.get(fileName), startedFrom, identified, interner.intern);
     switch (outcome.kind) {
       case 'stale':
         return;
@@ -481,8 +404,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     initialScanDone = false;
     initialWaiting.clear();
     model.clear();
-    interned = new Map();
-    identities = new Map();
+    interner.reset();
     directoryPresent = true;
     directoryReadable = true;
     changed(true);
@@ -532,8 +454,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   async function fullScan(scanEpoch: number): Promise<'scanned' | 'detached' | 'abandoned'> {
     const startedMs = now();
     // Start the pools afresh at every scan, so names of containers long gone do not pile up.
-    interned = new Map();
-    identities = new Map();
+    interner.reset();
     const probe = await probeDirectory(directory);
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (unreadable(probe)) return 'abandoned';
@@ -616,10 +537,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     return phase;
   }
 
-  function idle(): Promise<void> {
-    if (inflight === 0) return Promise.resolve();
-    return new Promise((wake) => idleWaiters.push(wake));
-  }
+  const { idle } = inFlight;
 
   return {
     async start() {
@@ -633,8 +551,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       phase = 'stopped';
       epoch += 1;
       clearTimers();
-      if (flushScheduled !== undefined) clearImmediate(flushScheduled);
-      flushScheduled = undefined;
+      feed.cancel();
       closeWatcher();
       await idle();
     },
@@ -658,12 +575,9 @@ export function createInventory(deps: InventoryDeps): Inventory {
       lastScanDurationSeconds,
       scanErrors: { ...scanErrors },
     }),
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: (listener) => feed.subscribe(listener),
     resync: () => track(resync()),
     idle,
-    work: () => ({ snapshotBuilds, changeBatches }),
+    work: () => ({ snapshotBuilds, changeBatches: feed.batches() }),
   };
 }
