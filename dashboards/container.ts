@@ -60,8 +60,9 @@ export function buildContainerDashboard(): Dashboard {
         description: 'Pinned archives (a .keep file beside them, never deleted) and orphaned archives (their pod no longer exists).',
         unit: 'short',
         queries: [
-          { expr: `sum(checkpoint_archives_pinned{${CONTAINER}})`, legend: 'pinned' },
-          { expr: `sum(checkpoint_archives_orphaned{${CONTAINER}})`, legend: 'orphaned' },
+          // Both families are exported only where there is something to count: absent means none.
+          { expr: `sum(checkpoint_archives_pinned{${CONTAINER}}) or vector(0)`, legend: 'pinned' },
+          { expr: `sum(checkpoint_archives_orphaned{${CONTAINER}}) or vector(0)`, legend: 'orphaned' },
         ],
         width: 4,
         height: 4,

@@ -253,8 +253,9 @@ export function buildOverviewDashboard(): Dashboard {
           'Orphaned archives (pod gone), pinned archives (.keep file), unidentified archives (no readable identity) and unrecognized files in the checkpoint directory.',
         unit: 'short',
         queries: [
-          { expr: `sum(checkpoint_archives_orphaned{${NODE_NS}})`, legend: 'orphaned' },
-          { expr: `sum(checkpoint_archives_pinned{${NODE_NS}})`, legend: 'pinned' },
+          // Both families are exported only where there is something to count: absent means none.
+          { expr: `sum(checkpoint_archives_orphaned{${NODE_NS}}) or vector(0)`, legend: 'orphaned' },
+          { expr: `sum(checkpoint_archives_pinned{${NODE_NS}}) or vector(0)`, legend: 'pinned' },
           { expr: `sum(checkpoint_unidentified_archives{${NODE}})`, legend: 'unidentified' },
           { expr: `sum(checkpoint_unrecognized_files{${NODE}})`, legend: 'unrecognized files' },
         ],
