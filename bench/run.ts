@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, each against its baseline in the same run, printed as markdown.
  * `npm run bench -- --write` also replaces docs/benchmarks.md with the results. BENCH_SMOKE=1 runs a
  * small version of the process benchmark (2,000 archives, one run) and skips the rest.
+ * BENCH_ONLY=identity (or process) runs that section alone.
  */
 import { writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
@@ -10,11 +11,13 @@ import { runProcessBenchmark } from './process.js';
 
 const sections: string[] = [];
 const smoke = process.env['BENCH_SMOKE'] === '1';
+const only = process.env['BENCH_ONLY'];
 for (const [name, run] of [
   ['process', runProcessBenchmark],
   ['identity', runIdentityBenchmark],
 ] as const) {
   if (smoke && name !== 'process') continue;
+  if (only !== undefined && only !== '' && only !== name) continue;
   process.stderr.write(`running ${name} benchmark...\n`);
   sections.push(await run());
 }
