@@ -21,3 +21,38 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const YEAR = 365 * DAY;
+
+/**
+ * A duration as kubectl's AGE column writes it: one unit, rounded down, the largest that keeps the
+ * number at least 1: `45s`, `5m`, `3h`, `2d`, `1y` (a year is 365 days). Under a second is `0s`.
+ */
+export function formatShortDuration(ms: number): string {
+  if (!(ms >= 0)) return formatShortDuration(0);
+  if (ms < MINUTE) return `${Math.floor(ms / SECOND)}s`;
+  if (ms < HOUR) return `${Math.floor(ms / MINUTE)}m`;
+  if (ms < DAY) return `${Math.floor(ms / HOUR)}h`;
+  if (ms < YEAR) return `${Math.floor(ms / DAY)}d`;
+  return `${Math.floor(ms / YEAR)}y`;
+}
+
+/**
+ * The age of something dated `timestampMs`, seen at `nowMs`, in kubectl's style. A time ahead of the
+ * clock by more than a second (clock skew, a future-dated archive name) is shown negative, `-3h`,
+ * where kubectl would print `<invalid>`: here it is worth knowing by how much.
+ */
+export function formatAge(timestampMs: number, nowMs: number): string {
+  const ms = nowMs - timestampMs;
+  if (ms < -SECOND) return `-${formatShortDuration(-ms)}`;
+  return formatShortDuration(Math.max(0, ms));
+}
+
+/** Widest line of a text, in characters: the default tables are held to 160 columns. */
+export function widestLine(text: string): number {
+  return Math.max(0, ...text.split('\n').map((line) => line.length));
+}

@@ -1,17 +1,31 @@
 import { summarizeInventory } from '../metrics/container-summary.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
-import { formatBytes, formatTable } from './format.js';
+import { formatAge, formatBytes, formatTable } from './format.js';
 import { scanCheckpointDirectory } from './scan-once.js';
 import { describeArchives } from '../server/views.js';
+import { assertReadableDirectory } from './directory.js';
+import { RuntimeFailure } from './errors.js';
+import { isStructured, renderData, renderingOf, type OutputFormat } from './output.js';
 
-/** `-o` formats of `ls`: the default table, or `wide` with each container's composition and unrestorable archives. */
-export const LS_OUTPUTS = ['wide'] as const;
-export type LsOutput = (typeof LS_OUTPUTS)[number];
+/** `-o` formats of `ls`: `wide` adds each container's composition, unrestorable archives and raw times; `json` and `yaml` the archives API view. */
+export type LsOutput = OutputFormat;
 
-export async function runLs(opts: { directory: string; json: boolean; output?: LsOutput }): Promise<string> {
+export interface LsOptions {
+  readonly directory: string;
+  /** Kept for compatibility: the same as `output: 'json'`. */
+  readonly json?: boolean;
+  readonly output?: LsOutput;
+  readonly nowMs?: number;
+}
+
+/** `ls`: a missing or unreadable directory is an error (exit 3) naming the path, never an empty list. */
+export async function runLs(opts: LsOptions): Promise<string> {
+  await assertReadableDirectory(opts.directory);
   const snapshot = await scanCheckpointDirectory(opts.directory);
-  if (opts.json) return `${JSON.stringify(describeArchives(snapshot), null, 2)}\n`;
-  return formatLs(snapshot, opts.directory, opts.output);
+  if (!snapshot.directoryPresent) throw new RuntimeFailure(`cannot read checkpoint directory ${opts.directory}: no such file or directory`);
+  const rendering = renderingOf(opts);
+  if (isStructured(rendering)) return renderData(rendering, describeArchives(snapshot));
+  return formatLs(snapshot, opts.directory, rendering === 'wide' ? 'wide' : undefined, opts.nowMs ?? Date.now());
 }
 
 interface Composition {
@@ -43,8 +57,12 @@ const containerKey = (namespace: string, pod: string, container: string): string
 /** What a composition column shows: a size, or `-` where no archive's composition is known. */
 const part = (total: Composition, bytes: number): string => (total.known === 0 ? '-' : formatBytes(bytes));
 
-/** The `ls` table from a snapshot; `wide` adds each container's composition and unrestorable archives. */
-export function formatLs(snapshot: InventorySnapshot, directory: string, output?: LsOutput): string {
+/**
+ * The `ls` table from a snapshot. By default OLDEST and NEWEST are ages (`3h`, `2d`) and the table
+ * fits 160 columns; `wide` adds each container's composition and unrestorable archives, and gives
+ * OLDEST and NEWEST as the times in the archive names.
+ */
+export function formatLs(snapshot: InventorySnapshot, directory: string, output?: 'wide', nowMs: number = Date.now()): string {
   if (!snapshot.directoryPresent) return `${directory}: directory does not exist\n`;
   const wide = output === 'wide';
   const summary = summarizeInventory(snapshot);
@@ -66,7 +84,8 @@ export function formatLs(snapshot: InventorySnapshot, directory: string, output?
       const total = compositions.get(containerKey(c.namespace, c.pod, c.container)) ?? emptyComposition();
       row.push(part(total, total.memory), part(total, total.checkpointOther), part(total, total.rootfsDiff), part(total, total.other), String(total.unrestorable));
     }
-    row.push(new Date(c.oldestTimestampMs).toISOString(), new Date(c.newestTimestampMs).toISOString());
+    if (wide) row.push(new Date(c.oldestTimestampMs).toISOString(), new Date(c.newestTimestampMs).toISOString());
+    else row.push(formatAge(c.oldestTimestampMs, nowMs), formatAge(c.newestTimestampMs, nowMs));
     return row;
   });
   const header = ['NAMESPACE', 'POD', 'CONTAINER', 'ARCHIVES', 'PINNED', 'SIZE'];
@@ -86,7 +105,8 @@ export function formatLs(snapshot: InventorySnapshot, directory: string, output?
   for (const a of snapshot.archives) {
     if (a.identity) continue;
     const notes = wide ? [a.compression, a.restorable === false ? `not restorable: ${(a.missingEntries ?? []).join(', ')} missing` : undefined].filter((n) => n !== undefined) : [];
-    lines.push(`  ${a.fileName}  ${formatBytes(a.fingerprint.size)}  ${a.unidentifiedReason ?? ''}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`);
+    const when = wide ? new Date(a.name.timestampMs).toISOString() : formatAge(a.name.timestampMs, nowMs);
+    lines.push(`  ${a.fileName}  ${formatBytes(a.fingerprint.size)}  ${when}  ${a.unidentifiedReason ?? ''}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`);
   }
   lines.push(`unrecognized files: ${summary.unrecognizedFiles} (${formatBytes(summary.unrecognizedBytes)})`);
   for (const f of snapshot.unrecognized) lines.push(`  ${f.fileName}  ${formatBytes(f.size)}`);

@@ -3,6 +3,7 @@ import { parseIntervalMs } from '../retention/duration.js';
 import { isDns1123Label } from '../archive/kubernetes-names.js';
 import { DEFAULT_EXPORTER_NAMESPACE } from '../retention/policy-document.js';
 import { parseListenAddress, type ListenAddress } from '../server/listen.js';
+import { OUTPUT_FORMATS } from './output-formats.js';
 
 export const DEFAULT_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/checkpoints';
 export const DEFAULT_LISTEN_ADDRESS = ':9873';
@@ -58,7 +59,9 @@ export const flags = {
     new Option('--future-tolerance <duration>', 'an archive whose name lies further ahead of the clock is future-dated: neither counted toward limits nor deleted')
       .default(durationFlag('--future-tolerance')('10m'), '10m')
       .argParser(durationFlag('--future-tolerance')),
-  json: () => new Option('--json', 'print JSON instead of a table').default(false),
+  json: () => new Option('--json', 'the same as -o json (kept for compatibility; wins over another -o)').default(false),
+  output: (wide: string) =>
+    new Option('-o, --output <format>', `output format: wide (${wide}), json or yaml; default: a table that fits 160 columns`).choices(OUTPUT_FORMATS),
   exporterNamespace: () =>
     new Option(
       '--exporter-namespace <namespace>',

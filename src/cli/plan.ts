@@ -1,11 +1,14 @@
 import { pino } from 'pino';
 import { planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
-import type { DiskStats } from '../retention/types.js';
+import type { DiskStats, RetentionPlan } from '../retention/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { readDiskStats } from '../daemon/disk-stats.js';
-import { formatBytes, formatTable } from './format.js';
-import { ConfigurationError, UsageError } from './configuration.js';
+import { formatAge, formatBytes, formatTable } from './format.js';
+import { ConfigurationError, RuntimeFailure } from './errors.js';
+import { assertReadableDirectory } from './directory.js';
+import { isStructured, renderData, renderingOf, type OutputFormat } from './output.js';
+import type { InventorySnapshot } from '../inventory/types.js';
 import { readClusterOnce } from '../daemon/kubernetes-wiring.js';
 import { createPolicySources } from '../daemon/policy-sources.js';
 import { scanCheckpointDirectory } from './scan-once.js';
@@ -19,13 +22,24 @@ export interface PlanOptions {
   /** Objects here may set every policy; objects elsewhere only their own namespace's (default checkpoint-exporter). */
   readonly exporterNamespace?: string;
   readonly env: NodeJS.ProcessEnv;
-  readonly json: boolean;
+  /** Kept for compatibility: the same as `output: 'json'`. */
+  readonly json?: boolean;
+  readonly output?: OutputFormat;
+  /** How far ahead of the clock a name's time may lie before the archive is future-dated (default 10m). */
+  readonly futureToleranceMs?: number;
+  readonly nowMs?: number;
 }
 
-/** What retention would delete right now and why; never deletes. Lists only deletions and unsatisfiable limits. */
+/**
+ * What retention would delete right now and why; never deletes. Lists only deletions, unsatisfiable
+ * limits and future-dated archives. A missing or unreadable directory is an error (exit 3), never
+ * "nothing to delete".
+ */
 export async function runPlan(opts: PlanOptions): Promise<string> {
+  await assertReadableDirectory(opts.directory);
   const logger = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
   const snapshot = await scanCheckpointDirectory(opts.directory);
+  if (!snapshot.directoryPresent) throw new RuntimeFailure(`cannot read checkpoint directory ${opts.directory}: no such file or directory`);
   let disk: DiskStats | undefined;
   try {
     disk = await readDiskStats(opts.directory);
@@ -34,7 +48,7 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   }
   const cluster = await readClusterOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger });
   // Without the cluster's policy objects the plan would show deletions the running exporter never makes.
-  if (cluster.policyObjects === undefined) throw new UsageError('could not list CheckpointRestoreOperator objects from the API server in time');
+  if (cluster.policyObjects === undefined) throw new RuntimeFailure('could not list CheckpointRestoreOperator objects from the API server in time');
   const policies = createPolicySources({
     configPath: undefined,
     // Problems are printed below, one line each; a JSON log line about them would only repeat them.
@@ -48,52 +62,77 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   // would in a freshly started exporter, so there is no plan to show, only the problems.
   const allowed = policies.retentionAllowed();
   if (!allowed.ok) throw new ConfigurationError([...policies.problems(), allowed.reason]);
-  const plan = planRetention({ snapshot, policy: policies.policy(), owners: cluster.owners, disk, nowMs: Date.now() });
+  const nowMs = opts.nowMs ?? Date.now();
+  const plan = planRetention({
+    snapshot,
+    policy: policies.policy(),
+    owners: cluster.owners,
+    disk,
+    nowMs,
+    ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}),
+  });
   const warnings = policies.warnings().map((w) => `${w.source}: ${w.warning}`);
-  if (opts.json) return `${JSON.stringify({ ...(describePlan(plan, undefined, true) as object), warnings }, null, 2)}\n`;
+  const rendering = renderingOf(opts);
+  if (isStructured(rendering)) return renderData(rendering, { ...(describePlan(plan, undefined, true) as object), futureDated: plan.futureDated ?? [], warnings });
+  return formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings });
+}
 
+const containerOf = (identity: { namespace: string; pod: string; container: string } | undefined): string =>
+  identity === undefined ? '-' : `${identity.namespace}/${identity.pod}/${identity.container}`;
+
+/**
+ * The `plan` tables. By default one compact row per deletion (archive, container, size, reason, age)
+ * that fits 160 columns; `wide` adds the limit and the sentence saying which scope and which policy
+ * chose it (the scope and the policy are in that sentence, and apart in `-o json`).
+ */
+export function formatPlan(
+  plan: RetentionPlan,
+  snapshot: Pick<InventorySnapshot, 'archives'>,
+  opts: { readonly wide: boolean; readonly nowMs: number; readonly warnings?: readonly string[] },
+): string {
+  const { wide, nowMs } = opts;
+  const timeOf = new Map(snapshot.archives.map((a) => [a.fileName, a.name.timestampMs]));
+  const ageOf = (fileName: string): string => {
+    const ms = timeOf.get(fileName);
+    return ms === undefined ? '-' : formatAge(ms, nowMs);
+  };
   const lines: string[] = [];
+  const warnings = opts.warnings ?? [];
   if (warnings.length > 0) lines.push('policy warnings:', ...warnings.map((w) => `  ${w}`), '');
   if (plan.deletions.length === 0) lines.push('nothing to delete');
   else {
     const total = plan.deletions.reduce((sum, d) => sum + d.fingerprint.size, 0);
     lines.push(`would delete ${plan.deletions.length} archives (${formatBytes(total)}):`);
-    lines.push(
-      formatTable(
-        ['ARCHIVE', 'SIZE', 'REASON', 'LIMIT', 'SCOPE', 'POLICY', 'DETAIL'],
-        plan.deletions.map((d) => [
-          d.fileName,
-          formatBytes(d.fingerprint.size),
-          d.reason,
-          limitText(d.reason, d.limitValue),
-          scopeText(d.scope),
-          d.policySource,
-          d.detail,
-        ]),
-      ),
+    const header = wide ? ['ARCHIVE', 'CONTAINER', 'SIZE', 'AGE', 'REASON', 'LIMIT', 'DETAIL'] : ['ARCHIVE', 'CONTAINER', 'SIZE', 'REASON', 'AGE'];
+    const rows = plan.deletions.map((d) =>
+      wide
+        ? [d.fileName, containerOf(d.identity), formatBytes(d.fingerprint.size), ageOf(d.fileName), d.reason, limitText(d.reason, d.limitValue), d.detail]
+        : [d.fileName, containerOf(d.identity), formatBytes(d.fingerprint.size), d.reason, ageOf(d.fileName)],
     );
+    lines.push(formatTable(header, rows));
   }
   if (plan.unsatisfiable.length > 0) {
     lines.push('', 'unsatisfiable limits (pinned archives block them):');
-    lines.push(
-      formatTable(
-        ['NAMESPACE', 'POD', 'CONTAINER', 'LIMIT', 'VALUE', 'POLICY', 'DETAIL'],
-        plan.unsatisfiable.map((u) => [u.namespace, u.pod || '*', u.container || '*', u.limit, String(u.value), u.policySource, u.detail]),
-      ),
-    );
+    const header = wide ? ['SCOPE', 'LIMIT', 'VALUE', 'POLICY', 'DETAIL'] : ['SCOPE', 'LIMIT', 'VALUE', 'POLICY'];
+    const rows = plan.unsatisfiable.map((u) => {
+      const row = [[u.namespace, u.pod || '*', u.container || '*'].join('/'), u.limit, limitText(u.limit, u.value), u.policySource];
+      if (wide) row.push(u.detail);
+      return row;
+    });
+    lines.push(formatTable(header, rows));
+  }
+  const future = plan.futureDated ?? [];
+  if (future.length > 0) {
+    lines.push('', `future-dated archives, set aside (neither counted nor deleted until their time comes): ${future.length}`);
+    for (const fileName of future) lines.push(`  ${fileName}  ${ageOf(fileName)}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** The limit in the unit of its reason: archives, bytes or a duration. */
-function limitText(reason: string, value: number | undefined): string {
+export function limitText(reason: string, value: number | undefined): string {
   if (value === undefined) return '-';
   if (reason === 'size' || reason === 'total_size') return formatBytes(value);
   if (reason === 'age') return formatDuration(value);
   return String(value);
-}
-
-function scopeText(scope: { level: string; namespace?: string; pod?: string; container?: string }): string {
-  const parts = [scope.namespace, scope.pod, scope.container].filter((p): p is string => p !== undefined && p !== '');
-  return parts.length === 0 ? scope.level : `${scope.level} ${parts.join('/')}`;
 }
