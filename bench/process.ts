@@ -182,6 +182,7 @@ async function measureSize(shape: DirectoryShape, root: string): Promise<string[
   let watches = NaN;
   let scrape: Stats | undefined;
   let scrapeWorst = NaN;
+  let firstScrape = NaN;
   let lag = NaN;
   for (let run = 0; run < RUNS; run += 1) {
     const exporter = await startExporter(dir, ['--dry-run']);
@@ -190,13 +191,18 @@ async function measureSize(shape: DirectoryShape, root: string): Promise<string[
       const pid = exporter.child.pid as number;
       watches = await inotifyWatches(pid);
       if (run === RUNS - 1) {
-        // Four scrapers at once, 10 rounds.
+        // Steady state: after the first full retention run, with one scrape to render the cached lines.
+        await until('the first retention run', async () => (await metric(exporter, 'checkpoint_retention_last_run_timestamp_seconds')) > 0);
+        const firstStarted = performance.now();
+        await (await fetch(`${exporter.url}metrics`)).arrayBuffer();
+        firstScrape = performance.now() - firstStarted;
+        // Four scrapers at once, 10 rounds; the bodies are read as bytes, as Prometheus does.
         const latencies: number[] = [];
         for (let round = 0; round < 10; round += 1) {
           await Promise.all(
             Array.from({ length: 4 }, async () => {
               const started = performance.now();
-              await (await fetch(`${exporter.url}metrics`)).text();
+              await (await fetch(`${exporter.url}metrics`)).arrayBuffer();
               latencies.push(performance.now() - started);
             }),
           );
@@ -234,7 +240,7 @@ async function measureSize(shape: DirectoryShape, root: string): Promise<string[
     '',
     `- Peak RSS (VmHWM) of the exporter: ${triple(statsOf(rss), mib)}.`,
     `- inotify watches held: ${watches}.`,
-    `- \`/metrics\`, 4 concurrent scrapers × 10 rounds: median ${scrape?.median.toFixed(0)} ms, worst ${scrapeWorst.toFixed(0)} ms.`,
+    `- \`/metrics\`, 4 concurrent scrapers × 10 rounds after the first retention run: median ${scrape?.median.toFixed(0)} ms, worst ${scrapeWorst.toFixed(0)} ms (the first scrape, which renders every container's lines: ${firstScrape.toFixed(0)} ms).`,
     `- ${Math.min(200, shape.containers / 2)} archives arriving while serving: \`nodejs_eventloop_lag_max_seconds\` ${lag.toFixed(3)}.`,
   ];
 

@@ -189,6 +189,24 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
     return block.text;
   };
 
+  // After a rebuild, render the blocks in the background, one per event-loop turn, so the next scrape
+  // finds them ready instead of rendering 10,000 containers at once.
+  let warming = false;
+  const warm = (): void => {
+    if (warming) return;
+    warming = true;
+    const step = (): void => {
+      const next = blocks.find((block) => block.text === undefined);
+      if (next === undefined) {
+        warming = false;
+        return;
+      }
+      blockText(next);
+      setImmediate(step).unref();
+    };
+    setImmediate(step).unref();
+  };
+
   const chunks = (owners: OwnerLookup | undefined): (string | Buffer)[] => {
     if (!enabled) return [];
     const out: (string | Buffer)[] = [];
@@ -220,6 +238,7 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
       blockOf.clear();
       if (!enabled) return;
       for (const group of index().containers()) place(group.key);
+      warm();
     },
     chunks,
     text: (owners) => chunks(owners).map((chunk) => chunk.toString()).join(''),
