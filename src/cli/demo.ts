@@ -10,12 +10,16 @@ import { pino } from 'pino';
 import { writeDemoCheckpointDirectory } from '../demo/sample-archives.js';
 import { startExporter } from '../daemon/exporter.js';
 import { runLs } from './ls.js';
-import { parseListenAddress } from '../server/listen.js';
+import { parseListenAddress, type ListenAddress } from '../server/listen.js';
 import { readPackageVersion } from './version.js';
 
 const directory = resolve(process.argv[2] ?? 'demo-checkpoints');
-const listenAddress = parseListenAddress(process.env['DEMO_LISTEN_ADDRESS'] ?? '127.0.0.1:9873');
-if (!listenAddress) throw new Error('DEMO_LISTEN_ADDRESS must be host:port');
+const chosenAddress = process.env['DEMO_LISTEN_ADDRESS'];
+const listenAddress = parseListenAddress(chosenAddress ?? '127.0.0.1:9873');
+if (!listenAddress) {
+  process.stderr.write(`checkpoint-exporter demo: DEMO_LISTEN_ADDRESS must be host:port, got ${JSON.stringify(chosenAddress)}\n`);
+  process.exit(1);
+}
 
 await rm(directory, { recursive: true, force: true });
 await mkdir(directory, { recursive: true });
@@ -23,20 +27,35 @@ await writeDemoCheckpointDirectory(directory);
 process.stdout.write(`Sample archives written to ${directory} (ls -o wide: what fills them, and which cannot be restored):\n\n${await runLs({ directory, json: false, output: 'wide' })}\n`);
 
 const logger = pino({ level: 'info' }, pino.destination({ dest: 2, sync: true }));
-const exporter = await startExporter({
-  checkpointDirectory: directory,
-  listenAddress,
-  configPath: undefined,
-  initialPolicy: [],
-  dryRun: false,
-  resyncIntervalMs: 60_000,
-  settleTimeMs: 500,
-  kubeconfigPath: undefined,
-  nodeName: 'demo-node',
-  env: {},
-  version: readPackageVersion(),
-  logger,
-});
+const start = (address: ListenAddress): ReturnType<typeof startExporter> =>
+  startExporter({
+    checkpointDirectory: directory,
+    listenAddress: address,
+    configPath: undefined,
+    initialPolicy: [],
+    dryRun: false,
+    resyncIntervalMs: 60_000,
+    settleTimeMs: 500,
+    kubeconfigPath: undefined,
+    nodeName: 'demo-node',
+    env: {},
+    version: readPackageVersion(),
+    logger,
+  });
+
+let exporter: Awaited<ReturnType<typeof startExporter>>;
+try {
+  exporter = await start(listenAddress);
+} catch (error) {
+  const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+  if (!inUse || chosenAddress !== undefined) {
+    process.stderr.write(`checkpoint-exporter demo: cannot listen on ${listenAddress.host}:${listenAddress.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(3);
+  }
+  // The default port is taken (another demo, another exporter): any free port will do for a demo.
+  process.stdout.write(`Port ${listenAddress.port} is in use; the demo listens on a free port instead.\n`);
+  exporter = await start({ host: listenAddress.host, port: 0 });
+}
 
 process.stdout.write(
   [

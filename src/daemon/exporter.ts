@@ -219,7 +219,14 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   });
 
   // Listen first: /healthz answers at once, /readyz once the initial scan is complete.
-  const server = await listen(app, config.listenAddress);
+  let server: Server;
+  try {
+    server = await listen(app, config.listenAddress);
+  } catch (error) {
+    // Nothing started but the identity workers: stop them, so the caller can report the error and exit.
+    await identities.close();
+    throw error;
+  }
   const startup = inventory.start().catch((error: unknown) => logger.error({ err: error }, 'starting the inventory failed'));
   kubernetes?.start();
   const address = server.address() as AddressInfo;
