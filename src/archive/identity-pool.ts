@@ -37,6 +37,14 @@ export interface IdentityReader {
   close(): Promise<void>;
 }
 
+/**
+ * Identity reads handed to the worker threads at once: they batch them, so more in flight means fewer
+ * messages. Compressed archives wait for a single lane of their own while holding a slot, so the
+ * bound is high enough that a burst of them cannot hold every slot and starve plain archives; a
+ * pending read is a few hundred bytes.
+ */
+export const IDENTIFY_BATCH_CONCURRENCY = 2_048;
+
 /** Jobs per message: enough to amortize the message, few enough that results flow steadily. */
 const BATCH = 64;
 /** Batches sent to one worker before it answers, so it never waits for the main thread. */

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { createIdentityReader } from '../archive/identity-pool.js';
+import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-pool.js';
 import { createInventory } from '../inventory/inventory.js';
 import type { InventorySnapshot } from '../inventory/types.js';
 
@@ -17,7 +17,7 @@ export async function scanCheckpointDirectory(directory: string): Promise<Invent
     directory,
     settleTimeMs: REPORT_SETTLE_TIME_MS,
     identify: (path, name, fingerprint) => identities.read(path, name, fingerprint),
-    identifyConcurrency: identities.threaded ? 256 : undefined,
+    identifyConcurrency: identities.threaded ? IDENTIFY_BATCH_CONCURRENCY : undefined,
     logger,
     watch: false,
   });

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { EventEmitter } from 'node:events';
-import { createIdentityReader } from '../archive/identity-pool.js';
+import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-pool.js';
 import { createInventory } from '../inventory/inventory.js';
 import type { PolicyEventTarget } from '../kubernetes/events.js';
 import { registerPolicyCollector } from '../metrics/health-collector.js';
@@ -62,8 +62,6 @@ function describeInForce(described: unknown, directory: string): unknown {
   };
 }
 
-/** Identity reads handed to the worker thread at once: it batches them, so more in flight means fewer messages. */
-const IDENTIFY_BATCH_CONCURRENCY = 256;
 
 const NO_KUBERNETES: OwnerLookup = () => ({ state: 'unknown', reason: 'no Kubernetes API configured' });
 
