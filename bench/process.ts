@@ -158,7 +158,21 @@ function archiveNameOf(containerIndex: number, nth: number): string {
   return sampleArchiveName(archiveOptions(containerOf(containerIndex), new Date(Date.parse('2026-01-01T00:00:00Z') + nth * 60_000)));
 }
 
-async function measureSize(shape: DirectoryShape, root: string): Promise<string[]> {
+/** The figures the targets table is made of, per directory size. */
+interface Figures {
+  readyRatio?: number;
+  readyMs?: number;
+  rssMiB?: number;
+  watches?: number;
+  scrapeMedianMs?: number;
+  scrapeWorstMs?: number;
+  lagSeconds?: number;
+  overLimitMs?: number;
+  convergeMs?: number;
+  overDeleted?: number;
+}
+
+async function measureSize(shape: DirectoryShape, root: string, figures: Figures): Promise<string[]> {
   const dir = join(root, `dir-${shape.archives}`);
   process.stderr.write(`  generating ${shape.archives} archives of ${shape.containers} containers...\n`);
   await writeDirectory(dir, shape);
@@ -226,6 +240,13 @@ async function measureSize(shape: DirectoryShape, root: string): Promise<string[
     }
   }
 
+  figures.readyMs = statsOf(ready).median;
+  figures.readyRatio = statsOf(ready).median / statsOf(python).median;
+  figures.rssMiB = statsOf(rss).max / 1024;
+  figures.watches = watches;
+  figures.scrapeMedianMs = scrape?.median;
+  figures.scrapeWorstMs = scrapeWorst;
+  figures.lagSeconds = lag;
   const lines = [
     `### ${shape.archives.toLocaleString('en-US')} archives of ${shape.containers.toLocaleString('en-US')} containers`,
     '',
@@ -257,6 +278,7 @@ async function measureSize(shape: DirectoryShape, root: string): Promise<string[
         await writeNewArchives(dir, [0], 1, Date.now());
         await until('the oldest archive of the container deleted', async () => !existsSync(oldest), 60_000);
         const ms = performance.now() - started;
+        figures.overLimitMs = ms;
         lines.push(`- A new archive over its limit (no dry run): the oldest of its container gone after ${seconds(ms)} (settle time ${seconds(DEFAULT_SETTLE_MS)}; target: settle time + 3 s).`);
       }
       if (shape.archives >= 100_000 || SMOKE) {
@@ -273,6 +295,8 @@ async function measureSize(shape: DirectoryShape, root: string): Promise<string[
         const ms = performance.now() - started;
         const present = new Set(await readdir(dir));
         const overDeleted = [...expected].filter((name) => !present.has(name)).length;
+        figures.convergeMs = ms;
+        figures.overDeleted = overDeleted;
         lines.push(
           `- ${written.length.toLocaleString('en-US')} archives of ${landing.length} containers landing at once (no dry run): converged after ${seconds(ms)}; over-deleted: ${overDeleted} (every new archive kept, every older one of those containers gone).`,
         );
@@ -298,12 +322,43 @@ export async function runProcessBenchmark(): Promise<string> {
       'memory and inotify watches are read from /proc.',
       '',
     ];
+    const bySize = new Map<number, Figures>();
     for (const shape of SIZES) {
       process.stderr.write(`process benchmark: ${shape.archives} archives\n`);
-      sections.push(...(await measureSize(shape, root)), '');
+      const figures: Figures = {};
+      sections.push(...(await measureSize(shape, root, figures)), '');
+      bySize.set(shape.archives, figures);
     }
-    return sections.join('\n');
+    return [...targetsTable(bySize), ...sections].join('\n');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** The issue's targets next to the figures of this run: met, or not (and then the text below says why). */
+function targetsTable(bySize: ReadonlyMap<number, Figures>): string[] {
+  const sizes = [...bySize.keys()].sort((a, b) => a - b);
+  const small = bySize.get(sizes[0] ?? 0) ?? {};
+  const large = bySize.get(sizes[sizes.length - 1] ?? 0) ?? {};
+  const n = (archives: number | undefined): string => (archives ?? 0).toLocaleString('en-US');
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
+  const fmt = (value: number | undefined, digits: number, unit: string): string => (value === undefined || Number.isNaN(value) ? 'n/a' : `${value.toFixed(digits)}${unit}`);
+  const rows: [string, string, string, boolean | undefined][] = [
+    [`${n(sizes[0])} archives: start to \`/readyz\` 200`, '≤ 0.5× the Python walk (aim 0.25×)', `${fmt(small.readyRatio, 2, '×')} (${fmt((small.readyMs ?? NaN) / 1000, 2, ' s')})`, small.readyRatio === undefined ? undefined : small.readyRatio <= 0.5],
+    [`${n(sizes[sizes.length - 1])} archives: start to \`/readyz\` 200`, '≤ 0.5× the Python walk', `${fmt(large.readyRatio, 2, '×')} (${fmt((large.readyMs ?? NaN) / 1000, 2, ' s')})`, large.readyRatio === undefined ? undefined : large.readyRatio <= 0.5],
+    [`RSS at ${n(sizes[sizes.length - 1])} archives (peak)`, '≤ 400 MiB (aim 300)', fmt(large.rssMiB, 0, ' MiB'), large.rssMiB === undefined ? undefined : large.rssMiB <= 400],
+    ['inotify watches held', '≤ 4, whatever the number of archives', `${large.watches ?? 'n/a'}`, large.watches === undefined ? undefined : large.watches <= 4],
+    [`\`/metrics\` at ${n(sizes[sizes.length - 1])} archives, 4 concurrent scrapers`, 'median ≤ 250 ms, worst ≤ 500 ms', `median ${fmt(large.scrapeMedianMs, 0, ' ms')}, worst ${fmt(large.scrapeWorstMs, 0, ' ms')}`, large.scrapeMedianMs === undefined ? undefined : large.scrapeMedianMs <= 250 && (large.scrapeWorstMs ?? Infinity) <= 500],
+    [`archives arriving while serving ${n(sizes[sizes.length - 1])}`, '`nodejs_eventloop_lag_max_seconds` ≤ 0.1', fmt(large.lagSeconds, 3, ' s'), large.lagSeconds === undefined ? undefined : large.lagSeconds <= 0.1],
+    [`a new archive over its limit, ${n(sizes[0])} present`, 'oldest gone within settle time + 3 s', fmt((small.overLimitMs ?? NaN) / 1000, 2, ' s'), small.overLimitMs === undefined ? undefined : small.overLimitMs <= DEFAULT_SETTLE_MS + 3_000],
+    [`archives of many containers landing at once on ${n(sizes[sizes.length - 1])}`, 'converged within 10 s, zero over-deletion', `${fmt((large.convergeMs ?? NaN) / 1000, 2, ' s')}, over-deleted ${large.overDeleted ?? 'n/a'}`, large.convergeMs === undefined ? undefined : large.convergeMs <= 10_000 && large.overDeleted === 0],
+  ];
+  return [
+    '## Targets',
+    '',
+    '| figure | target | this run | |',
+    '| --- | --- | --- | --- |',
+    ...rows.map(([figure, target, value, ok]) => `| ${figure} | ${target} | ${value} | ${verdict(ok)} |`),
+    '',
+  ];
 }
