@@ -1,31 +1,72 @@
 import type { Dashboard } from '@grafana/schema';
 import { dashboardShell } from './shell.js';
-import { datasourceVariable, labelVariable, layoutPanels, row, statPanel, tablePanel, timeseriesPanel } from './panels.js';
+import {
+  CLUSTER_MATCHER,
+  CLUSTER_VARIABLE,
+  clusterVariable,
+  DATASOURCE_VARIABLE,
+  datasourceVariable,
+  deletionsAnnotation,
+  labelVariable,
+  layoutPanels,
+  row,
+  statPanel,
+  tablePanel,
+  timeseriesPanel,
+  type DashboardOptions,
+  type DataLink,
+} from './panels.js';
 
 export const CONTAINER_UID = 'checkpoint-archives-container';
+const CONTAINER_TITLE = 'Checkpoint archives / Container';
 
-const NODE = 'node="$node"';
-const NAMESPACE = `${NODE}, namespace="$namespace"`;
-const CONTAINER = `${NAMESPACE}, pod="$pod", container="$container"`;
+/** The chain users walk: they know the pod, not the node it ran on. */
+const NAMESPACE = `${CLUSTER_MATCHER}, namespace="$namespace"`;
+const POD = `${NAMESPACE}, pod="$pod"`;
+const CONTAINER_ONLY = `${POD}, container="$container"`;
+/** Node is a filter after the chain: a pod's archives may lie on several nodes (it moved, or was rescheduled). */
+const NODES = 'node=~"$node"';
+const CONTAINER = `${CONTAINER_ONLY}, ${NODES}`;
+const NAMESPACE_ON_NODES = `${NAMESPACE}, ${NODES}`;
 /** Limits that bind this container: its own, its pod's (container="") and its namespace's (pod="", container=""). */
-const BINDING_LIMITS = `${NAMESPACE}, pod=~"$pod|", container=~"$container|"`;
+const BINDING_LIMITS = `${NAMESPACE_ON_NODES}, pod=~"$pod|", container=~"$container|"`;
 
-export function buildContainerDashboard(): Dashboard {
+/** The row fields a drill-down link reads the container from; tables must have these columns. */
+export const CONTAINER_LINK_FIELDS = ['namespace', 'pod', 'container', 'node'] as const;
+
+/**
+ * A data link from a table row to this dashboard: the row's namespace, pod, container and node, the
+ * linking dashboard's data source and cluster, and its time range.
+ */
+export function containerDashboardLink(): DataLink {
+  const slug = CONTAINER_TITLE.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  const params = [
+    `\${${DATASOURCE_VARIABLE}:queryparam}`,
+    `\${${CLUSTER_VARIABLE}:queryparam}`,
+    ...CONTAINER_LINK_FIELDS.map((field) => `var-${field}=\${__data.fields.${field}}`),
+    '${__url_time_range}',
+  ];
+  return { title: 'Open this container\'s dashboard', url: `/d/${CONTAINER_UID}/${slug}?${params.join('&')}`, targetBlank: false };
+}
+
+export function buildContainerDashboard(options: DashboardOptions = {}): Dashboard {
   return dashboardShell({
     uid: CONTAINER_UID,
-    title: 'Checkpoint archives / Container',
-    description: 'One container\'s checkpoint archives on one node against the retention limits that apply to it.',
+    title: CONTAINER_TITLE,
+    description: 'One container\'s checkpoint archives against the retention limits that apply to it: pick its namespace, pod and container, then narrow the nodes if its archives lie on several.',
     variables: [
       datasourceVariable(),
-      labelVariable({ name: 'node', label: 'Node', series: 'checkpoint_exporter_build_info', multi: false }),
-      labelVariable({ name: 'namespace', label: 'Namespace', series: `checkpoint_archives{${NODE}}`, multi: false }),
+      clusterVariable(options),
+      labelVariable({ name: 'namespace', label: 'Namespace', series: `checkpoint_archives{${CLUSTER_MATCHER}}`, multi: false }),
       labelVariable({ name: 'pod', label: 'Pod', series: `checkpoint_archives{${NAMESPACE}}`, multi: false }),
-      labelVariable({ name: 'container', label: 'Container', series: `checkpoint_archives{${NAMESPACE}, pod="$pod"}`, multi: false }),
+      labelVariable({ name: 'container', label: 'Container', series: `checkpoint_archives{${POD}}`, multi: false }),
+      labelVariable({ name: 'node', label: 'Node', series: `checkpoint_archives{${CONTAINER_ONLY}}`, multi: true }),
     ],
+    annotations: [deletionsAnnotation(NAMESPACE_ON_NODES)],
     panels: layoutPanels([
       statPanel({
         title: 'Archives',
-        description: 'Settled archives of this container on this node.',
+        description: 'Settled archives of this container on the selected nodes.',
         unit: 'short',
         queries: [{ expr: `sum(checkpoint_archives{${CONTAINER}})` }],
         width: 4,
@@ -33,7 +74,7 @@ export function buildContainerDashboard(): Dashboard {
       }),
       statPanel({
         title: 'Archive bytes',
-        description: 'Bytes held by this container\'s archives on this node.',
+        description: 'Bytes held by this container\'s archives on the selected nodes.',
         unit: 'bytes',
         queries: [{ expr: `sum(checkpoint_archive_bytes{${CONTAINER}})` }],
         width: 4,
@@ -143,17 +184,32 @@ export function buildContainerDashboard(): Dashboard {
         unit: 'short',
         queries: [{ expr: `max by (__name__, namespace, pod, container, limit) ({__name__=~"checkpoint_retention_limit_(archives|bytes|age_seconds)", ${BINDING_LIMITS}})`, legend: 'value' }],
         transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }],
-        width: 24,
+        width: 16,
+        height: 7,
+      }),
+      tablePanel({
+        title: 'Global limits',
+        description:
+          'The global policy\'s limits, which bind every container a narrower policy does not cover: checkpoint_retention_global_limit_archives counts archives per container, pod or namespace (level), checkpoint_retention_global_limit_bytes is in bytes (level archive per archive, else the total of the level), checkpoint_retention_global_limit_age_seconds in seconds.',
+        unit: 'short',
+        queries: [
+          {
+            expr: `max by (__name__, level) ({__name__=~"checkpoint_retention_global_limit_(archives|bytes|age_seconds)", ${CLUSTER_MATCHER}, ${NODES}})`,
+            legend: 'value',
+          },
+        ],
+        transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }],
+        width: 8,
         height: 7,
       }),
       row('Deletions in the namespace'),
       timeseriesPanel({
         title: 'Deletions in the namespace by reason',
-        description: 'Archives of this namespace deleted on this node per second, by the rule that selected them.',
+        description: 'Archives of this namespace deleted on the selected nodes per second, by the rule that selected them. The Deletions annotation marks them on every panel.',
         unit: 'ops',
         queries: [
           {
-            expr: `sum by (reason) (rate(checkpoint_retention_deletions_total{${NAMESPACE}}[$__rate_interval]))`,
+            expr: `sum by (reason) (rate(checkpoint_retention_deletions_total{${NAMESPACE_ON_NODES}}[$__rate_interval]))`,
             legend: '{{reason}}',
           },
         ],
@@ -163,11 +219,11 @@ export function buildContainerDashboard(): Dashboard {
       }),
       timeseriesPanel({
         title: 'Deleted bytes in the namespace by reason',
-        description: 'Bytes of this namespace freed on this node per second, by the rule that selected the archives.',
+        description: 'Bytes of this namespace freed on the selected nodes per second, by the rule that selected the archives.',
         unit: 'Bps',
         queries: [
           {
-            expr: `sum by (reason) (rate(checkpoint_retention_deleted_bytes_total{${NAMESPACE}}[$__rate_interval]))`,
+            expr: `sum by (reason) (rate(checkpoint_retention_deleted_bytes_total{${NAMESPACE_ON_NODES}}[$__rate_interval]))`,
             legend: '{{reason}}',
           },
         ],

@@ -1,30 +1,43 @@
 import type { Dashboard } from '@grafana/schema';
 import { SCRAPE_JOB } from '../alerts/rules.js';
+import { containerDashboardLink } from './container.js';
 import { dashboardShell } from './shell.js';
-import { barGaugePanel, datasourceVariable, labelVariable, layoutPanels, row, statPanel, tablePanel, timeseriesPanel } from './panels.js';
+import {
+  barGaugePanel,
+  CLUSTER_MATCHER,
+  clusterVariable,
+  datasourceVariable,
+  deletionsAnnotation,
+  labelVariable,
+  layoutPanels,
+  row,
+  statPanel,
+  tablePanel,
+  timeseriesPanel,
+  type DashboardOptions,
+} from './panels.js';
 
 export const OVERVIEW_UID = 'checkpoint-archives-overview';
 
-/** Disk-pressure defaults of the policy (highThresholdPercent / lowThresholdPercent), drawn as threshold lines. */
-const PRESSURE_HIGH = 0.85;
-const PRESSURE_LOW = 0.8;
 /** Enough rows to spot the heavy hitters without turning the table into an inventory. */
 const TOP_CONTAINERS = 20;
 
-const NODE = 'node=~"$node"';
-const NODE_NS = 'node=~"$node", namespace=~"$namespace"';
+const NODE = `${CLUSTER_MATCHER}, node=~"$node"`;
+const NODE_NS = `${NODE}, namespace=~"$namespace"`;
 const UP = `up{job="${SCRAPE_JOB}", ${NODE}}`;
 
-export function buildOverviewDashboard(): Dashboard {
+export function buildOverviewDashboard(options: DashboardOptions = {}): Dashboard {
   return dashboardShell({
     uid: OVERVIEW_UID,
     title: 'Checkpoint archives / Overview',
     description: 'Container checkpoint archives across the fleet: space, retention deletions, archives retention cannot touch, and exporter health.',
     variables: [
       datasourceVariable(),
-      labelVariable({ name: 'node', label: 'Node', series: 'checkpoint_exporter_build_info', multi: true }),
+      clusterVariable(options),
+      labelVariable({ name: 'node', label: 'Node', series: `checkpoint_exporter_build_info{${CLUSTER_MATCHER}}`, multi: true }),
       labelVariable({ name: 'namespace', label: 'Namespace', series: `checkpoint_archives{${NODE}}`, multi: true }),
     ],
+    annotations: [deletionsAnnotation(NODE_NS)],
     panels: layoutPanels([
       row('Exporter health'),
       statPanel({
@@ -87,11 +100,11 @@ export function buildOverviewDashboard(): Dashboard {
         description: 'Per node: scrape status, policy reload status (1 = ok), Kubernetes API status (1 = up), dry run, and seconds since the last retention run.',
         unit: 'short',
         queries: [
-          { expr: `max by (node) (${UP})`, legend: 'up' },
-          { expr: `max by (node) (checkpoint_config_last_reload_successful{${NODE}})`, legend: 'config reload ok' },
-          { expr: `max by (node) (checkpoint_kubernetes_api_up{${NODE}})`, legend: 'kubernetes api up' },
-          { expr: `max by (node) (checkpoint_retention_dry_run{${NODE}})`, legend: 'dry run' },
-          { expr: `max by (node) (time() - checkpoint_retention_last_run_timestamp_seconds{${NODE}})`, legend: 'last retention run' },
+          { expr: `max by (cluster, node) (${UP})`, legend: 'up' },
+          { expr: `max by (cluster, node) (checkpoint_config_last_reload_successful{${NODE}})`, legend: 'config reload ok' },
+          { expr: `max by (cluster, node) (checkpoint_kubernetes_api_up{${NODE}})`, legend: 'kubernetes api up' },
+          { expr: `max by (cluster, node) (checkpoint_retention_dry_run{${NODE}})`, legend: 'dry run' },
+          { expr: `max by (cluster, node) (time() - checkpoint_retention_last_run_timestamp_seconds{${NODE}})`, legend: 'last retention run' },
         ],
         columnUnits: { 'Value #E': 's' },
         transformations: [
@@ -122,7 +135,7 @@ export function buildOverviewDashboard(): Dashboard {
           { expr: `sum(checkpoint_archives{${NODE_NS}})`, legend: 'total' },
           { expr: `sum by (node) (checkpoint_archives{${NODE_NS}})`, legend: '{{node}}' },
         ],
-        width: 8,
+        width: 6,
         height: 8,
         min: 0,
       }),
@@ -134,34 +147,51 @@ export function buildOverviewDashboard(): Dashboard {
           { expr: `sum(checkpoint_archive_bytes{${NODE_NS}})`, legend: 'total' },
           { expr: `sum by (node) (checkpoint_archive_bytes{${NODE_NS}})`, legend: '{{node}}' },
         ],
-        width: 8,
+        width: 6,
         height: 8,
         min: 0,
       }),
       timeseriesPanel({
         title: 'Checkpoint filesystem usage',
         description:
-          'Share of the filesystem holding the checkpoint directory that is not available to non-root users, per node. Lines: disk-pressure cleanup starts at 85 % and stops at 80 % (policy defaults); the cleanup itself measures usage as df does, used ÷ (used + available), which reads a little lower where the filesystem reserves blocks for root.',
+          'Share of the filesystem holding the checkpoint directory that is not available to non-root users, per node. Dashed lines: the disk-pressure marks of the policy in force (checkpoint_retention_disk_pressure_high_ratio and _low_ratio), where cleanup starts and where it stops; without a diskPressure policy there are no lines and no disk-pressure cleanup. Where nodes run different policies the lines show the highest marks. The cleanup measures usage as df does, used ÷ (used + available), which reads a little lower where the filesystem reserves blocks for root.',
         unit: 'percentunit',
         queries: [
           { expr: `1 - (checkpoint_filesystem_avail_bytes{${NODE}} / checkpoint_filesystem_size_bytes{${NODE}})`, legend: '{{node}}' },
+          { expr: `max(checkpoint_retention_disk_pressure_high_ratio{${NODE}})`, legend: 'disk-pressure cleanup starts (high mark)' },
+          { expr: `max(checkpoint_retention_disk_pressure_low_ratio{${NODE}})`, legend: 'disk-pressure cleanup stops (low mark)' },
         ],
-        width: 8,
+        markLines: [
+          { refId: 'B', color: 'red' },
+          { refId: 'C', color: 'orange' },
+        ],
+        width: 6,
         height: 8,
         min: 0,
         max: 1,
-        thresholds: [
-          { value: PRESSURE_LOW, color: 'orange' },
-          { value: PRESSURE_HIGH, color: 'red' },
+      }),
+      timeseriesPanel({
+        title: "Checkpoints' share of the disk",
+        description:
+          'Bytes of checkpoint archives, identified and unidentified, as a share of the size of the filesystem holding the checkpoint directory, per node: the most that deleting archives can free. Where it is small and the filesystem is full anyway, something else fills the disk. Read from the node-level totals, so it is there with --no-container-metrics too.',
+        unit: 'percentunit',
+        queries: [
+          {
+            expr: `(checkpoint_identified_archive_bytes{${NODE}} + checkpoint_unidentified_archive_bytes{${NODE}}) / checkpoint_filesystem_size_bytes{${NODE}}`,
+            legend: '{{node}}',
+          },
         ],
+        width: 6,
+        height: 8,
+        min: 0,
       }),
       tablePanel({
         title: 'Top containers by bytes',
-        description: `The ${TOP_CONTAINERS} containers whose archives take the most space.`,
+        description: `The ${TOP_CONTAINERS} containers whose archives take the most space. A row opens the container's dashboard.`,
         unit: 'bytes',
         queries: [
           {
-            expr: `topk(${TOP_CONTAINERS}, sum by (node, namespace, pod, container) (checkpoint_archive_bytes{${NODE_NS}}))`,
+            expr: `topk(${TOP_CONTAINERS}, sum by (cluster, node, namespace, pod, container) (checkpoint_archive_bytes{${NODE_NS}}))`,
             legend: 'bytes',
           },
         ],
@@ -169,6 +199,7 @@ export function buildOverviewDashboard(): Dashboard {
           { id: 'organize', options: { excludeByName: { Time: true }, renameByName: { Value: 'Bytes' } } },
           { id: 'sortBy', options: { sort: [{ field: 'Bytes', desc: true }] } },
         ],
+        links: [containerDashboardLink()],
         width: 12,
         height: 8,
       }),
@@ -299,15 +330,16 @@ export function buildOverviewDashboard(): Dashboard {
       }),
       tablePanel({
         title: 'Unsatisfiable limits by scope',
-        description: 'Each limit pinned archives keep from being met; empty pod or container means a namespace- or pod-level limit.',
+        description: 'Each limit pinned archives keep from being met; empty pod or container means a namespace- or pod-level limit. A row opens the container\'s dashboard.',
         unit: 'short',
         queries: [
           {
-            expr: `max by (node, namespace, pod, container, limit) (checkpoint_retention_limit_unsatisfiable{${NODE_NS}})`,
+            expr: `max by (cluster, node, namespace, pod, container, limit) (checkpoint_retention_limit_unsatisfiable{${NODE_NS}})`,
             legend: 'unsatisfiable',
           },
         ],
         transformations: [{ id: 'organize', options: { excludeByName: { Time: true, Value: true } } }],
+        links: [containerDashboardLink()],
         width: 18,
         height: 6,
       }),

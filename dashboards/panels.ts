@@ -2,11 +2,20 @@
  * Small typed builders for the panels and variables both dashboards use, so every panel gets the same
  * datasource, a unit and a description by construction rather than by review.
  */
-import type { DataSourceRef, FieldConfigSource, Panel, RowPanel, Threshold, VariableModel } from '@grafana/schema';
-import { ThresholdsMode, VariableRefresh, VariableSort } from '@grafana/schema';
+import type { AnnotationQuery, DataSourceRef, FieldConfigSource, Panel, RowPanel, Threshold, VariableModel } from '@grafana/schema';
+import { ThresholdsMode, VariableHide, VariableRefresh, VariableSort } from '@grafana/schema';
 
 export const DATASOURCE_VARIABLE = 'datasource';
 export const DATASOURCE: DataSourceRef = { type: 'prometheus', uid: `\${${DATASOURCE_VARIABLE}}` };
+/** The Prometheus label that tells clusters apart where one data source holds several (Thanos, Mimir). */
+export const CLUSTER_VARIABLE = 'cluster';
+/**
+ * Every selector carries this. With the All value `.*` it also matches series without a `cluster`
+ * label (an absent label reads as the empty value), which is the single-cluster case.
+ */
+export const CLUSTER_MATCHER = `${CLUSTER_VARIABLE}=~"$${CLUSTER_VARIABLE}"`;
+/** What a multi-value variable sends for All: a regular expression that also matches the empty value. */
+export const ALL_VALUE = '.*';
 /** Tag shared by both dashboards; the dashboard links find each other through it. */
 export const DASHBOARD_TAG = 'checkpoint-exporter';
 
@@ -38,6 +47,20 @@ export interface PanelSpec {
   readonly transformations?: Panel['transformations'];
   /** Time series only: stack the series, so their sum is the top line (parts of a whole). */
   readonly stack?: boolean;
+  /**
+   * Time series only: queries (by refId) drawn as dashed reference lines rather than data, e.g. marks
+   * read from a metric where a fixed threshold would be wrong for other settings.
+   */
+  readonly markLines?: ReadonlyArray<{ readonly refId: string; readonly color: string }>;
+  /** Links on every field (a table's cells): `${__data.fields.<label>}` reads the row's value. */
+  readonly links?: readonly DataLink[];
+}
+
+/** A data link as Grafana stores it in a field config. */
+export interface DataLink {
+  readonly title: string;
+  readonly url: string;
+  readonly targetBlank: boolean;
 }
 
 /** A panel without a position yet; `layoutPanels` assigns ids and grid positions. */
@@ -46,20 +69,34 @@ export interface UnplacedRow {
   readonly row: string;
 }
 
+/** Dash and gap lengths of a mark line, in pixels. */
+const MARK_DASH = [10, 10];
+
 function fieldConfig(spec: PanelSpec, custom: Record<string, unknown>): FieldConfigSource {
   const steps: Threshold[] = [{ color: 'green', value: null }, ...(spec.thresholds ?? []).map((t) => ({ color: t.color, value: t.value }))];
+  const unitOverrides = Object.entries(spec.columnUnits ?? {}).map(([name, unit]) => ({
+    matcher: { id: 'byName', options: name },
+    properties: [{ id: 'unit', value: unit }],
+  }));
+  const markOverrides = (spec.markLines ?? []).map((mark) => ({
+    matcher: { id: 'byFrameRefID', options: mark.refId },
+    properties: [
+      { id: 'color', value: { mode: 'fixed', fixedColor: mark.color } },
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: MARK_DASH } },
+      { id: 'custom.lineWidth', value: 2 },
+      { id: 'custom.fillOpacity', value: 0 },
+    ],
+  }));
   return {
     defaults: {
       unit: spec.unit,
       ...(spec.min === undefined ? {} : { min: spec.min }),
       ...(spec.max === undefined ? {} : { max: spec.max }),
       thresholds: { mode: ThresholdsMode.Absolute, steps },
+      ...(spec.links === undefined ? {} : { links: spec.links.map((link) => ({ ...link })) }),
       custom,
     },
-    overrides: Object.entries(spec.columnUnits ?? {}).map(([name, unit]) => ({
-      matcher: { id: 'byName', options: name },
-      properties: [{ id: 'unit', value: unit }],
-    })),
+    overrides: [...unitOverrides, ...markOverrides],
   };
 }
 
@@ -180,7 +217,10 @@ export interface LabelVariableSpec {
   readonly label: string;
   /** Metric (with selector) whose label values are offered; it carries the earlier variables of the chain. */
   readonly series: string;
+  /** Several values and All (sent as `.*`); otherwise exactly one value. */
   readonly multi: boolean;
+  /** Kept off the variable bar; the value still applies and can be set in the URL (`var-<name>=`). */
+  readonly hidden?: boolean;
 }
 
 /** A `label_values` query variable, re-queried whenever the time range changes so new nodes and pods appear. */
@@ -195,8 +235,88 @@ export function labelVariable(spec: LabelVariableSpec): VariableModel {
     sort: VariableSort.alphabeticalAsc,
     multi: spec.multi,
     includeAll: spec.multi,
-    ...(spec.multi ? { allValue: '.*', current: { text: 'All', value: '$__all' } } : {}),
-    hide: 0,
+    ...(spec.multi ? { allValue: ALL_VALUE, current: { text: 'All', value: '$__all' } } : {}),
+    hide: spec.hidden === true ? VariableHide.hideVariable : VariableHide.dontHide,
     regex: '',
   };
+}
+
+export interface DashboardOptions {
+  /**
+   * Show the `cluster` variable. Off by default: with one cluster its only choice is All, which also
+   * matches series without a `cluster` label; where one data source holds several clusters (Thanos,
+   * Mimir) turn it on, or set `var-cluster=` in the URL.
+   */
+  readonly multiCluster?: boolean;
+}
+
+/**
+ * The first variable of every chain: the clusters the exporters report from. Multi-value with All
+ * (`.*`), so where the series carry no `cluster` label every query still matches them.
+ */
+export function clusterVariable(options: DashboardOptions): VariableModel {
+  return labelVariable({ name: CLUSTER_VARIABLE, label: 'Cluster', series: 'checkpoint_exporter_build_info', multi: true, hidden: options.multiCluster !== true });
+}
+
+/**
+ * A Prometheus annotation query in the fields Grafana's Prometheus data source reads (and moves into
+ * its target on load): every series the query returns marks the steps where it has a value.
+ */
+export interface PrometheusAnnotation extends AnnotationQuery {
+  readonly expr: string;
+  /** Minimum step of the range query; also the width of the marks. */
+  readonly step: string;
+  readonly titleFormat: string;
+  readonly textFormat: string;
+  /** Comma-separated labels that become the annotation's tags. */
+  readonly tagKeys: string;
+  readonly useValueForTime: false;
+}
+
+export interface AnnotationSpec {
+  readonly name: string;
+  readonly expr: string;
+  readonly step: string;
+  readonly color: string;
+  readonly title: string;
+  readonly text: string;
+  readonly tagKeys: readonly string[];
+}
+
+export function prometheusAnnotation(spec: AnnotationSpec): PrometheusAnnotation {
+  return {
+    name: spec.name,
+    datasource: DATASOURCE,
+    enable: true,
+    hide: false,
+    iconColor: spec.color,
+    expr: spec.expr,
+    step: spec.step,
+    titleFormat: spec.title,
+    textFormat: spec.text,
+    tagKeys: spec.tagKeys.join(','),
+    useValueForTime: false,
+  };
+}
+
+/** The counter the deletion annotations read. */
+const DELETIONS = 'checkpoint_retention_deletions_total';
+
+/**
+ * Retention deletions as annotations, one per namespace and reason. A counter series is born at its
+ * first deletion (labelled counters are exported once incremented), and `increase()` over a series'
+ * first sample is empty: the second branch marks a series that is there now and was not one rate
+ * interval ago, so the first deletion of a namespace and reason after an exporter start shows too.
+ */
+export function deletionsAnnotation(selector: string): PrometheusAnnotation {
+  const series = `${DELETIONS}{${selector}}`;
+  return prometheusAnnotation({
+    name: 'Deletions',
+    expr: `sum by (namespace, reason) ((increase(${series}[$__rate_interval]) > 0) or (${series} unless ${series} offset $__rate_interval))`,
+    step: '1m',
+    color: 'orange',
+    title: 'Retention deleted archives: {{reason}}',
+    text: 'namespace {{namespace}}',
+    tagKeys: ['namespace', 'reason'],
+  });
 }

@@ -1,4 +1,4 @@
-import type { Dashboard, Panel, RowPanel, VariableModel } from '@grafana/schema';
+import type { AnnotationQuery, Dashboard, Panel, RowPanel, VariableModel } from '@grafana/schema';
 import { DashboardCursorSync } from '@grafana/schema';
 import { DASHBOARD_TAG } from './panels.js';
 
@@ -11,6 +11,8 @@ export interface DashboardShellSpec {
   readonly description: string;
   readonly variables: readonly VariableModel[];
   readonly panels: Array<Panel | RowPanel>;
+  /** Annotation queries after the built-in one. */
+  readonly annotations?: readonly AnnotationQuery[];
 }
 
 /** What both dashboards share: time range, tags, links to each other, the built-in annotations. */
@@ -51,6 +53,7 @@ export function dashboardShell(spec: DashboardShellSpec): Dashboard {
           name: 'Annotations & Alerts',
           type: 'dashboard',
         },
+        ...(spec.annotations ?? []),
       ],
     },
     templating: { list: [...spec.variables] },

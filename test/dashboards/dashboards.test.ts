@@ -10,7 +10,7 @@ import yaml from 'js-yaml';
 import { buildDashboards } from '../../dashboards/index.js';
 import { renderObservabilityFiles } from '../../scripts/generate-observability.js';
 import { findBinary } from '../support/binaries.js';
-import { interpolate, listLabelVariables, listPanelQueries, listPanels, listRows, listVariables } from './queries.js';
+import { interpolate, listAnnotationQueries, listLabelVariables, listPanelQueries, listPanels, listRows, listVariables } from './queries.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,10 +24,35 @@ const EXPECTED_UIDS: Record<string, string> = {
 };
 const PANEL_TYPES = ['timeseries', 'stat', 'table', 'bargauge'];
 const UNITS = ['bytes', 'Bps', 'short', 'ops', 'dateTimeFromNow', 'percentunit', 's'];
-const CHAIN = ['node', 'namespace', 'pod', 'container'];
+/** Each dashboard's variables after the data source, in order: each one's choices follow from those before it. */
+const CHAINS: Record<string, readonly string[]> = {
+  'checkpoint-archives-overview.json': ['cluster', 'node', 'namespace'],
+  // Users know the pod, not the node: node comes last, a filter over the nodes holding the container's archives.
+  'checkpoint-archives-container.json': ['cluster', 'namespace', 'pod', 'container', 'node'],
+};
+/** Variables that take several values and All (sent as `.*`). */
+const MULTI: Record<string, readonly string[]> = {
+  'checkpoint-archives-overview.json': ['cluster', 'node', 'namespace'],
+  'checkpoint-archives-container.json': ['cluster', 'node'],
+};
+const CLUSTER_MATCHER = 'cluster=~"$cluster"';
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 /** Values to try the queries with: the shape matters here, not the data. */
-const SAMPLE_VALUES = { node: 'node-a', namespace: 'shop', pod: 'web-0', container: 'nginx', __rate_interval: '1m', datasource: 'prometheus' };
+const SAMPLE_VALUES = { cluster: '.*', node: 'node-a', namespace: 'shop', pod: 'web-0', container: 'nginx', __rate_interval: '1m', datasource: 'prometheus' };
+/** The overview's tables whose rows open the container dashboard. */
+const DRILL_DOWN_TABLES = ['Top containers by bytes', 'Unsatisfiable limits by scope'];
+/** Families exported per container, absent with --no-container-metrics. */
+const PER_CONTAINER_FAMILY = /\bcheckpoint_(archives|archive_bytes|archive_content_bytes|archive_(oldest|newest)_timestamp_seconds|archives_(pinned|orphaned|unrestorable))\b/;
+
+/** Every series selector in a PromQL expression: `name{...}` and bare `{...}`, with what the braces hold. */
+function selectors(expr: string): Array<{ name: string; matchers: string }> {
+  return [...expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)?\{([^}]*)\}/g)].map((m) => ({ name: m[1] ?? '', matchers: m[2] ?? '' }));
+}
+
+/** Metric names used without a selector: a bare `checkpoint_…` or `up` not followed by `{`. */
+function bareMetrics(expr: string): string[] {
+  return [...expr.matchAll(/\b(checkpoint_[a-z0-9_]+|up)\b(?!\s*\{)(?!\s*\()/g)].map((m) => m[1] ?? '');
+}
 
 function dashboard(fileName: string): Dashboard {
   const found = dashboards[fileName];
@@ -60,16 +85,59 @@ describe('dashboards', () => {
     expect(first).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' });
   });
 
-  it.each(entries)('%s chains label_values variables node → namespace → pod → container', (_fileName, d) => {
+  it.each(entries)('%s chains its label_values variables in the promised order', (fileName, d) => {
+    const chain = CHAINS[fileName] ?? [];
     const variables = listLabelVariables(d);
-    expect(variables.map((v) => v.name)).toEqual(CHAIN.slice(0, variables.length));
-    expect(variables.length).toBeGreaterThanOrEqual(2);
+    expect(listVariables(d).map((v) => v.name)).toEqual(['datasource', ...chain]);
     variables.forEach((variable, index) => {
-      for (const earlier of CHAIN.slice(0, index)) expect(variable.match).toContain(`$${earlier}`);
+      for (const earlier of chain.slice(0, index)) expect({ variable: variable.name, match: variable.match }).toEqual({ variable: variable.name, match: expect.stringContaining(`$${earlier}`) });
+      const multi = (MULTI[fileName] ?? []).includes(variable.name);
+      expect({ variable: variable.name, multi: variable.multi, allValue: variable.allValue }).toEqual({ variable: variable.name, multi, allValue: multi ? '.*' : undefined });
     });
     for (const variable of listVariables(d).filter((v) => v.type === 'query')) {
       expect(variable.refresh).toBe(2);
       expect(variable.datasource).toEqual(DATASOURCE);
+    }
+  });
+
+  it('chains the container dashboard namespace → pod → container, with node a multi-select filter over the nodes holding that container', () => {
+    const byName = Object.fromEntries(listLabelVariables(dashboard('checkpoint-archives-container.json')).map((v) => [v.name, v]));
+    expect(byName['namespace']?.match).toBe('checkpoint_archives{cluster=~"$cluster"}');
+    expect(byName['pod']?.match).toBe('checkpoint_archives{cluster=~"$cluster", namespace="$namespace"}');
+    expect(byName['container']?.match).toBe('checkpoint_archives{cluster=~"$cluster", namespace="$namespace", pod="$pod"}');
+    expect(byName['node']?.match).toBe('checkpoint_archives{cluster=~"$cluster", namespace="$namespace", pod="$pod", container="$container"}');
+    expect(byName['node']).toMatchObject({ multi: true, allValue: '.*', hide: 0 });
+    for (const query of listPanelQueries(dashboard('checkpoint-archives-container.json'))) {
+      for (const selector of selectors(query.expr)) expect({ query: query.expr, node: selector.matchers }).toEqual({ query: query.expr, node: expect.stringContaining('node=~"$node"') });
+    }
+  });
+
+  it.each(entries)('%s has a cluster variable, first after the data source, hidden by default and shown for several clusters', (fileName, d) => {
+    const [, cluster] = listVariables(d);
+    expect(cluster).toMatchObject({ name: 'cluster', type: 'query', query: 'label_values(checkpoint_exporter_build_info, cluster)', includeAll: true, multi: true, allValue: '.*', hide: 2 });
+    const multiCluster = buildDashboards({ multiCluster: true })[fileName];
+    expect(multiCluster === undefined ? undefined : listVariables(multiCluster).find((v) => v.name === 'cluster')?.hide).toBe(0);
+    // The only hidden variable: the rendered JSON can be switched to several clusters by one replacement.
+    expect(listVariables(d).filter((v) => v.hide === 2).map((v) => v.name)).toEqual(['cluster']);
+    expect(renderObservabilityFiles()[`dashboards/${fileName}`]?.match(/"hide": 2\b/g)).toHaveLength(1);
+  });
+
+  it('matches series without a cluster label when the cluster is All (.*), as Prometheus anchors the regular expression', () => {
+    expect(new RegExp(`^(?:${SAMPLE_VALUES.cluster})$`).test('')).toBe(true);
+  });
+
+  it.each(entries)('%s filters every selector of every query, variable and annotation by cluster', (_fileName, d) => {
+    const exprs = [
+      ...listPanelQueries(d).map((q) => q.expr),
+      ...listAnnotationQueries(d).map((a) => a.expr),
+      ...listLabelVariables(d)
+        .filter((v) => v.name !== 'cluster')
+        .map((v) => v.match),
+    ];
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const expr of exprs) {
+      expect({ expr, bare: bareMetrics(expr) }).toEqual({ expr, bare: [] });
+      for (const selector of selectors(expr)) expect({ expr, selector: selector.matchers }).toEqual({ expr, selector: expect.stringContaining(CLUSTER_MATCHER) });
     }
   });
 
@@ -124,6 +192,7 @@ describe('dashboards', () => {
         ['timeseries', 'Archives', 'checkpoint_archives'],
         ['timeseries', 'Archive bytes', 'checkpoint_archive_bytes'],
         ['timeseries', 'Checkpoint filesystem usage', 'checkpoint_filesystem_avail_bytes'],
+        ['timeseries', "Checkpoints' share of the disk", 'checkpoint_filesystem_size_bytes'],
         ['table', 'Top containers by bytes', 'topk('],
         ['timeseries', 'Deletions by reason', 'checkpoint_retention_deletions_total'],
         ['timeseries', 'Orphaned, pinned, unidentified and unrecognized', 'checkpoint_archives_orphaned'],
@@ -147,6 +216,8 @@ describe('dashboards', () => {
         ['timeseries', 'Deletions in the namespace by reason', 'checkpoint_retention_deletions_total'],
         ['timeseries', 'Archive bytes by part', 'sum by (part) (checkpoint_archive_content_bytes'],
         ['stat', 'Archives that cannot be restored', 'checkpoint_archives_unrestorable'],
+        ['table', 'Limits in effect', 'checkpoint_retention_limit_(archives|bytes|age_seconds)'],
+        ['table', 'Global limits', 'checkpoint_retention_global_limit_(archives|bytes|age_seconds)'],
       ],
     ],
   ] as const)('%s has the panels it promises', (fileName, expected) => {
@@ -164,11 +235,69 @@ describe('dashboards', () => {
     expect(panel?.targets?.map((t) => t['legendFormat'])).toEqual(['{{part}}']);
   });
 
-  it('draws the disk-pressure marks (80 % and 85 %) as threshold lines on the usage panel', () => {
+  it('draws the disk-pressure marks from the marks metrics as dashed lines on the usage panel, nothing hard-coded', () => {
     const usage = listPanels(dashboard('checkpoint-archives-overview.json')).find((p) => p.title === 'Checkpoint filesystem usage');
     expect(usage?.fieldConfig?.defaults.unit).toBe('percentunit');
-    expect(usage?.fieldConfig?.defaults.thresholds?.steps.map((s) => s.value)).toEqual([null, 0.8, 0.85]);
-    expect(usage?.fieldConfig?.defaults.custom?.['thresholdsStyle']).toEqual({ mode: 'line' });
+    expect(usage?.fieldConfig?.defaults.thresholds?.steps.map((s) => s.value)).toEqual([null]);
+    expect(usage?.fieldConfig?.defaults.custom?.['thresholdsStyle']).toEqual({ mode: 'off' });
+    const targets = usage?.targets ?? [];
+    // The usage itself does not depend on the marks: without a diskPressure policy the panel still draws it.
+    expect(String(targets[0]?.['expr'])).not.toMatch(/disk_pressure/);
+    for (const mark of ['checkpoint_retention_disk_pressure_high_ratio', 'checkpoint_retention_disk_pressure_low_ratio']) {
+      const target = targets.find((t) => String(t['expr']).includes(mark));
+      expect({ mark, found: target !== undefined }).toEqual({ mark, found: true });
+      const override = usage?.fieldConfig?.overrides.find((o) => o.matcher.id === 'byFrameRefID' && o.matcher.options === target?.['refId']);
+      expect(override?.properties).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'custom.lineStyle', value: expect.objectContaining({ fill: 'dash' }) })]));
+    }
+    expect(JSON.stringify(dashboard('checkpoint-archives-overview.json'))).not.toMatch(/\b0\.85?\b/);
+  });
+
+  it("has a panel for the checkpoints' share of the disk from the node-level totals, there with --no-container-metrics", () => {
+    const share = listPanels(dashboard('checkpoint-archives-overview.json')).find((p) => p.title === "Checkpoints' share of the disk");
+    expect(share?.type).toBe('timeseries');
+    expect(share?.fieldConfig?.defaults.unit).toBe('percentunit');
+    const exprs = (share?.targets ?? []).map((t) => String(t['expr']));
+    expect(exprs).toEqual([
+      '(checkpoint_identified_archive_bytes{cluster=~"$cluster", node=~"$node"} + checkpoint_unidentified_archive_bytes{cluster=~"$cluster", node=~"$node"}) / checkpoint_filesystem_size_bytes{cluster=~"$cluster", node=~"$node"}',
+    ]);
+    for (const expr of exprs) expect(expr).not.toMatch(PER_CONTAINER_FAMILY);
+    expect(share?.targets?.map((t) => t['legendFormat'])).toEqual(['{{node}}']);
+  });
+
+  it.each(DRILL_DOWN_TABLES)('links each row of the overview table %s to the container dashboard, carrying every variable and the time range', (title) => {
+    const table = listPanels(dashboard('checkpoint-archives-overview.json')).find((p) => p.title === title);
+    expect(table?.type).toBe('table');
+    const links = (table?.fieldConfig?.defaults.links ?? []) as Array<{ url: string; title: string }>;
+    expect(links).toHaveLength(1);
+    const url = links[0]?.url ?? '';
+    const container = dashboard('checkpoint-archives-container.json');
+    expect(url.startsWith(`/d/${container.uid ?? '?'}/`)).toBe(true);
+    const params = (url.split('?')[1] ?? '').split('&');
+    expect(params).toContain('${__url_time_range}');
+    // The data source and cluster of the overview, the container's labels from the row.
+    expect(params).toEqual(expect.arrayContaining(['${datasource:queryparam}', '${cluster:queryparam}']));
+    const fromRow = params.filter((p) => p.startsWith('var-'));
+    expect(fromRow.sort()).toEqual(['container', 'namespace', 'node', 'pod'].map((name) => `var-${name}=\${__data.fields.${name}}`));
+    // Every variable of the container dashboard is carried; the row has each column the link reads.
+    const carried = params.map((p) => /^var-(\w+)=|^\$\{(\w+):queryparam\}$/.exec(p)).flatMap((m) => (m ? [m[1] ?? m[2]] : []));
+    expect(carried.sort()).toEqual(listVariables(container).map((v) => v.name).sort());
+    const grouping = /\bby \(([^)]*)\)/.exec(String(table?.targets?.[0]?.['expr']))?.[1]?.split(/,\s*/) ?? [];
+    expect(grouping).toEqual(expect.arrayContaining(['cluster', 'node', 'namespace', 'pod', 'container']));
+  });
+
+  it.each(entries)('%s marks retention deletions per namespace and reason as annotations, from increases of the counter', (fileName, d) => {
+    const [annotation, ...others] = listAnnotationQueries(d);
+    expect(others).toEqual([]);
+    expect(annotation?.name).toBe('Deletions');
+    const expr = annotation?.expr ?? '';
+    expect(expr).toMatch(/^sum by \(namespace, reason\) \(/);
+    expect(expr).toMatch(/\(increase\(checkpoint_retention_deletions_total\{[^}]*\}\[\$__rate_interval\]\) > 0\)/);
+    // A series born with its first deletion has no increase yet: it is marked while it is new.
+    expect(expr).toMatch(/\(checkpoint_retention_deletions_total\{([^}]*)\} unless checkpoint_retention_deletions_total\{\1\} offset \$__rate_interval\)/);
+    const scope = fileName === 'checkpoint-archives-container.json' ? 'namespace="$namespace"' : 'namespace=~"$namespace"';
+    for (const selector of selectors(expr)) expect(selector.matchers).toContain(scope);
+    const raw = (d.annotations?.list ?? []).find((a) => a.name === 'Deletions') as unknown as Record<string, unknown>;
+    expect(raw).toMatchObject({ enable: true, datasource: DATASOURCE, tagKeys: 'namespace,reason', useValueForTime: false, titleFormat: expect.stringContaining('{{reason}}') });
   });
 
   it.each([
@@ -188,6 +317,7 @@ describe('dashboards', () => {
     const rules = entries.flatMap(([fileName, d]) => [
       ...listPanelQueries(d).map((query, index) => ({ record: `dashboard:${fileName.replace(/\W/g, '_')}:${index}`, expr: interpolate(query.expr, SAMPLE_VALUES) })),
       ...listLabelVariables(d).map((variable) => ({ record: `variable:${variable.name}`, expr: interpolate(variable.match, SAMPLE_VALUES) })),
+      ...listAnnotationQueries(d).map((annotation) => ({ record: `annotation:${annotation.name}`, expr: interpolate(annotation.expr, SAMPLE_VALUES) })),
     ]);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'dashboard-queries-'));
     try {

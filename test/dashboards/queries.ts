@@ -1,4 +1,4 @@
-/** Reads dashboards the way Grafana does: panels, their queries, and the label_values variable chain. */
+/** Reads dashboards the way Grafana does: panels, their queries, annotation queries and the label_values variable chain. */
 import type { Dashboard, Panel, RowPanel, VariableModel } from '@grafana/schema';
 
 export interface PanelQuery {
@@ -14,6 +14,18 @@ export interface LabelVariable {
   readonly name: string;
   /** The series selector inside `label_values(...)`, still with `$variables`. */
   readonly match: string;
+  /** Several values and All allowed; All is sent as `allValue`. */
+  readonly multi: boolean;
+  readonly allValue: string | undefined;
+  /** 0 shown, 2 hidden. */
+  readonly hide: number;
+}
+
+export interface AnnotationQueryText {
+  readonly name: string;
+  readonly expr: string;
+  /** Minimum step of the range query Grafana runs. */
+  readonly step: string;
 }
 
 function isRow(panel: Panel | RowPanel): panel is RowPanel {
@@ -53,7 +65,23 @@ export function listLabelVariables(dashboard: Dashboard): LabelVariable[] {
     .map((variable) => {
       const match = LABEL_VALUES.exec(String(variable.query));
       if (!match || match[2] !== variable.name) throw new Error(`variable ${variable.name} is not label_values(<series>, ${variable.name}): ${String(variable.query)}`);
-      return { name: variable.name, match: match[1] ?? '' };
+      return {
+        name: variable.name,
+        match: match[1] ?? '',
+        multi: variable.multi === true,
+        allValue: variable.includeAll === true ? variable.allValue : undefined,
+        hide: Number(variable.hide ?? 0),
+      };
+    });
+}
+
+/** The Prometheus annotation queries (the built-in Grafana one has no expression and is left out). */
+export function listAnnotationQueries(dashboard: Dashboard): AnnotationQueryText[] {
+  return (dashboard.annotations?.list ?? [])
+    .filter((annotation) => annotation.datasource?.type === 'prometheus')
+    .map((annotation) => {
+      const fields = annotation as unknown as Record<string, unknown>;
+      return { name: annotation.name, expr: String(fields['expr']), step: String(fields['step']) };
     });
 }
 

@@ -1,6 +1,7 @@
 /**
  * The exporter, a real Prometheus and a real Alertmanager on loopback, over a small tmpfs checkpoint
- * directory: the metrics pass promtool, every dashboard query finds data, and a full directory pages.
+ * directory: the metrics pass promtool, every dashboard query (annotations included) finds data, a
+ * deletion shows as an annotation, and a full directory pages.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { buildDashboards } from '../../dashboards/index.js';
 import { pinFileNameOf } from '../../src/archive/archive-name.js';
 import { writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
 import { canMountTmpfs, findBinary } from '../support/binaries.js';
-import { interpolate, listLabelVariables, listPanelQueries } from '../dashboards/queries.js';
+import { interpolate, listAnnotationQueries, listLabelVariables, listPanelQueries } from '../dashboards/queries.js';
 import {
   findFreePort,
   labelValues,
@@ -68,6 +69,11 @@ const ALERT_TIMEOUT_MS = 90_000;
 
 /** The container the Container dashboard is opened on: over its count limit, so one archive is deleted. */
 const FOCUS = { node: NODE, namespace: 'shop', pod: 'web-0', container: 'nginx' };
+/**
+ * Disk-pressure marks, so the marks metrics exist for the usage panel's lines. Above anything the test
+ * reaches: filling stops near 98 % used, and the tmpfs cannot go past 100 %; no disk-pressure deletion.
+ */
+const DISK_PRESSURE = { highThresholdPercent: 99.5, lowThresholdPercent: 99 };
 
 const POLICY = (checkpointDirectory: string): string =>
   yaml.dump({
@@ -81,6 +87,7 @@ const POLICY = (checkpointDirectory: string): string =>
         { namespace: 'shop', pod: 'web-0', container: 'nginx', maxCheckpoints: 2, maxCheckpointSize: '512Ki', maxTotalSize: '1Mi', maxCheckpointAge: '7d' },
         { namespace: 'shop', pod: 'db-0', container: 'postgres', maxCheckpoints: 1 },
       ],
+      diskPressure: DISK_PRESSURE,
     },
   });
 
@@ -199,6 +206,44 @@ async function promtoolCheckMetrics(text: string): Promise<{ code: number | null
   return { code, output };
 }
 
+/** Seconds of data Prometheus holds (plus a margin), the range panels and annotations are queried over. */
+function lookback(): number {
+  return Math.max(60, Math.ceil((Date.now() - env.startedAtMs) / 1000) + 5);
+}
+
+/**
+ * The values Grafana would send for the dashboard's variables, each chosen from what Prometheus offers
+ * given the ones before it. The series carry no `cluster` label here (one cluster): the cluster
+ * variable offers nothing and stays at All, its `.*` matching series without the label.
+ */
+async function resolveVariables(dashboard: Parameters<typeof listLabelVariables>[0]): Promise<Record<string, string>> {
+  const values: Record<string, string> = { __rate_interval: RATE_INTERVAL };
+  for (const variable of listLabelVariables(dashboard)) {
+    if (variable.name === 'cluster') {
+      expect(await labelValues(env.prometheusUrl, variable.name, interpolate(variable.match, values), lookback())).toEqual([]);
+      expect(variable.allValue).toBe('.*');
+      values[variable.name] = variable.allValue ?? '';
+      continue;
+    }
+    const wanted = FOCUS[variable.name as keyof typeof FOCUS];
+    const offered = await waitFor(
+      async () => {
+        const found = await labelValues(env.prometheusUrl, variable.name, interpolate(variable.match, values), lookback());
+        return found.includes(wanted) ? found : undefined;
+      },
+      { timeoutMs: DATA_TIMEOUT_MS, description: `label_values(${variable.match}, ${variable.name}) to offer ${wanted}`, diagnostics },
+    );
+    expect(offered).toContain(wanted);
+    values[variable.name] = wanted;
+  }
+  return values;
+}
+
+async function deletionCount(): Promise<number> {
+  const [sample] = (await queryInstant(env.prometheusUrl, `checkpoint_retention_deletions_total{namespace="${FOCUS.namespace}", reason="count"}`)) as Array<{ value?: [number, string] }>;
+  return Number(sample?.value?.[1] ?? 0);
+}
+
 (runnable ? describe : describe.skip)('observability end to end', () => {
   beforeAll(async () => {
     if (!existsSync(exporterMain)) throw new Error(`${exporterMain} is missing: run \`npm run build\` first (npm test does)`);
@@ -291,6 +336,8 @@ async function promtoolCheckMetrics(text: string): Promise<{ code: number | null
     ['the unidentified archive', 'checkpoint_unidentified_archives', 1],
     ['the foreign file', 'checkpoint_unrecognized_files', 1],
     ['the container count limit', 'checkpoint_retention_limit_archives{namespace="shop", pod="web-0", container="nginx"}', 2],
+    ['the disk-pressure high mark', 'checkpoint_retention_disk_pressure_high_ratio', DISK_PRESSURE.highThresholdPercent / 100],
+    ['the disk-pressure low mark', 'checkpoint_retention_disk_pressure_low_ratio', DISK_PRESSURE.lowThresholdPercent / 100],
   ])('shows %s in Prometheus', async (_name, selector, expected) => {
     const value = await waitFor(
       async () => {
@@ -308,40 +355,50 @@ async function promtoolCheckMetrics(text: string): Promise<{ code: number | null
     expect(names.filter((name) => name.startsWith('checkpoint-web-0_shop-nginx-'))).toHaveLength(2);
   });
 
-  it.each(Object.entries(buildDashboards()))('finds data for every panel query of %s, variables resolved through Prometheus', async (_fileName, dashboard) => {
-    const values: Record<string, string> = { __rate_interval: RATE_INTERVAL };
-    const lookback = (): number => Math.max(60, Math.ceil((Date.now() - env.startedAtMs) / 1000) + 5);
-    for (const variable of listLabelVariables(dashboard)) {
-      const wanted = FOCUS[variable.name as keyof typeof FOCUS];
-      const offered = await waitFor(
-        async () => {
-          const found = await labelValues(env.prometheusUrl, variable.name, interpolate(variable.match, values), lookback());
-          return found.includes(wanted) ? found : undefined;
-        },
-        { timeoutMs: DATA_TIMEOUT_MS, description: `label_values(${variable.match}, ${variable.name}) to offer ${wanted}`, diagnostics },
-      );
-      expect(offered).toContain(wanted);
-      values[variable.name] = wanted;
-    }
-
-    const queries = listPanelQueries(dashboard).map((query) => ({ ...query, expr: interpolate(query.expr, values) }));
+  it.each(Object.entries(buildDashboards()))('finds data for every panel and annotation query of %s, variables resolved through Prometheus', async (_fileName, dashboard) => {
+    const values = await resolveVariables(dashboard);
+    const queries = [
+      ...listPanelQueries(dashboard).map((query) => ({ name: `${query.panel} ${query.refId}`, instant: query.instant, expr: interpolate(query.expr, values) })),
+      // Grafana runs annotation queries over the time range, like a time series panel.
+      ...listAnnotationQueries(dashboard).map((annotation) => ({ name: `annotation ${annotation.name}`, instant: false, expr: interpolate(annotation.expr, values) })),
+    ];
     const empty = await waitFor(
       async () => {
         const missing: string[] = [];
         for (const query of queries) {
           const series = query.instant ? await queryInstant(env.prometheusUrl, query.expr) : await queryRange(env.prometheusUrl, query.expr, lookback(), 1);
-          if (series.length === 0) missing.push(`${query.panel} ${query.refId}: ${query.expr}`);
+          if (series.length === 0) missing.push(`${query.name}: ${query.expr}`);
         }
         return missing.length === 0 ? missing : undefined;
       },
       {
         timeoutMs: DATA_TIMEOUT_MS,
-        description: 'every panel query to return a series',
-        diagnostics: () => `queries: ${queries.map((q) => `\n  ${q.panel} ${q.refId}: ${q.expr}`).join('')}\n${diagnostics()}`,
+        description: 'every panel and annotation query to return a series',
+        diagnostics: () => `queries: ${queries.map((q) => `\n  ${q.name}: ${q.expr}`).join('')}\n${diagnostics()}`,
       },
     );
     expect(empty).toEqual([]);
   }, 2 * DATA_TIMEOUT_MS);
+
+  it.each(Object.entries(buildDashboards()))('marks a deletion made while Prometheus watches with the Deletions annotation of %s', async (_fileName, dashboard) => {
+    const values = await resolveVariables(dashboard);
+    const [annotation] = listAnnotationQueries(dashboard);
+    const expr = interpolate(annotation?.expr ?? '', values);
+    const marked = async (): Promise<boolean> =>
+      (await queryInstant(env.prometheusUrl, expr)).some((series) => series.metric['namespace'] === FOCUS.namespace && series.metric['reason'] === 'count');
+    // The deletion before the first scrape is marked only while its series is new; wait until that has passed.
+    await waitFor(async () => ((await marked()) ? undefined : true), { timeoutMs: DATA_TIMEOUT_MS, description: 'no deletion annotation at present', diagnostics });
+    const deletionsBefore = await deletionCount();
+    // One archive more than the count limit of 2: retention deletes the oldest, reason count.
+    await writeSampleArchive(env.checkpoints, { ...FOCUS, timestamp: minutesAgo(1), runtime: 'cri-o' });
+    await waitFor(async () => ((await deletionCount()) === deletionsBefore + 1 ? true : undefined), {
+      timeoutMs: DATA_TIMEOUT_MS,
+      description: `checkpoint_retention_deletions_total{namespace="shop", reason="count"} to reach ${deletionsBefore + 1}`,
+      diagnostics,
+    });
+    const found = await waitFor(async () => ((await marked()) ? true : undefined), { timeoutMs: DATA_TIMEOUT_MS, description: `the Deletions annotation: ${expr}`, diagnostics });
+    expect(found).toBe(true);
+  }, 4 * DATA_TIMEOUT_MS);
 
   it('delivers CheckpointDirectoryAlmostFull to the Alertmanager webhook once the directory fills up', async () => {
     const webhook = env.webhook;
