@@ -48,6 +48,17 @@ export class RuntimeFailure extends CliError {
   override readonly exitCode: number = EXIT_RUNTIME;
 }
 
+/**
+ * The daemon's wiring reports a `--kubeconfig` it cannot load as a UsageError (its message names the
+ * file; a parser's excerpt follows on
+ * further lines, left out); for the command line that is a configuration the exporter refuses, exit 2,
+ * like a policy file.
+ */
+export function asConfigurationError(error: unknown): never {
+  if (error instanceof UsageError && !(error instanceof ConfigurationError)) throw new ConfigurationError(error.message.split('\n')[0] ?? '');
+  throw error;
+}
+
 /** Words for the errno codes a command meets, as `ls` and `strerror` print them. */
 const ERRNO_TEXT: Readonly<Record<string, string>> = {
   ENOENT: 'no such file or directory',

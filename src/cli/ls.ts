@@ -105,8 +105,12 @@ export function formatLs(snapshot: InventorySnapshot, directory: string, output?
   for (const a of snapshot.archives) {
     if (a.identity) continue;
     const notes = wide ? [a.compression, a.restorable === false ? `not restorable: ${(a.missingEntries ?? []).join(', ')} missing` : undefined].filter((n) => n !== undefined) : [];
-    const when = wide ? new Date(a.name.timestampMs).toISOString() : formatAge(a.name.timestampMs, nowMs);
-    lines.push(`  ${a.fileName}  ${formatBytes(a.fingerprint.size)}  ${when}  ${a.unidentifiedReason ?? ''}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`);
+    if (wide) {
+      lines.push(`  ${a.fileName}  ${formatBytes(a.fingerprint.size)}  ${new Date(a.name.timestampMs).toISOString()}  ${a.unidentifiedReason ?? ''}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`);
+    } else {
+      // The reason on a line of its own keeps the default output within 160 columns.
+      lines.push(`  ${a.fileName}  ${formatBytes(a.fingerprint.size)}  ${formatAge(a.name.timestampMs, nowMs)}`, `    ${a.unidentifiedReason ?? ''}`);
+    }
   }
   lines.push(`unrecognized files: ${summary.unrecognizedFiles} (${formatBytes(summary.unrecognizedBytes)})`);
   for (const f of snapshot.unrecognized) lines.push(`  ${f.fileName}  ${formatBytes(f.size)}`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { describeFailure, EXIT_RUNTIME, exitCodeOf, CliError, UsageError, usageMessage } from './errors.js';
+import { asConfigurationError, describeFailure, EXIT_RUNTIME, exitCodeOf, CliError, UsageError, usageMessage } from './errors.js';
 import { flags } from './options.js';
 import type { OutputFormat } from './output-formats.js';
 import { readPackageVersion } from './version.js';
@@ -79,7 +79,7 @@ configure(
         containerMetrics: opts.containerMetrics !== false,
         futureToleranceMs: opts.futureTolerance,
         exporterNamespace: opts.exporterNamespace,
-      });
+      }).catch(asConfigurationError);
       // Once running, a failure nobody caught is logged in full (one JSON line, with its stack) and
       // said in one plain line, and the process exits 3 for the DaemonSet to restart it.
       const fatal = (error: unknown): void => {

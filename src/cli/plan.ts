@@ -5,7 +5,7 @@ import type { DiskStats, RetentionPlan } from '../retention/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { readDiskStats } from '../daemon/disk-stats.js';
 import { formatAge, formatBytes, formatTable } from './format.js';
-import { ConfigurationError, RuntimeFailure } from './errors.js';
+import { asConfigurationError, ConfigurationError, RuntimeFailure } from './errors.js';
 import { assertReadableDirectory } from './directory.js';
 import { isStructured, renderData, renderingOf, type OutputFormat } from './output.js';
 import type { InventorySnapshot } from '../inventory/types.js';
@@ -46,7 +46,7 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   } catch {
     disk = undefined;
   }
-  const cluster = await readClusterOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger });
+  const cluster = await readClusterOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger }).catch(asConfigurationError);
   // Without the cluster's policy objects the plan would show deletions the running exporter never makes.
   if (cluster.policyObjects === undefined) throw new RuntimeFailure('could not list CheckpointRestoreOperator objects from the API server in time');
   const policies = createPolicySources({

@@ -64,7 +64,7 @@ describe('checkpoint-exporter command line (built binary)', () => {
     expect(unidentified.stdout).toContain('UNIDENTIFIED');
 
     const missing = await cli(['inspect', join(dir, 'checkpoint-x_a-b-2026-01-01T00:00:00Z.tar')]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
   });
 
   it('plan lists what would be deleted and why, and deletes nothing', async () => {
@@ -72,7 +72,7 @@ describe('checkpoint-exporter command line (built binary)', () => {
     const { code, stdout } = await cli(['plan', '--checkpoint-dir', dir]);
     expect(code).toBe(0);
     expect(stdout).toContain('would delete 3 archives');
-    expect(stdout.match(/ count\s+10\s+container shop-prod\/cart-7d9f8b6c4-x2k4p\/cart-api\s+default /g)).toHaveLength(3);
+    expect(stdout.match(/^checkpoint-cart-\S+\.tar\s+shop-prod\/cart-7d9f8b6c4-x2k4p\/cart-api\s+\d+ KiB\s+count\s+\d+d$/gm)).toHaveLength(3);
     const json = JSON.parse((await cli(['plan', '--checkpoint-dir', dir, '--json'])).stdout) as { deletions: { reason: string }[] };
     expect(json.deletions.map((d) => d.reason)).toEqual(['count', 'count', 'count']);
     expect((await readdir(dir)).sort()).toEqual(before);
