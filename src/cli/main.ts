@@ -12,12 +12,13 @@ const NAME = 'checkpoint-exporter';
 const version = readPackageVersion();
 const hintFor = (command: string | undefined): string => `see '${NAME}${command === undefined ? '' : ` ${command}`} --help'`;
 
+// Indented deeper than the command list, so nothing reading the help takes a code for a command.
 const EXIT_CODES_HELP = `
 Exit codes:
-  0  done
-  1  usage: a bad flag, flag value or argument
-  2  configuration: an invalid or unreadable policy (--config, CheckpointRestoreOperator objects) or kubeconfig
-  3  runtime failure: a directory or archive that cannot be read, a port that cannot be bound`;
+    0  done
+    1  usage: a bad flag, flag value or argument
+    2  configuration: an invalid or unreadable policy (--config, CheckpointRestoreOperator objects) or kubeconfig
+    3  runtime failure: a directory or archive that cannot be read, a port that cannot be bound`;
 
 /** Commander reports usage errors; they are printed by the handler below, one line and a hint, never the whole help. */
 class CommandUsageError extends UsageError {

@@ -95,7 +95,10 @@ describe('usage errors: exit 1, one line and a hint, never the whole help', () =
   it('help and version still exit 0, and the help lists the exit codes', async () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^Exit codes:\n {2}0 {2}done\n {2}1 {2}usage.*\n {2}2 {2}configuration.*\n {2}3 {2}runtime failure/m);
+    expect(help.stdout).toMatch(/^Exit codes:\n {4}0 {2}done\n {4}1 {2}usage.*\n {4}2 {2}configuration.*\n {4}3 {2}runtime failure/m);
+    // Nothing after "Commands:" that reads as a command but the commands.
+    const listed = [...(help.stdout.split(/^Commands:$/m)[1] ?? '').matchAll(/^ {2}(\w+)/gm)].map((m) => m[1]);
+    expect(listed).toEqual(['serve', 'ls', 'inspect', 'plan', 'help']);
     for (const command of ['serve', 'ls', 'inspect', 'plan']) {
       const sub = await cli([command, '--help']);
       expect({ command, code: sub.code }).toEqual({ command, code: 0 });
@@ -385,7 +388,7 @@ describe('the README says what the program does', () => {
 
   it('the exit code table matches the help', async () => {
     const help = (await cli(['--help'])).stdout;
-    const fromHelp = [...help.matchAll(/^ {2}(\d) {2}(\w+)/gm)].map((m) => [m[1], m[2]]);
+    const fromHelp = [...help.matchAll(/^ {4}(\d) {2}(\w+)/gm)].map((m) => [m[1], m[2]]);
     const fromReadme = [...usage.matchAll(/^\| (\d) \| (\w+)/gm)].map((m) => [m[1], m[2]]);
     expect(fromReadme).toEqual(fromHelp);
     expect(fromReadme.map(([code]) => code)).toEqual(['0', '1', '2', '3']);
