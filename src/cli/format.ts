@@ -51,8 +51,3 @@ export function formatAge(timestampMs: number, nowMs: number): string {
   if (ms < -SECOND) return `-${formatShortDuration(-ms)}`;
   return formatShortDuration(Math.max(0, ms));
 }
-
-/** Widest line of a text, in characters: the default tables are held to 160 columns. */
-export function widestLine(text: string): number {
-  return Math.max(0, ...text.split('\n').map((line) => line.length));
-}

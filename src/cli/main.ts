@@ -20,17 +20,13 @@ Exit codes:
     2  configuration: an invalid or unreadable policy (--config, CheckpointRestoreOperator objects) or kubeconfig
     3  runtime failure: a directory or archive that cannot be read, a port that cannot be bound`;
 
-/** Commander reports usage errors; they are printed by the handler below, one line and a hint, never the whole help. */
-class CommandUsageError extends UsageError {
-  override readonly name = 'CommandUsageError';
-}
-
 function configure(command: Command, name: string | undefined): Command {
   return command
     .exitOverride((error: CommanderError) => {
       // Help and version exit 0 (or 1 for help shown because of a usage mistake, which does not happen here).
       if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') throw error;
-      throw new CommandUsageError(usageMessage(error.message), { hint: hintFor(name) });
+      // Commander's own usage errors: printed by fail() below as one line and a hint, never the whole help.
+      throw new UsageError(usageMessage(error.message), { hint: hintFor(name) });
     })
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', EXIT_CODES_HELP);

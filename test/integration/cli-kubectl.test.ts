@@ -230,6 +230,19 @@ describe('on the demo directory, written now', () => {
     expect(wide.stdout.match(/\s\d+[hd]\s+count\s+10\s+container shop-prod\/cart-7d9f8b6c4-x2k4p\/cart-api has 13 archives, limit 10 \(default\)$/gm)).toHaveLength(3);
   });
 
+  it('unsatisfiable limits: compact by default, their sentence in -o wide', async () => {
+    const config = join(root, 'one-per-container.yaml');
+    await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata:\n  name: p\nspec:\n  globalPolicy:\n    maxCheckpointsPerContainer: 1\n');
+    const plan = await cli(['plan', '--checkpoint-dir', dir, '--config', config]);
+    expect(plan.code).toBe(0);
+    expect(widest(plan.stdout)).toBeLessThanOrEqual(160);
+    expect(plan.stdout).toContain(`unsatisfiable limits (pinned archives block them):\nSCOPE  `);
+    expect(plan.stdout).toMatch(new RegExp(`^shop-prod/cart-7d9f8b6c4-x2k4p/cart-api\\s+count\\s+1\\s+file ${config} globalPolicy$`, 'm'));
+    const wide = await cli(['plan', '--checkpoint-dir', dir, '--config', config, '-o', 'wide']);
+    expect(wide.stdout).toMatch(/^SCOPE\s+LIMIT\s+VALUE\s+POLICY\s+DETAIL$/m);
+    expect(wide.stdout).toContain('1 pinned archive fill the limit of 1, so no unpinned archive can be kept');
+  });
+
   it('inspect fits 160 columns for every archive of the demo', async () => {
     for (const archive of demo.archives) {
       const ran = await cli(['inspect', join(dir, archive)]);
