@@ -6,7 +6,7 @@ import { loadKubeConfig } from '../kubernetes/kube-config.js';
 import { createPodView, type PodView } from '../kubernetes/pod-view.js';
 import { watchPolicyObjects, type PolicyObject, type PolicyWatch } from '../kubernetes/policy-watch.js';
 import type { OwnerLookup, PlannedDeletion } from '../retention/types.js';
-import { UsageError } from '../cli/configuration.js';
+import { ConfigurationError } from '../cli/errors.js';
 
 export interface KubernetesConnection {
   start(): void;
@@ -50,7 +50,7 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
   const { logger } = options;
   const loaded = loadKubeConfig({ kubeconfigPath: options.kubeconfigPath, env: options.env });
   if (!loaded.ok) {
-    if (options.kubeconfigPath !== undefined) throw new UsageError(loaded.reason);
+    if (options.kubeconfigPath !== undefined) throw new ConfigurationError(loaded.reason);
     logger.info({ reason: loaded.reason }, 'Kubernetes API not configured: orphan cleanup, cluster policies and Events are off');
     return undefined;
   }
