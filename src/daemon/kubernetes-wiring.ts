@@ -50,7 +50,8 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
   const { logger } = options;
   const loaded = loadKubeConfig({ kubeconfigPath: options.kubeconfigPath, env: options.env });
   if (!loaded.ok) {
-    if (options.kubeconfigPath !== undefined) throw new ConfigurationError(loaded.reason);
+    // The loader's reason may quote the file over several lines (a YAML error): the first names the problem.
+    if (options.kubeconfigPath !== undefined) throw new ConfigurationError(loaded.reason.split('\n')[0] ?? loaded.reason);
     logger.info({ reason: loaded.reason }, 'Kubernetes API not configured: orphan cleanup, cluster policies and Events are off');
     return undefined;
   }
