@@ -16,10 +16,11 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
         name,
         logger,
         () => {
+          // A value that cannot be read is left out (never a stale or zero value), and the failure is reported.
+          gauge.remove();
           const v = value(view.status());
           // An unknown value is left out rather than reported as 0.
-          if (v === undefined) gauge.remove();
-          else gauge.set(v);
+          if (v !== undefined) gauge.set(v);
         },
         tracked,
       ),
@@ -46,12 +47,17 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
     help: 'Failed readdirs of the checkpoint directory and lstats of its entries; the last known inventory is kept meanwhile.',
     labelNames: ['operation'],
     registers: [registry],
-    collect() {
-      const errors = view.status().scanErrors;
-      scanErrors.reset();
-      scanErrors.inc({ operation: 'readdir' }, errors.readdir);
-      scanErrors.inc({ operation: 'lstat' }, errors.lstat);
-    },
+    collect: safeCollect(
+      'checkpoint_scan_errors_total',
+      logger,
+      () => {
+        const errors = view.status().scanErrors;
+        scanErrors.reset();
+        scanErrors.inc({ operation: 'readdir' }, errors.readdir);
+        scanErrors.inc({ operation: 'lstat' }, errors.lstat);
+      },
+      tracked,
+    ),
   });
   scalar('checkpoint_initial_scan_complete', '1 once every archive present at start has been identified or found unidentified.', (s) => (s.initialScanComplete ? 1 : 0));
   scalar('checkpoint_scan_duration_seconds', 'Duration of the last full scan of the checkpoint directory.', (s) => s.lastScanDurationSeconds);

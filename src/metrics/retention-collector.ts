@@ -79,30 +79,30 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     help: 'Retention runs: full (start, policy change, resync) or scoped (the namespaces a change touched).',
     labelNames: ['kind'],
     registers: [registry],
-    collect() {
+    collect: safeCollect('checkpoint_retention_runs_total', logger, () => {
       const work = view.work();
       runs.reset();
       runs.inc({ kind: 'full' }, work.fullRuns);
       runs.inc({ kind: 'scoped' }, work.scopedRuns);
-    },
+    }, tracked),
   });
   const plannedArchives: Counter = new Counter({
     name: 'checkpoint_retention_planned_archives_total',
     help: 'Archives handed to the retention planner, summed over all runs.',
     registers: [registry],
-    collect() {
+    collect: safeCollect('checkpoint_retention_planned_archives_total', logger, () => {
       plannedArchives.reset();
       plannedArchives.inc(view.work().archivesPlanned);
-    },
+    }, tracked),
   });
   const snapshots: Counter = new Counter({
     name: 'checkpoint_inventory_snapshot_builds_total',
     help: 'Full copies of the inventory built for readers (the archives API, ls, plan); never one per directory event.',
     registers: [registry],
-    collect() {
+    collect: safeCollect('checkpoint_inventory_snapshot_builds_total', logger, () => {
       snapshots.reset();
       snapshots.inc(view.work().snapshotBuilds);
-    },
+    }, tracked),
   });
 
   const planned: Gauge<'reason'> = new Gauge({
@@ -121,20 +121,20 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     name: 'checkpoint_future_dated_archives',
     help: 'Identified archives whose name lies ahead of the clock beyond the tolerance: neither counted toward limits nor deleted while so.',
     registers: [registry],
-    collect() {
+    collect: safeCollect('checkpoint_future_dated_archives', logger, () => {
       futureDated.set(view.lastPlan()?.futureDated?.length ?? 0);
-    },
+    }, tracked),
   });
 
   const lastRun: Gauge = new Gauge({
     name: 'checkpoint_retention_last_run_timestamp_seconds',
     help: 'Time the last retention run finished, in seconds since the epoch.',
     registers: [registry],
-    collect: () => {
+    collect: safeCollect('checkpoint_retention_last_run_timestamp_seconds', logger, () => {
       const ms = view.lastRetentionRunMs();
       if (ms === undefined) lastRun.remove();
       else lastRun.set(ms / 1000);
-    },
+    }, tracked),
   });
 
   const dryRun = new Gauge({

@@ -185,6 +185,41 @@ describe('exporter metrics', () => {
     expect(sample(text, 'checkpoint_retention_global_limit_archives', { level: 'namespace' })).toBe(50);
   });
 
+  it('reports a success and a duration per collector, and a failing collector as 0 with its families missing', async () => {
+    const healthy = exporterMetrics(makeView(inventoryOf(records())));
+    await healthy.metrics.scrape();
+    const text = await healthy.metrics.scrape();
+    for (const collector of ['inventory', 'retention', 'limits', 'filesystem', 'containers']) {
+      expect(sample(text, 'checkpoint_exporter_collector_success', { collector })).toBe(1);
+      expect(sample(text, 'checkpoint_exporter_collector_duration_seconds', { collector })).toBeGreaterThanOrEqual(0);
+    }
+    // The inventory view breaks: its families go, the rest of the scrape stays, and the status says so.
+    const state = inventoryOf(records());
+    const failing = exporterMetrics(
+      makeView(state, {
+        status: () => {
+          throw new Error('inventory unavailable');
+        },
+      }),
+    );
+    await failing.metrics.scrape();
+    const broken = await failing.metrics.scrape();
+    expect(sample(broken, 'checkpoint_exporter_collector_success', { collector: 'inventory' })).toBe(0);
+    expect(sample(broken, 'checkpoint_pending_archives')).toBeUndefined();
+    expect(sample(broken, 'checkpoint_exporter_collector_success', { collector: 'containers' })).toBe(1);
+    expect(sample(broken, 'checkpoint_archives', cart)).toBe(2);
+  });
+
+  it('times retention runs in a histogram by kind', async () => {
+    const { retention, metrics } = exporterMetrics(makeView(inventoryOf(records())));
+    retention.observeRun?.('full', 0.25);
+    retention.observeRun?.('scoped', 0.002);
+    const text = await metrics.scrape();
+    expect(sample(text, 'checkpoint_retention_run_duration_seconds_count', { kind: 'full' })).toBe(1);
+    expect(sample(text, 'checkpoint_retention_run_duration_seconds_sum', { kind: 'full' })).toBe(0.25);
+    expect(sample(text, 'checkpoint_retention_run_duration_seconds_bucket', { kind: 'scoped', le: '0.005' })).toBe(1);
+  });
+
   it('exports the work counters from the view', async () => {
     const { metrics } = exporterMetrics(makeView(inventoryOf([]), { work: () => ({ snapshotBuilds: 2, fullRuns: 3, scopedRuns: 7, archivesPlanned: 11 }) }));
     const text = await metrics.scrape();
