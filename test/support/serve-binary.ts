@@ -40,6 +40,10 @@ export async function serveBinary(args: readonly string[], options: { uid?: numb
       clearInterval(timer);
       reject(new Error(`exporter exited with ${code} before listening: ${text}`));
     });
+    child.once('error', (error) => {
+      clearInterval(timer);
+      reject(new Error(`cannot start the exporter (${process.execPath}): ${error.message}`));
+    });
   });
   return {
     url,
