@@ -36,6 +36,8 @@ export async function serveBinary(args: readonly string[], options: { uid?: numb
         resolve(match[1]);
       }
     }, 20);
+    // Never what keeps the test process alive, whatever happens to the child.
+    timer.unref();
     child.once('exit', (code) => {
       clearInterval(timer);
       reject(new Error(`exporter exited with ${code} before listening: ${text}`));
