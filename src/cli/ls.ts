@@ -24,7 +24,7 @@ export async function runLs(opts: LsOptions): Promise<string> {
   const snapshot = await scanCheckpointDirectory(opts.directory);
   if (!snapshot.directoryPresent) throw new RuntimeFailure(`cannot read checkpoint directory ${opts.directory}: no such file or directory`);
   const rendering = renderingOf(opts);
-  if (isStructured(rendering)) return renderData(rendering, describeArchives(snapshot));
+  if (isStructured(rendering)) return renderData(rendering, describeArchives(snapshot, { sorted: true }));
   return formatLs(snapshot, opts.directory, rendering === 'wide' ? 'wide' : undefined, opts.nowMs ?? Date.now());
 }
 

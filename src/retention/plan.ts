@@ -176,7 +176,8 @@ export function planRetention(input: PlanInput): RetentionPlan {
   const { directoryIdentity } = snapshot;
   return {
     deletions,
-    futureDated,
+    // In file-name order, whatever order the archives came in.
+    futureDated: futureDated.sort(),
     unsatisfiable: [...unsatisfiable.values()],
     effectiveLimits: describeEffectiveLimits(containers, policy),
     ...(directoryIdentity ? { directoryIdentity: { dev: directoryIdentity.dev, ino: directoryIdentity.ino } } : {}),

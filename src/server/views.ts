@@ -44,9 +44,17 @@ const planHead = (lastRunMs: number | undefined, dryRun: boolean) => ({
   lastRun: lastRunMs === undefined ? null : new Date(lastRunMs).toISOString(),
 });
 
-/** JSON for `ls --json`: identity, size, timestamp and pin state, by file basename. */
-export function describeArchives(snapshot: InventorySnapshot): unknown {
-  return { ...archivesHead(snapshot), archives: snapshot.archives.map(describeArchive), unrecognized: snapshot.unrecognized.map(describeUnrecognized) };
+const byFileName = <T extends { readonly fileName: string }>(items: readonly T[]): T[] => [...items].sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
+
+/**
+ * JSON for `ls -o json` (and, streamed, the archives API): identity, size, timestamp and pin state, by
+ * file basename. `sorted` orders by file name, so two runs of a command on the same directory print the
+ * same (archives settle in no particular order); the API skips that sort of the whole inventory.
+ */
+export function describeArchives(snapshot: InventorySnapshot, options: { readonly sorted?: boolean } = {}): unknown {
+  const archives = options.sorted === true ? byFileName(snapshot.archives) : snapshot.archives;
+  const unrecognized = options.sorted === true ? byFileName(snapshot.unrecognized) : snapshot.unrecognized;
+  return { ...archivesHead(snapshot), archives: archives.map(describeArchive), unrecognized: unrecognized.map(describeUnrecognized) };
 }
 
 /** JSON for `plan --json`: planned deletions and unsatisfiable limits only. */
