@@ -1,5 +1,5 @@
-import type { Stats } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat as lstatCallback, type Stats } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import type { Result } from '../archive/types.js';
 
 function codeOf(error: unknown): string | undefined {
@@ -60,6 +60,13 @@ export type LstatOutcome =
   | { readonly kind: 'found'; readonly stats: Stats }
   | { readonly kind: 'missing' }
   | { readonly kind: 'failed'; readonly message: string };
+
+/**
+ * The callback form, not fs/promises: one lstat per entry is the hot path of a scan, and the promise
+ * form costs 2.5 times as much (100,000 lstats, 64 in flight: 1.6–2.1 s against 0.65–0.9 s).
+ */
+const lstat = (path: string): Promise<Stats> =>
+  new Promise((resolve, reject) => lstatCallback(path, (error, stats) => (error ? reject(error) : resolve(stats))));
 
 export async function lstatEntry(path: string): Promise<LstatOutcome> {
   try {
