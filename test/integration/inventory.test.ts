@@ -3,7 +3,7 @@ import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlin
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createIdentityCache } from '../../src/archive/identity-cache.js';
+import { readArchiveIdentity } from '../../src/archive/identity.js';
 import type { FileFingerprint } from '../../src/archive/types.js';
 import { encodeTar } from '../../src/demo/tar-writer.js';
 import { sampleArchiveEntries, sampleArchiveName, writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
@@ -52,7 +52,6 @@ afterEach(async () => {
 });
 
 async function startInventory(overrides: Partial<InventoryDeps> = {}): Promise<Inventory> {
-  const cache = createIdentityCache();
   inventory = createInventory({
     directory: dir,
     logger: pino({ level: 'silent' }),
@@ -60,7 +59,7 @@ async function startInventory(overrides: Partial<InventoryDeps> = {}): Promise<I
     directoryPollIntervalMs: 50,
     identify: (path, name, fingerprint) => {
       reads.push({ fileName: name.fileName, fingerprint });
-      return cache.get(path, name, fingerprint);
+      return readArchiveIdentity(path, name, fingerprint);
     },
     onArchiveSettled: (record) => settled.push(record),
     ...overrides,
