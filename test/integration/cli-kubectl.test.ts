@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { pinFileNameOf } from '../../src/archive/archive-name.js';
 import { writeDemoCheckpointDirectory, writeSampleArchive, type DemoDirectory, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
+import { MAIN, runCli } from '../support/serve-binary.js';
 
 /**
  * Issue 12, the command line the kubectl way, on the built binary: one-line errors without stack
@@ -17,9 +16,7 @@ import { writeDemoCheckpointDirectory, writeSampleArchive, type DemoDirectory, t
  * a missing or unreadable directory is an error; -o wide|json|yaml; default tables within 160
  * columns; AGE columns; inspect says pinned, future-dated, unidentified and what retention would do.
  */
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
-const run = promisify(execFile);
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -30,16 +27,7 @@ interface Ran {
   readonly stderr: string;
 }
 
-async function cli(args: readonly string[], options: { uid?: number; gid?: number } = {}): Promise<Ran> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env['PATH'] ?? '' }, timeout: 30_000, ...options });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string; killed?: boolean };
-    if (e.killed) throw new Error(`${args.join(' ')} did not exit in time: ${e.stderr}`);
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: readonly string[], options: { uid?: number; gid?: number } = {}): Promise<Ran> => runCli(args, options);
 
 const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
 

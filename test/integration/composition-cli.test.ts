@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { writeDemoCheckpointDirectory, type DemoDirectory } from '../../src/demo/sample-archives.js';
 import { sampleValue } from '../support/metrics-text.js';
 import { MAIN, serveBinary, type ServedBinary } from '../support/serve-binary.js';
+import { runCli, type CliRun } from '../support/serve-binary.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -16,17 +15,8 @@ import { waitUntil } from '../support/wait.js';
  * identified and report the archive without checkpoint/inventory.img as not restorable.
  */
 
-const run = promisify(execFile);
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env['PATH'] ?? '' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(args);
 
 const MiB = 1024 * 1024;
 const notebook = { namespace: 'data-science', pod: 'notebook-0', container: 'jupyter' };

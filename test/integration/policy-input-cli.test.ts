@@ -1,14 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { writeSampleArchive } from '../../src/demo/sample-archives.js';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
 import { sampleValue } from '../support/metrics-text.js';
+import { MAIN, runCli, type CliRun } from '../support/serve-binary.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -17,8 +16,6 @@ import { waitUntil } from '../support/wait.js';
  * limit (10 per container) would delete 5 if a mistake let the defaults apply, and a bare size limit
  * would delete all of them.
  */
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const run = promisify(execFile);
 const OWNER = { namespace: 'shop-prod', pod: 'cart-0', container: 'cart-api' } as const;
 const ARCHIVES = 15;
 
@@ -53,16 +50,7 @@ async function policyFile(text: string): Promise<string> {
 
 const HEADER = 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata:\n  name: node-policy\n';
 
-async function cli(args: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env['PATH'] ?? '' }, timeout: timeoutMs });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string; killed?: boolean };
-    if (e.killed) throw new Error(`${args.join(' ')} did not exit within ${timeoutMs} ms: ${e.stderr}`);
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], timeoutMs = 20_000): Promise<CliRun> => runCli(args, { timeoutMs });
 
 interface Served {
   readonly url: string;

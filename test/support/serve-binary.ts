@@ -1,6 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const runFile = promisify(execFile);
 
 /** The built command line, as a user runs it. */
 export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -60,4 +63,32 @@ export async function serveBinary(args: readonly string[], options: { uid?: numb
         child.kill('SIGTERM');
       }),
   };
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs the built command line once, as a user would (PATH only in the environment), and returns its
+ * exit code and output. A run that outlives `timeoutMs` is an error, not an exit code.
+ */
+export async function runCli(args: readonly string[], options: { readonly timeoutMs?: number; readonly uid?: number; readonly gid?: number } = {}): Promise<CliRun> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does)`);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  try {
+    const { stdout, stderr } = await runFile(process.execPath, [MAIN, ...args], {
+      env: { PATH: process.env['PATH'] ?? '' },
+      timeout: timeoutMs,
+      ...(options.uid !== undefined ? { uid: options.uid } : {}),
+      ...(options.gid !== undefined ? { gid: options.gid } : {}),
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string; killed?: boolean };
+    if (e.killed) throw new Error(`${args.join(' ')} did not exit within ${timeoutMs} ms: ${e.stderr}`);
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
