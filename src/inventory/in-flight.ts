@@ -36,3 +36,37 @@ export function createInFlight(logger: Logger): InFlight {
     },
   };
 }
+
+/**
+ * Runs jobs first come first served, at most `concurrency` at once. A plain array, not a promise per
+ * job: 100,000 archives found at start are 100,000 array slots, not 100,000 pending closures. Queued
+ * jobs count as in flight.
+ */
+export function createFifoPump<T>(concurrency: number, run: (job: T) => Promise<void>, inFlight: InFlight, logger: Logger): (job: T) => void {
+  let waiting: T[] = [];
+  let head = 0;
+  let active = 0;
+  const pump = (): void => {
+    while (active < concurrency && head < waiting.length) {
+      const job = waiting[head] as T;
+      head += 1;
+      if (head === waiting.length) {
+        waiting = [];
+        head = 0;
+      }
+      active += 1;
+      void run(job)
+        .catch((error: unknown) => logger.error({ err: error }, 'inventory task failed'))
+        .finally(() => {
+          active -= 1;
+          inFlight.end();
+          pump();
+        });
+    }
+  };
+  return (job) => {
+    inFlight.begin();
+    waiting.push(job);
+    pump();
+  };
+}

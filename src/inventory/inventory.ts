@@ -9,7 +9,7 @@ import { listDirectory, lstatEntry, probeDirectory, type DirectoryIdentity, type
 import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
 import { completeIdentify, observeEntry, type EntryState } from './entry-state.js';
 import { createChangeFeed } from './change-feed.js';
-import { createInFlight } from './in-flight.js';
+import { createFifoPump, createInFlight } from './in-flight.js';
 import { createInterner } from './interner.js';
 import { createInventoryModel } from './inventory-model.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
@@ -97,7 +97,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const now = deps.now ?? Date.now;
   const timers = deps.timers ?? systemTimers;
   const watch = deps.watch === false ? undefined : (deps.watch ?? watchDirectory);
-  const identifyQueue = createWorkQueue(deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY);
+  const identifyConcurrency = deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY;
   const lstatQueue = createWorkQueue(LSTAT_CONCURRENCY);
   const model = createInventoryModel();
   const feed = createChangeFeed(() => model.takeChanges(), logger);
@@ -185,16 +185,16 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }
   }
 
+  interface IdentifyJob {
+    readonly fileName: string;
+    readonly state: EntryState;
+    readonly epoch: number;
+  }
+  const queueIdentify = createFifoPump<IdentifyJob>(identifyConcurrency, (job) => runIdentify(job.fileName, job.state, job.epoch), inFlight, logger);
+
   function startIdentify(fileName: string, startedFrom: EntryState): void {
     if (startedFrom.kind !== 'identifying') return;
-    // Queued reads count as in flight: idle() waits for them too.
-    const startedEpoch = epoch;
-    inFlight.begin();
-    identifyQueue.push(() =>
-      runIdentify(fileName, startedFrom, startedEpoch)
-        .catch((error: unknown) => logger.error({ err: error }, 'inventory task failed'))
-        .finally(() => inFlight.end()),
-    );
+    queueIdentify({ fileName, state: startedFrom, epoch });
   }
 
   async function runIdentify(fileName: string, startedFrom: EntryState, startedEpoch: number): Promise<void> {

@@ -1,46 +1,35 @@
-/**
- * Runs at most `concurrency` tasks at once, the rest in arrival order. Waiting tasks are kept as plain
- * functions in an array: 100,000 archives found at start are 100,000 array slots, not 100,000
- * pending closures over promises.
- */
+/** Runs at most `concurrency` tasks at once, the rest in arrival order. */
 export interface WorkQueue {
-  /** Queues `task` and resolves with its result. */
   run<T>(task: () => Promise<T>): Promise<T>;
-  /** Queues `task` without a promise for its result (its failure is the task's own to handle). */
-  push(task: () => Promise<void>): void;
 }
 
 export function createWorkQueue(concurrency: number): WorkQueue {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
   let running = 0;
   // A head index instead of Array#shift, which is O(n) per call and quadratic over a 10,000-task burst.
-  let waiting: (() => Promise<void>)[] = [];
+  let waiting: (() => void)[] = [];
   let head = 0;
-  const pump = (): void => {
-    while (running < concurrency && head < waiting.length) {
-      const task = waiting[head] as () => Promise<void>;
-      head += 1;
-      if (head === waiting.length) {
-        waiting = [];
-        head = 0;
-      }
-      running += 1;
-      void task()
-        .catch(() => undefined)
-        .finally(() => {
-          running -= 1;
-          pump();
-        });
+  const release = (): void => {
+    running -= 1;
+    const next = waiting[head];
+    if (next === undefined) return;
+    head += 1;
+    if (head === waiting.length) {
+      waiting = [];
+      head = 0;
     }
-  };
-  const push = (task: () => Promise<void>): void => {
-    waiting.push(task);
-    pump();
+    running += 1;
+    next();
   };
   return {
-    push,
-    run<T>(task: () => Promise<T>): Promise<T> {
-      return new Promise<T>((resolve, reject) => push(() => task().then(resolve, reject)));
+    async run<T>(task: () => Promise<T>): Promise<T> {
+      if (running < concurrency) running += 1;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await task();
+      } finally {
+        release();
+      }
     },
   };
 }
