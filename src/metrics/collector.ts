@@ -1,52 +1,92 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import { familyHeader, sampleLine } from './exposition.js';
 
-/** The outcome of each collector's last run, in the node_exporter way: a success flag and a duration. */
+/** Times one run of a collector's work and records its outcome in the scrape being served. */
+export type CollectorTimer = <T>(run: () => T | Promise<T>) => Promise<T>;
+
+/**
+ * The outcome of each collector in the scrape being served, in the node_exporter way: a success flag
+ * and a duration per collector, on the first scrape too. The two families are rendered as text once
+ * the scrape's collection has finished: collected by prom-client in the same pass, they would report
+ * the previous scrape (or nothing, the first time).
+ */
 export interface CollectorStatus {
-  /** Times `run` and records its outcome under `collector`; a throw is recorded and rethrown. */
-  time<T>(collector: string, run: () => T | Promise<T>): Promise<T>;
-  register(registry: Registry): void;
+  /** Declares a collector, so every scrape reports it, and returns the timer its work runs under. */
+  declare(collector: string): CollectorTimer;
+  /** Runs one scrape's collection with a record of its own (concurrent scrapes never share one), then renders the status families from it. */
+  scrape<T>(collect: () => Promise<T>): Promise<{ readonly value: T; readonly text: string }>;
 }
 
+interface Outcome {
+  seconds: number;
+  ok: boolean;
+}
+
+const SUCCESS = 'checkpoint_exporter_collector_success';
+const DURATION = 'checkpoint_exporter_collector_duration_seconds';
+
 export function createCollectorStatus(): CollectorStatus {
-  // Per collector: the families of one scrape that are still running, and whether any failed.
-  const last = new Map<string, { seconds: number; ok: boolean }>();
+  const collectors: string[] = [];
+  // The record of the scrape whose collection is running: prom-client calls collect functions with no
+  // argument to carry it, and two scrapes can be collecting at once.
+  const current = new AsyncLocalStorage<Map<string, Outcome>>();
+  const record = (collector: string, seconds: number, ok: boolean): void => {
+    const outcomes = current.getStore();
+    // Work run outside a scrape (a test reading one metric) has no scrape to report to.
+    if (outcomes === undefined) return;
+    const previous = outcomes.get(collector);
+    // Several families make up one collector: it succeeded only if all of them did, and its time is theirs summed.
+    outcomes.set(collector, previous === undefined ? { seconds, ok } : { seconds: previous.seconds + seconds, ok: previous.ok && ok });
+  };
   return {
-    async time(collector, run) {
-      const started = performance.now();
-      let ok = false;
-      try {
-        const value = await run();
-        ok = true;
-        return value;
-      } finally {
-        const seconds = (performance.now() - started) / 1000;
-        const previous = last.get(collector);
-        // Several families make up one collector: it succeeded only if all of them did.
-        last.set(collector, previous === undefined ? { seconds, ok } : { seconds: Math.max(previous.seconds, seconds), ok: previous.ok && ok });
-      }
+    declare(collector) {
+      if (!collectors.includes(collector)) collectors.push(collector);
+      return <T>(run: () => T | Promise<T>): Promise<T> => {
+        const started = performance.now();
+        const finish = (ok: boolean): void => record(collector, (performance.now() - started) / 1000, ok);
+        let result: T | Promise<T>;
+        try {
+          result = run();
+        } catch (error) {
+          finish(false);
+          return Promise.reject(error);
+        }
+        // A synchronous run is timed at once: after an await, the clock would also count the other
+        // collect functions prom-client calls in the same pass.
+        if (!(result instanceof Promise)) {
+          finish(true);
+          return Promise.resolve(result);
+        }
+        return result.then(
+          (value) => {
+            finish(true);
+            return value;
+          },
+          (error: unknown) => {
+            finish(false);
+            throw error;
+          },
+        );
+      };
     },
-    register(registry) {
-      const success: Gauge<'collector'> = new Gauge({
-        name: 'checkpoint_exporter_collector_success',
-        help: '1 when every metric family of the collector was collected in its last run, 0 when one failed (its families are then missing).',
-        labelNames: ['collector'],
-        registers: [registry],
-        collect() {
-          for (const [collector, outcome] of last) success.set({ collector }, outcome.ok ? 1 : 0);
-        },
-      });
-      const duration: Gauge<'collector'> = new Gauge({
-        name: 'checkpoint_exporter_collector_duration_seconds',
-        help: 'Time the collector took in its last run.',
-        labelNames: ['collector'],
-        registers: [registry],
-        collect() {
-          for (const [collector, outcome] of last) duration.set({ collector }, outcome.seconds);
-          // The next scrape starts afresh.
-          last.clear();
-        },
-      });
+    async scrape(collect) {
+      const outcomes = new Map<string, Outcome>();
+      const value = await current.run(outcomes, collect);
+      const success: string[] = [];
+      const duration: string[] = [];
+      for (const collector of collectors) {
+        // A declared collector that did not run in this scrape had none of its families collected.
+        const outcome = outcomes.get(collector) ?? { seconds: 0, ok: false };
+        success.push(sampleLine(SUCCESS, [['collector', collector]], outcome.ok ? 1 : 0));
+        duration.push(sampleLine(DURATION, [['collector', collector]], outcome.seconds));
+      }
+      const text =
+        familyHeader(SUCCESS, '1 when every metric family of the collector was collected in this scrape, 0 when one failed (that family is then missing).', 'gauge') +
+        success.join('') +
+        familyHeader(DURATION, 'Time the collector took in this scrape.', 'gauge') +
+        duration.join('');
+      return { value, text };
     },
   };
 }
@@ -54,18 +94,13 @@ export function createCollectorStatus(): CollectorStatus {
 /**
  * Wraps a collect function so a failure logs and leaves that family empty: prom-client awaits every
  * collect together without catching, so one throw would otherwise fail the whole scrape. With a
- * status, the run is timed and its outcome reported per collector.
+ * timer, the run is timed and its outcome reported for its collector in the scrape being served.
  */
-export function safeCollect(
-  name: string,
-  logger: Logger,
-  collect: () => void | Promise<void>,
-  status?: { readonly status: CollectorStatus; readonly collector: string },
-): () => Promise<void> {
+export function safeCollect(name: string, logger: Logger, collect: () => void | Promise<void>, timer?: CollectorTimer): () => Promise<void> {
   return async () => {
     try {
-      if (status === undefined) await collect();
-      else await status.status.time(status.collector, collect);
+      if (timer === undefined) await collect();
+      else await timer(collect);
     } catch (error) {
       logger.error({ err: error, collector: name }, 'metrics collector failed');
     }

@@ -6,7 +6,7 @@ import type { ExporterView } from './exporter-view.js';
 
 /** Directory-wide inventory gauges: O(1) each, read from the inventory's running totals at scrape time. */
 export function registerInventoryCollector(registry: Registry, view: ExporterView, logger: Logger, status?: CollectorStatus): void {
-  const tracked = status === undefined ? undefined : { status, collector: 'inventory' };
+  const timer = status?.declare('inventory');
   const scalar = (name: string, help: string, value: (status: InventoryStatus) => number | undefined): void => {
     const gauge: Gauge = new Gauge({
       name,
@@ -22,7 +22,7 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
           // An unknown value is left out rather than reported as 0.
           if (v !== undefined) gauge.set(v);
         },
-        tracked,
+        timer,
       ),
     });
   };
@@ -51,12 +51,13 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
       'checkpoint_scan_errors_total',
       logger,
       () => {
-        const errors = view.status().scanErrors;
+        // Emptied first, so a read that fails leaves the family out rather than last scrape's values.
         scanErrors.reset();
+        const errors = view.status().scanErrors;
         scanErrors.inc({ operation: 'readdir' }, errors.readdir);
         scanErrors.inc({ operation: 'lstat' }, errors.lstat);
       },
-      tracked,
+      timer,
     ),
   });
   scalar('checkpoint_initial_scan_complete', '1 once every archive present at start has been identified or found unidentified.', (s) => (s.initialScanComplete ? 1 : 0));

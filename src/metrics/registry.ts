@@ -2,10 +2,10 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { ExporterView } from './exporter-view.js';
 import { createContainerMetrics, type ContainerMetrics } from './container-metrics.js';
-import { registerFilesystemCollector } from './filesystem-collector.js';
+import { createFilesystemFamilies } from './filesystem-collector.js';
 import { registerHealthCollector } from './health-collector.js';
 import { registerInventoryCollector } from './inventory-collector.js';
-import { createCollectorStatus } from './collector.js';
+import { createCollectorStatus, type CollectorTimer } from './collector.js';
 import { createLimitFamilies, createRetentionCounters, registerRetentionGauges, type RetentionMetrics } from './retention-collector.js';
 
 /** prom-client exposes these as gauges named `_total`, which promtool rejects as a counter naming its gauge. */
@@ -38,20 +38,25 @@ export function registerExporterCollectors(registry: Registry, view: ExporterVie
   const status = createCollectorStatus();
   registerInventoryCollector(registry, view, logger, status);
   registerRetentionGauges(registry, view, logger, status);
-  registerFilesystemCollector(registry, view, logger, status);
   registerHealthCollector(registry, view);
   const containers = createContainerMetrics(() => view.index(), view.containerMetrics ?? true);
+  const filesystem = createFilesystemFamilies(view);
   const limits = createLimitFamilies(view);
-  // Rendered ahead of prom-client's families, so their outcome is in the collector status it reports.
-  const rendered = async (collector: string, render: () => string): Promise<string> => {
-    try {
-      return await status.time(collector, render);
-    } catch (error) {
-      logger.error({ err: error, collector }, 'metrics collector failed');
-      return '';
-    }
+  // Families rendered as text beside prom-client's: a failure logs and leaves them out of this scrape.
+  const rendered = (collector: string): (<T>(render: () => T | Promise<T>, fallback: T) => Promise<T>) => {
+    const timer: CollectorTimer = status.declare(collector);
+    return async (render, fallback) => {
+      try {
+        return await timer(render);
+      } catch (error) {
+        logger.error({ err: error, collector }, 'metrics collector failed');
+        return fallback;
+      }
+    };
   };
-  status.register(registry);
+  const renderFilesystem = rendered('filesystem');
+  const renderLimits = rendered('limits');
+  const renderContainers = rendered('containers');
   return {
     containers,
     contentType: registry.contentType,
@@ -59,15 +64,15 @@ export function registerExporterCollectors(registry: Registry, view: ExporterVie
       return (await this.scrapeChunks()).map((chunk) => chunk.toString()).join('');
     },
     async scrapeChunks() {
-      let containerChunks: (string | Buffer)[] = [];
-      try {
-        containerChunks = await status.time('containers', () => containers.chunks(view.owners()));
-      } catch (error) {
-        logger.error({ err: error, collector: 'containers' }, 'metrics collector failed');
-      }
-      const limitText = await rendered('limits', limits);
-      const base = await registry.metrics();
-      return [base, limitText, ...containerChunks];
+      // The collector status closes the scrape and reports this scrape's collection, the first one included.
+      const { value, text } = await status.scrape(async () => {
+        const containerChunks = await renderContainers<(string | Buffer)[]>(() => containers.chunks(view.owners()), []);
+        const limitText = await renderLimits(limits, '');
+        // statfs is I/O: it runs while prom-client collects.
+        const [filesystemText, base] = await Promise.all([renderFilesystem(filesystem, ''), registry.metrics()]);
+        return [base, filesystemText, limitText, ...containerChunks];
+      });
+      return [...value, text];
     },
   };
 }

@@ -71,7 +71,9 @@ export function createRetentionCounters(registry: Registry): RetentionMetrics {
 
 /** Gauges read from the plan in force and the policy at scrape time, and the work counters. */
 export function registerRetentionGauges(registry: Registry, view: ExporterView, logger: Logger, status?: CollectorStatus): void {
-  const tracked = status === undefined ? undefined : { status, collector: 'retention' };
+  const timer = status?.declare('retention');
+  // Each collect empties its family before reading the view, so a read that fails leaves the family
+  // out of the scrape rather than showing the last scrape's values.
   // Counters kept by the runner and the inventory, copied at scrape time: they show how much work each
   // change costs, so a return to planning the whole directory once per archive is visible (and tested).
   const runs: Counter<'kind'> = new Counter({
@@ -80,29 +82,29 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     labelNames: ['kind'],
     registers: [registry],
     collect: safeCollect('checkpoint_retention_runs_total', logger, () => {
-      const work = view.work();
       runs.reset();
+      const work = view.work();
       runs.inc({ kind: 'full' }, work.fullRuns);
       runs.inc({ kind: 'scoped' }, work.scopedRuns);
-    }, tracked),
+    }, timer),
   });
   const plannedArchives: Counter = new Counter({
     name: 'checkpoint_retention_planned_archives_total',
     help: 'Archives handed to the retention planner, summed over all runs.',
     registers: [registry],
     collect: safeCollect('checkpoint_retention_planned_archives_total', logger, () => {
-      plannedArchives.reset();
+      plannedArchives.remove();
       plannedArchives.inc(view.work().archivesPlanned);
-    }, tracked),
+    }, timer),
   });
   const snapshots: Counter = new Counter({
     name: 'checkpoint_inventory_snapshot_builds_total',
     help: 'Full copies of the inventory built for readers (the archives API, ls, plan); never one per directory event.',
     registers: [registry],
     collect: safeCollect('checkpoint_inventory_snapshot_builds_total', logger, () => {
-      snapshots.reset();
+      snapshots.remove();
       snapshots.inc(view.work().snapshotBuilds);
-    }, tracked),
+    }, timer),
   });
 
   const planned: Gauge<'reason'> = new Gauge({
@@ -111,10 +113,11 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     labelNames: ['reason'],
     registers: [registry],
     collect: safeCollect('checkpoint_retention_planned_deletions', logger, () => {
+      planned.reset();
       const counts = new Map<string, number>(DELETION_REASONS.map((reason) => [reason, 0]));
       for (const deletion of view.lastPlan()?.deletions ?? []) counts.set(deletion.reason, (counts.get(deletion.reason) ?? 0) + 1);
       for (const [reason, count] of counts) planned.set({ reason }, count);
-    }, tracked),
+    }, timer),
   });
 
   const futureDated: Gauge = new Gauge({
@@ -122,8 +125,9 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     help: 'Identified archives whose name lies ahead of the clock beyond the tolerance: neither counted toward limits nor deleted while so.',
     registers: [registry],
     collect: safeCollect('checkpoint_future_dated_archives', logger, () => {
+      futureDated.remove();
       futureDated.set(view.lastPlan()?.futureDated?.length ?? 0);
-    }, tracked),
+    }, timer),
   });
 
   const lastRun: Gauge = new Gauge({
@@ -131,10 +135,10 @@ export function registerRetentionGauges(registry: Registry, view: ExporterView, 
     help: 'Time the last retention run finished, in seconds since the epoch.',
     registers: [registry],
     collect: safeCollect('checkpoint_retention_last_run_timestamp_seconds', logger, () => {
+      lastRun.remove();
       const ms = view.lastRetentionRunMs();
-      if (ms === undefined) lastRun.remove();
-      else lastRun.set(ms / 1000);
-    }, tracked),
+      if (ms !== undefined) lastRun.set(ms / 1000);
+    }, timer),
   });
 
   const dryRun = new Gauge({

@@ -90,6 +90,13 @@ describe('archive composition through the built binary', () => {
       expect(metrics.match(/^checkpoint_archives_unrestorable\{/gm)).toHaveLength(1);
     });
 
+    it('reports every collector’s success and duration in the first scrape the process serves', () => {
+      // `metrics` is that first scrape: readiness was polled on /readyz.
+      const named = [...metrics.matchAll(/^checkpoint_exporter_collector_success\{collector="([a-z]+)"\} 1$/gm)].map((match) => match[1]);
+      expect(named).toEqual(['inventory', 'retention', 'filesystem', 'limits', 'containers']);
+      for (const collector of named) expect(sampleValue(metrics, 'checkpoint_exporter_collector_duration_seconds', { collector: collector ?? '' })).toBeGreaterThanOrEqual(0);
+    });
+
     it('publishes the four parts of every container, summing to its bytes for plain archives', () => {
       const cart = { namespace: 'shop-prod', pod: 'cart-7d9f8b6c4-x2k4p', container: 'cart-api' };
       const parts = ['memory', 'checkpoint_other', 'rootfs_diff', 'other'].map((part) => sampleValue(metrics, 'checkpoint_archive_content_bytes', { ...cart, part }) ?? NaN);

@@ -11,6 +11,7 @@ import { policyOf } from '../retention/builders.js';
 import { findBinary } from '../../support/binaries.js';
 import { sampleValue as sample } from '../../support/metrics-text.js';
 import { archiveRecord, inventoryStatus } from '../../support/snapshots.js';
+import { waitUntil } from '../../support/wait.js';
 
 const cart = { namespace: 'shop-prod', pod: 'cart-0', container: 'cart-api' };
 const web = { namespace: 'web', pod: 'front-7d9f', container: 'nginx' };
@@ -185,29 +186,89 @@ describe('exporter metrics', () => {
     expect(sample(text, 'checkpoint_retention_global_limit_archives', { level: 'namespace' })).toBe(50);
   });
 
-  it('reports a success and a duration per collector, and a failing collector as 0 with its families missing', async () => {
-    const healthy = exporterMetrics(makeView(inventoryOf(records())));
-    await healthy.metrics.scrape();
-    const text = await healthy.metrics.scrape();
-    for (const collector of ['inventory', 'retention', 'limits', 'filesystem', 'containers']) {
+  const COLLECTORS = ['inventory', 'retention', 'filesystem', 'limits', 'containers'];
+  /** The collectors named in a scrape's status family, in the order they appear. */
+  const statusCollectors = (text: string, family: string): string[] =>
+    [...text.matchAll(new RegExp(`^${family}\\{collector="([a-z]+)"\\} \\S+$`, 'gm'))].map((match) => match[1]!);
+
+  it('reports every collector with its success and duration on the very first scrape', async () => {
+    const { metrics } = exporterMetrics(makeView(inventoryOf(records())));
+    const text = await metrics.scrape();
+    expect(statusCollectors(text, 'checkpoint_exporter_collector_success')).toEqual(COLLECTORS);
+    expect(statusCollectors(text, 'checkpoint_exporter_collector_duration_seconds')).toEqual(COLLECTORS);
+    for (const collector of COLLECTORS) {
       expect(sample(text, 'checkpoint_exporter_collector_success', { collector })).toBe(1);
       expect(sample(text, 'checkpoint_exporter_collector_duration_seconds', { collector })).toBeGreaterThanOrEqual(0);
     }
-    // The inventory view breaks: its families go, the rest of the scrape stays, and the status says so.
-    const state = inventoryOf(records());
-    const failing = exporterMetrics(
-      makeView(state, {
-        status: () => {
-          throw new Error('inventory unavailable');
-        },
-      }),
+    expect(text.match(/^# TYPE checkpoint_exporter_collector_(success|duration_seconds) gauge$/gm)).toHaveLength(2);
+  });
+
+  // Each collector broken through a part of the view it reads, a sample of one of its families, and the other collectors that read that part too.
+  const breakages: ReadonlyArray<{ collector: string; broken: (fail: () => never) => Partial<ExporterView>; family: [string, Record<string, string>]; alsoFailing?: string[] }> = [
+    { collector: 'inventory', broken: (fail) => ({ status: fail }), family: ['checkpoint_pending_archives', {}] },
+    { collector: 'inventory', broken: (fail) => ({ status: fail }), family: ['checkpoint_scan_errors_total', { operation: 'readdir' }] },
+    { collector: 'retention', broken: (fail) => ({ work: fail }), family: ['checkpoint_retention_runs_total', { kind: 'full' }] },
+    { collector: 'retention', broken: (fail) => ({ lastRetentionRunMs: fail }), family: ['checkpoint_retention_last_run_timestamp_seconds', {}] },
+    { collector: 'retention', broken: (fail) => ({ lastPlan: fail }), family: ['checkpoint_retention_planned_deletions', { reason: 'count' }], alsoFailing: ['limits'] },
+    { collector: 'filesystem', broken: () => ({ diskStats: () => Promise.reject(new Error('EIO')) }), family: ['checkpoint_filesystem_avail_bytes', {}] },
+    { collector: 'limits', broken: (fail) => ({ policy: fail }), family: ['checkpoint_retention_global_limit_archives', { level: 'container' }] },
+    { collector: 'containers', broken: (fail) => ({ owners: fail }), family: ['checkpoint_archives', cart] },
+  ];
+
+  it.each(breakages)('reports $collector as 0 in the scrape it fails ($family.0 missing), as 1 in the next that succeeds, and never a stale value', async ({ collector, broken, family, alsoFailing = [] }) => {
+    let failing = true;
+    const healthy = makeView(inventoryOf(records()), { lastRetentionRunMs: () => 5000 });
+    const fail = (): never => {
+      throw new Error(`${collector} unavailable`);
+    };
+    const breaking = broken(fail);
+    // Every part of the view answers healthily except, while `failing`, the one broken for this collector.
+    const view: ExporterView = { ...healthy };
+    for (const key of Object.keys(breaking) as (keyof ExporterView)[]) {
+      const sound = healthy[key] as (...args: unknown[]) => unknown;
+      const broke = breaking[key] as (...args: unknown[]) => unknown;
+      Object.assign(view, { [key]: (...args: unknown[]) => (failing ? broke(...args) : sound(...args)) });
+    }
+    const { metrics } = exporterMetrics(view);
+    const [name, labels] = family;
+
+    const first = await metrics.scrape();
+    expect(sample(first, 'checkpoint_exporter_collector_success', { collector })).toBe(0);
+    expect(sample(first, name, labels)).toBeUndefined();
+    for (const other of COLLECTORS.filter((c) => c !== collector)) expect(sample(first, 'checkpoint_exporter_collector_success', { collector: other })).toBe(alsoFailing.includes(other) ? 0 : 1);
+    for (const any of COLLECTORS) expect(sample(first, 'checkpoint_exporter_collector_duration_seconds', { collector: any })).toBeGreaterThanOrEqual(0);
+
+    failing = false;
+    const second = await metrics.scrape();
+    expect(sample(second, 'checkpoint_exporter_collector_success', { collector })).toBe(1);
+    expect(sample(second, name, labels)).toBeDefined();
+
+    failing = true;
+    const third = await metrics.scrape();
+    expect(sample(third, 'checkpoint_exporter_collector_success', { collector })).toBe(0);
+    expect(sample(third, name, labels)).toBeUndefined();
+  });
+
+  it('keeps two concurrent scrapes apart: only the one whose statfs fails reports the filesystem as 0', async () => {
+    const statfs: { resolve: (stats: DiskStats) => void; reject: (error: Error) => void }[] = [];
+    const { metrics } = exporterMetrics(
+      makeView(inventoryOf(records()), { diskStats: () => new Promise<DiskStats>((resolve, reject) => statfs.push({ resolve, reject })) }),
     );
-    await failing.metrics.scrape();
-    const broken = await failing.metrics.scrape();
-    expect(sample(broken, 'checkpoint_exporter_collector_success', { collector: 'inventory' })).toBe(0);
-    expect(sample(broken, 'checkpoint_pending_archives')).toBeUndefined();
-    expect(sample(broken, 'checkpoint_exporter_collector_success', { collector: 'containers' })).toBe(1);
-    expect(sample(broken, 'checkpoint_archives', cart)).toBe(2);
+    const failed = metrics.scrape();
+    const served = metrics.scrape();
+    // Both scrapes are inside their collection, each waiting on a statfs of its own.
+    await waitUntil(() => statfs.length === 2, 'a statfs per scrape');
+    statfs[0]!.reject(new Error('EIO'));
+    statfs[1]!.resolve({ sizeBytes: 1000, freeBytes: 400, availBytes: 300 });
+    const [a, b] = await Promise.all([failed, served]);
+    expect(sample(a, 'checkpoint_exporter_collector_success', { collector: 'filesystem' })).toBe(0);
+    expect(sample(a, 'checkpoint_filesystem_avail_bytes')).toBeUndefined();
+    expect(sample(b, 'checkpoint_exporter_collector_success', { collector: 'filesystem' })).toBe(1);
+    expect(sample(b, 'checkpoint_filesystem_avail_bytes')).toBe(300);
+    for (const text of [a, b]) {
+      expect(statusCollectors(text, 'checkpoint_exporter_collector_success')).toEqual(COLLECTORS);
+      for (const collector of COLLECTORS.filter((c) => c !== 'filesystem')) expect(sample(text, 'checkpoint_exporter_collector_success', { collector })).toBe(1);
+    }
   });
 
   it('times retention runs in a histogram by kind', async () => {
