@@ -45,6 +45,7 @@ configure(
     .addOption(flags.config())
     .addOption(flags.listenAddress())
     .addOption(flags.dryRun())
+    .addOption(flags.auth())
     .addOption(flags.resyncInterval())
     .addOption(flags.settleTime())
     .addOption(flags.futureTolerance())
@@ -76,6 +77,7 @@ configure(
         containerMetrics: opts.containerMetrics !== false,
         futureToleranceMs: opts.futureTolerance,
         exporterNamespace: opts.exporterNamespace,
+        auth: opts.auth,
       }).catch(asConfigurationError);
       // Once running, a failure nobody caught is logged in full (one JSON line, with its stack) and
       // said in one plain line, and the process exits 3 for the DaemonSet to restart it.

@@ -8,6 +8,8 @@ import { OUTPUT_FORMATS } from './output-formats.js';
 export const DEFAULT_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/checkpoints';
 export const DEFAULT_LISTEN_ADDRESS = ':9873';
 export { DEFAULT_EXPORTER_NAMESPACE };
+export const AUTH_MODES = ['none', 'kubernetes'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /**
@@ -47,6 +49,10 @@ export const flags = {
   listenAddress: () =>
     new Option('--listen-address <host:port>', 'address of the metrics and API server').default(listenFlag(DEFAULT_LISTEN_ADDRESS), DEFAULT_LISTEN_ADDRESS).argParser(listenFlag),
   dryRun: () => new Option('--dry-run', 'plan and report retention deletions but delete nothing').default(false),
+  auth: () =>
+    new Option('--auth <mode>', 'who may read the server: none, or kubernetes (a bearer token checked with TokenReview and SubjectAccessReview; /healthz and /readyz stay open)')
+      .choices(AUTH_MODES)
+      .default('none'),
   resyncInterval: () =>
     new Option('--resync-interval <duration>', 'full rescan of the directory that heals missed events; retention runs after each')
       .default(durationFlag('--resync-interval')('5m'), '5m')

@@ -12,6 +12,8 @@ import { watchPolicyFile } from '../retention/policy-file.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
 import type { OwnerLookup } from '../retention/types.js';
 import { createServerApp } from '../server/app.js';
+import { createAuthGuard, OPEN_PATHS } from '../server/auth.js';
+import { createAuthMetrics } from '../metrics/auth-metrics.js';
 import { closeServer, listen, type ListenAddress } from '../server/listen.js';
 import { readDiskStats } from './disk-stats.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
@@ -19,6 +21,7 @@ import { createPolicySources } from './policy-sources.js';
 import { createRetentionRunner } from './retention-runner.js';
 import { DEFAULT_CHECKPOINT_DIRECTORY } from '../cli/options.js';
 import { streamArchives, streamPlan } from '../server/views.js';
+import { createHttpViewMetrics } from '../metrics/http-metrics.js';
 
 export interface ExporterConfig {
   readonly checkpointDirectory: string;
@@ -40,6 +43,8 @@ export interface ExporterConfig {
   readonly futureToleranceMs?: number;
   /** The namespace whose policy objects may set every policy; others only their own namespace's. */
   readonly exporterNamespace?: string;
+  /** `kubernetes`: every path but the probes needs a bearer token the API server authenticates and authorizes. */
+  readonly auth?: 'none' | 'kubernetes';
 }
 
 export interface RunningExporter {
@@ -86,6 +91,12 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     onInvalidObject: (object, problems) => retentionRequests.emit('invalidObject', object, problems),
   });
   if (config.configPath !== undefined) policies.setFileDocuments(config.initialPolicy);
+
+  // Checked before anything starts: `--auth kubernetes` without an API server to ask is a configuration error.
+  const authorize =
+    config.auth === 'kubernetes'
+      ? (await import('./auth-wiring.js')).connectAccessReviews({ kubeconfigPath: config.kubeconfigPath, env: config.env, logger, now })
+      : undefined;
 
   // The Kubernetes client is loaded only when an API server could be configured (a kubeconfig or the
   // in-cluster environment): it costs a second and tens of megabytes, for nothing on a node without one.
@@ -205,15 +216,42 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
           },
         });
 
+  const authMetrics = authorize ? createAuthMetrics(registry) : undefined;
   const app = createServerApp({
+    ...(authorize && authMetrics
+      ? {
+          guard: createAuthGuard({
+            authorize,
+            logger,
+            openPaths: OPEN_PATHS,
+            onResult: (result, decision) => {
+              authMetrics.request(result);
+              if (decision?.kind === 'unavailable') authMetrics.reviewFailed(decision.review);
+            },
+          }),
+        }
+      : {}),
     metrics: () => metrics.scrapeChunks(),
     metricsContentType: metrics.contentType,
     version: config.version,
     logger,
     ready: () => inventory.status().initialScanComplete,
-    archives: () => streamArchives(inventory.snapshot()),
+    // Versions: the inventory's snapshot object stays the same until something changes; the plan in force with its run time.
+    archives: {
+      current: () => {
+        const snapshot = inventory.snapshot();
+        return { key: [snapshot], serialize: () => streamArchives(snapshot) };
+      },
+      subscribe: (listener) => inventory.subscribe(listener),
+    },
     policy: () => describeInForce(policies.describe(), directory),
-    plan: () => streamPlan(runner.lastPlan(), runner.lastRunMs(), config.dryRun),
+    plan: {
+      current: () => {
+        const [plan, lastRunMs] = [runner.lastPlan(), runner.lastRunMs()];
+        return { key: [plan, lastRunMs], serialize: () => streamPlan(plan, lastRunMs, config.dryRun) };
+      },
+    },
+    views: { observer: createHttpViewMetrics(registry) },
   });
 
   // Listen first: /healthz answers at once, /readyz once the initial scan is complete.

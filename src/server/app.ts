@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import { createJsonViews, type JsonViewOptions, type ViewSource } from './json-views.js';
 
 /** Read-only views the HTTP server publishes; all computed per request. */
 export interface ServerDeps {
@@ -12,13 +13,15 @@ export interface ServerDeps {
   readonly logger: Logger;
   /** True once every archive present at start has been identified or found unidentified. */
   ready(): boolean;
-  /** JSON text in chunks; large views yield to the event loop between chunks. */
-  archives(): AsyncIterable<string>;
+  /** The JSON views, serialized once per version and streamed under a cap (json-views.ts). */
+  readonly archives: ViewSource;
   policy(): unknown;
-  plan(): AsyncIterable<string>;
+  readonly plan: ViewSource;
+  /** The cap on JSON views streaming at once (default MAX_VIEW_STREAMS) and what they report. */
+  readonly views?: JsonViewOptions;
+  /** Runs before every route (e.g. the `--auth kubernetes` guard); the probes' openness is its own business. */
+  readonly guard?: Koa.Middleware;
 }
-
-const streamed = (chunks: AsyncIterable<string>): Readable => Readable.from(chunks, { objectMode: false });
 
 const LINKS: ReadonlyArray<readonly [string, string]> = [
   ['/metrics', 'Metrics'],
@@ -32,6 +35,7 @@ const LINKS: ReadonlyArray<readonly [string, string]> = [
 export function createServerApp(deps: ServerDeps): Koa {
   const app = new Koa();
   const router = new Router();
+  const views = createJsonViews({ archives: deps.archives, plan: deps.plan }, deps.views);
 
   router.get('/', (ctx) => {
     ctx.type = 'html';
@@ -52,19 +56,14 @@ export function createServerApp(deps: ServerDeps): Koa {
     ctx.status = ready ? 200 : 503;
     ctx.body = ready ? 'ok\n' : 'initial scan of the checkpoint directory not complete\n';
   });
-  router.get('/api/v1/archives', (ctx) => {
-    ctx.type = 'json';
-    ctx.body = streamed(deps.archives());
-  });
+  router.get('/api/v1/archives', views.serve('archives'));
   router.get('/api/v1/policy', (ctx) => {
     ctx.body = deps.policy();
   });
-  router.get('/api/v1/plan', (ctx) => {
-    ctx.type = 'json';
-    ctx.body = streamed(deps.plan());
-  });
+  router.get('/api/v1/plan', views.serve('plan'));
 
   app.on('error', (error: unknown) => deps.logger.error({ err: error }, 'http request failed'));
+  if (deps.guard) app.use(deps.guard);
   const knownPaths = new Set(router.stack.map((layer) => layer.path));
   // Read-only server: known paths answer 405 to every method but GET and HEAD (OPTIONS included).
   app.use(async (ctx, next) => {

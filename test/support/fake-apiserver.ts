@@ -4,7 +4,9 @@
  * `?watch=true` streams newline-delimited `{"type":...,"object":...}` events, honours resourceVersion,
  * timeoutSeconds, allowWatchBookmarks and `spec.nodeName` field selectors; too-old versions get 410),
  * and lets a test inject the failures a real cluster produces: 403/500 answers, stalled and dropped
- * watches, expired resource versions, a missing CRD.
+ * watches, expired resource versions, a missing CRD. It also answers TokenReview and
+ * SubjectAccessReview POSTs from a token table and an allow table the test fills, as the API server
+ * does for a client that checks access with it (kube-rbac-proxy, the exporter's `--auth kubernetes`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -18,7 +20,17 @@ export type Route =
   | 'policies:watch'
   | 'events:create'
   | 'events:patch'
-  | 'events:get';
+  | 'events:get'
+  | 'tokenreviews:create'
+  | 'subjectaccessreviews:create';
+
+/** The user a TokenReview returns for a known token. */
+export interface ReviewUser {
+  readonly username: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+}
 
 export type Fault =
   /** Answer with this HTTP status and a Status body. */
@@ -70,6 +82,13 @@ export interface FakeApiServer {
   events(): readonly KubeObject[];
   deleteEvent(namespace: string, name: string): void;
   setFault(route: Route | '*', fault: Fault | undefined): void;
+  /** A TokenReview of `token` authenticates it as `user`; unknown tokens are not authenticated. */
+  addToken(token: string, user: ReviewUser): void;
+  /**
+   * A SubjectAccessReview allows `get` on `path` for this user name, or for any member of a group given
+   * as `group:<name>`. A path ending in `*` matches by prefix, as RBAC's nonResourceURLs do.
+   */
+  allowNonResource(subject: string, path: string): void;
   /** When false, allowWatchBookmarks is ignored, as some servers and proxies do. */
   setBookmarksEnabled(enabled: boolean): void;
   /** Send a BOOKMARK at the current resourceVersion on every watch that asked for bookmarks. */
@@ -222,6 +241,8 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     history: [],
   };
   const events = new Map<string, KubeObject>();
+  const tokens = new Map<string, ReviewUser>();
+  const allowed: Array<{ readonly subject: string; readonly path: string }> = [];
 
   const sendJson = (response: ServerResponse, code: number, body: unknown): void => {
     const text = JSON.stringify(body);
@@ -390,6 +411,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       }
       return undefined;
     }
+    if (parts[0] === 'apis' && parts[2] === 'v1' && parts.length === 4 && method === 'POST') {
+      if (parts[1] === 'authentication.k8s.io' && parts[3] === 'tokenreviews') return { route: 'tokenreviews:create' };
+      if (parts[1] === 'authorization.k8s.io' && parts[3] === 'subjectaccessreviews') return { route: 'subjectaccessreviews:create' };
+    }
     if (parts[0] === 'apis' && parts[1] === 'criu.org' && parts[2] === 'v1' && method === 'GET') {
       if (parts.length === 4 && parts[3] === policies.plural) return { route: watch ? 'policies:watch' : 'policies:list' };
       if (parts.length === 6 && parts[3] === 'namespaces' && parts[5] === policies.plural) {
@@ -473,6 +498,28 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
         events.set(key, patched);
         return sendJson(response, 200, patched);
       }
+      case 'tokenreviews:create': {
+        const review = body as { spec?: { token?: unknown } } | undefined;
+        const token = review?.spec?.token;
+        if (typeof token !== 'string' || token === '') return sendStatus(response, 400, 'spec.token is required');
+        const user = tokens.get(token);
+        const status = user
+          ? { authenticated: true, user: { ...user, groups: [...(user.groups ?? []), 'system:authenticated'] }, audiences: ['https://kubernetes.default.svc'] }
+          : { user: {}, error: 'invalid bearer token' };
+        return sendJson(response, 201, { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null }, spec: review?.spec, status });
+      }
+      case 'subjectaccessreviews:create': {
+        const review = body as { spec?: { user?: unknown; groups?: unknown; nonResourceAttributes?: { path?: unknown; verb?: unknown } } } | undefined;
+        const spec = review?.spec;
+        const path = spec?.nonResourceAttributes?.path;
+        if (typeof spec?.user !== 'string' || typeof path !== 'string') return sendStatus(response, 400, 'spec.user and spec.nonResourceAttributes.path are required');
+        const groups = Array.isArray(spec.groups) ? spec.groups.filter((g): g is string => typeof g === 'string') : [];
+        const subjects = new Set([spec.user, ...groups.map((g) => `group:${g}`)]);
+        const matches = (pattern: string): boolean => (pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern);
+        const allow = spec.nonResourceAttributes?.verb === 'get' && allowed.some((rule) => subjects.has(rule.subject) && matches(rule.path));
+        const status = allow ? { allowed: true, reason: 'allowed by the test\'s allow table' } : { allowed: false };
+        return sendJson(response, 201, { kind: 'SubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec, status });
+      }
       case 'events:get': {
         const existing = events.get(keyOf(namespace, name ?? ''));
         if (existing) return sendJson(response, 200, existing);
@@ -548,6 +595,12 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     setFault(route, fault) {
       if (fault) faults.set(route, fault);
       else faults.delete(route);
+    },
+    addToken(token, user) {
+      tokens.set(token, user);
+    },
+    allowNonResource(subject, path) {
+      allowed.push({ subject, path });
     },
     setBookmarksEnabled(enabled) {
       bookmarksEnabled = enabled;
