@@ -50,9 +50,10 @@ describe('HTTP server', () => {
       version: '1.2.3',
       logger: logged.logger,
       ready: () => ready,
-      archives: () => archives(),
+      // A new serializer is a new version of the view.
+      archives: { current: () => ({ key: [archives], serialize: archives }) },
       policy: () => ({ effective: { global: { maxCheckpointsPerContainer: 10 } } }),
-      plan: () => chunked('{"deletions":[', ']', ',"unsatisfiable":[]}'),
+      plan: { current: () => ({ key: [], serialize: () => chunked('{"deletions":[', ']', ',"unsatisfiable":[]}') }) },
     });
     server = await listen(app, { host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
