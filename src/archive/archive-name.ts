@@ -3,6 +3,12 @@ import type { ParsedArchiveName, Result } from './types.js';
 const PREFIX = 'checkpoint-';
 const SUFFIX = '.tar';
 const PIN_SUFFIX = '.keep';
+/**
+ * The checkpoint-restore-operator writes a pin atomically: the JSON goes to `<archive>.keep.tmp`,
+ * which is then renamed to `<archive>.keep`. While the first exists the archive is being pinned, so
+ * it pins too; otherwise retention could delete the archive in the window in which it is pinned.
+ */
+const PIN_WRITING_SUFFIX = '.keep.tmp';
 
 /**
  * File names longer than this are never written by the kubelet (pod 253 + namespace 63 + container 63
@@ -108,16 +114,30 @@ export function parseArchiveName(fileName: string): Result<ParsedArchiveName> {
   return { ok: true, value: { fileName, pod, namespaceContainer, timestampText, timestampMs: instant.value } };
 }
 
-/** For `<archive>.keep` returns `<archive>` when that is an archive name; anything else is not a pin. */
+/**
+ * For `<archive>.keep` and `<archive>.keep.tmp` (a pin being written) returns `<archive>` when that is
+ * an archive name; anything else is not a pin.
+ */
 export function pinTargetOf(fileName: string): string | undefined {
-  if (!fileName.endsWith(PIN_SUFFIX)) return undefined;
-  const target = fileName.slice(0, fileName.length - PIN_SUFFIX.length);
+  const suffix = fileName.endsWith(PIN_WRITING_SUFFIX) ? PIN_WRITING_SUFFIX : fileName.endsWith(PIN_SUFFIX) ? PIN_SUFFIX : undefined;
+  if (suffix === undefined) return undefined;
+  const target = fileName.slice(0, fileName.length - suffix.length);
   return parseArchiveName(target).ok ? target : undefined;
 }
 
-/** The pin file name that protects an archive from deletion. */
+/** The name of a finished pin, the one to write to protect an archive from deletion. */
 export function pinFileNameOf(archiveFileName: string): string {
   return `${archiveFileName}${PIN_SUFFIX}`;
+}
+
+/** The name of a pin being written (renamed to the finished pin once complete); it pins as well. */
+export function pinWritingFileNameOf(archiveFileName: string): string {
+  return `${archiveFileName}${PIN_WRITING_SUFFIX}`;
+}
+
+/** Every entry name that pins an archive while any entry of that name exists: the finished pin first. */
+export function pinFileNamesOf(archiveFileName: string): readonly [string, string] {
+  return [pinFileNameOf(archiveFileName), pinWritingFileNameOf(archiveFileName)];
 }
 
 /** RFC 3339 with whole seconds in UTC, as the kubelet's Go `time.RFC3339` layout prints a UTC time. */

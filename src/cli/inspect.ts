@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pinFileNameOf, parseArchiveName } from '../archive/archive-name.js';
+import { pinFileNamesOf, parseArchiveName } from '../archive/archive-name.js';
 import { contentBytesOf } from '../archive/contents.js';
 import { inspectArchive, type ArchiveInspection } from '../archive/inspect.js';
 import { CONTENT_PARTS, type ArchiveContents } from '../archive/types.js';
@@ -49,22 +49,28 @@ export interface InspectOptions {
   readonly nowMs?: number;
 }
 
-/** The pin: any entry `<archive>.keep` beside the archive, whatever its type, as the inventory and the executor see it. */
+/**
+ * The pin: any entry `<archive>.keep` beside the archive, or `<archive>.keep.tmp` (a pin being
+ * written), whatever its type, as the inventory and the executor see it. The finished pin is named
+ * when both exist.
+ */
 interface PinState {
   readonly name: string;
   readonly type: 'file' | 'directory' | 'symlink' | 'other';
 }
 
 async function pinOf(path: string): Promise<PinState | undefined> {
-  const name = pinFileNameOf(basename(path));
-  try {
-    const stats = await lstat(join(dirname(path), name));
-    const type = stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'symlink' : 'other';
-    return { name, type };
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
-    throw new RuntimeFailure(`cannot check the pin ${join(dirname(path), name)}: ${describeErrno(error)}`);
+  for (const name of pinFileNamesOf(basename(path))) {
+    try {
+      const stats = await lstat(join(dirname(path), name));
+      const type = stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'symlink' : 'other';
+      return { name, type };
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ENOENT') continue;
+      throw new RuntimeFailure(`cannot check the pin ${join(dirname(path), name)}: ${describeErrno(error)}`);
+    }
   }
+  return undefined;
 }
 
 /** What `inspect` could read of an archive whose headers cannot be walked: the inventory counts it unidentified for the same reason. */

@@ -15,9 +15,10 @@ export type EntryObservation =
  *
  * Archives must be regular files: a symlink named like an archive would let anyone who can write
  * the directory point the reader (or the deleter) elsewhere, so it is unrecognized and never
- * followed. Pins are the opposite: any entry named `<archive>.keep` pins, whatever its type (file,
- * directory, symlink, dangling or not), because the executor refuses to delete an archive while
- * any such entry exists; one rule in both places means a pin is never planned and then refused.
+ * followed. Pins are the opposite: any entry named `<archive>.keep`, or `<archive>.keep.tmp` (a pin
+ * being written, renamed to `.keep` once complete), pins, whatever its type (file, directory,
+ * symlink, dangling or not), because the executor refuses to delete an archive while any such entry
+ * exists; one rule in both places means a pin is never planned and then refused.
  * Non-regular entries count with size 0: their own lstat size is not archive bytes, and sizing a
  * subdirectory would mean walking it, which a depth-0 inventory deliberately never does.
  */

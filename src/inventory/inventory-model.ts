@@ -1,4 +1,4 @@
-import { pinFileNameOf, pinTargetOf } from '../archive/archive-name.js';
+import { pinFileNameOf, pinTargetOf, pinWritingFileNameOf } from '../archive/archive-name.js';
 import type { ArchiveIdentity } from '../archive/types.js';
 import { containerKeyOf, createArchiveIndex, type ArchiveIndex } from './archive-index.js';
 import type { EntryState } from './entry-state.js';
@@ -68,7 +68,8 @@ export function createInventoryModel(): InventoryModel {
       case undefined:
         return undefined;
       case 'settled': {
-        const pinned = entries.get(pinFileNameOf(fileName))?.kind === 'pin';
+        // A finished pin or one being written (`.keep.tmp`, renamed to `.keep` once complete).
+        const pinned = entries.get(pinFileNameOf(fileName))?.kind === 'pin' || entries.get(pinWritingFileNameOf(fileName))?.kind === 'pin';
         // The same record object while nothing changed, so an unchanged archive is not reported as changed.
         if (previous?.kind === 'record' && previous.base === state.record && previous.record.pinned === pinned) return previous;
         const record = state.record.pinned === pinned ? state.record : Object.freeze({ ...state.record, pinned });
@@ -78,7 +79,8 @@ export function createInventoryModel(): InventoryModel {
       case 'identifying':
         return { kind: 'pending' };
       case 'pin':
-        // A pin of an absent archive protects nothing: it is counted as unrecognized, so a stale pin stays visible.
+        // A pin of an absent archive, finished or being written, protects nothing: it is counted as
+        // unrecognized, so a stale pin (or one a crashed writer left half-written) stays visible.
         return isArchiveState(entries.get(state.target)) ? undefined : { kind: 'unrecognized', size: state.size };
       case 'unrecognized':
         return { kind: 'unrecognized', size: state.size };
@@ -123,26 +125,27 @@ export function createInventoryModel(): InventoryModel {
     if (next?.kind === 'record') touch(next.record);
   };
 
-  /** An entry and the one whose view depends on it: an archive and its pin, a pin and its archive. */
-  const partnerOf = (fileName: string): string | undefined => {
-    const target = pinTargetOf(fileName);
-    if (target !== undefined) return target;
-    const pin = pinFileNameOf(fileName);
-    return entries.has(pin) ? pin : undefined;
-  };
+  /** A pin of this archive present in the directory, finished or being written. */
+  const presentPin = (pin: string): string | undefined => (entries.has(pin) ? pin : undefined);
 
   return {
     get: (fileName) => entries.get(fileName),
     set(fileName, next) {
-      const partner = partnerOf(fileName);
+      // The entries whose view depends on this one: a pin's archive, or an archive's pins (finished and
+      // being written): the archive's pinned flag and a pin's own view depend on each other.
+      const target = pinTargetOf(fileName);
+      const partner = target ?? presentPin(pinFileNameOf(fileName));
+      const otherPartner = target === undefined ? presentPin(pinWritingFileNameOf(fileName)) : undefined;
       const before = retract(fileName);
       const partnerBefore = partner === undefined ? undefined : retract(partner);
+      const otherBefore = otherPartner === undefined ? undefined : retract(otherPartner);
       if (next === undefined) entries.delete(fileName);
       else entries.set(fileName, next);
       if (isArchiveState(next) && next?.kind !== 'settled') unsettled.add(fileName);
       else unsettled.delete(fileName);
       contribute(fileName, before);
       if (partner !== undefined) contribute(partner, partnerBefore);
+      if (otherPartner !== undefined) contribute(otherPartner, otherBefore);
     },
     names: () => entries.keys(),
     unsettledNames: () => unsettled.values(),

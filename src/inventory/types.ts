@@ -11,7 +11,7 @@ export interface ArchiveRecord {
   readonly identitySources: readonly IdentitySource[];
   /** Why the archive is unidentified; undefined when identified. */
   readonly unidentifiedReason: string | undefined;
-  /** A `<fileName>.keep` file exists beside it. */
+  /** An entry `<fileName>.keep`, or `<fileName>.keep.tmp` (a pin being written), exists beside it. */
   readonly pinned: boolean;
   /**
    * Bytes by part (see ArchiveContents: memory pages, the rest of checkpoint/, rootfs-diff.tar, other),

@@ -77,7 +77,7 @@ export const CONTAINER_FAMILIES: readonly ContainerFamily[] = [
   },
   {
     name: 'checkpoint_archives_pinned',
-    help: 'Archives of the container pinned by a .keep entry; never deleted. Absent where none is pinned.',
+    help: 'Archives of the container pinned by a .keep entry (or a .keep.tmp, a pin being written); never deleted. Absent where none is pinned.',
     value: (g) => {
       const pinned = sum(g, (_, isPinned) => (isPinned ? 1 : 0));
       return pinned > 0 ? pinned : undefined;

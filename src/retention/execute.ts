@@ -1,6 +1,7 @@
 import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { pinFileNamesOf } from '../archive/archive-name.js';
 import type { DirectoryIdentity, PlannedDeletion, RetentionObserver, RetentionPlan } from './types.js';
 
 export interface RetentionExecutorDeps {
@@ -92,12 +93,16 @@ async function verify(directory: string, directoryIdentity: DirectoryIdentity | 
   const changed = (['dev', 'ino', 'size', 'mtimeMs'] as const).filter((field) => stats[field] !== planned[field]);
   if (changed.length > 0) return { ok: false, operation: 'verify', reason: `changed since planning (${changed.join(', ')})` };
 
-  try {
-    await lstat(`${target}.keep`);
-    return { ok: false, operation: 'verify', reason: 'pinned since planning' };
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') {
-      return { ok: false, operation: 'verify', reason: `cannot tell whether it is pinned: ${errorCode(error) ?? String(error)}`, error };
+  // Both names, as the inventory reads them: a pin being written (`.keep.tmp`, renamed to `.keep` once
+  // complete) pins already, so an archive is never deleted in the window in which it is being pinned.
+  for (const pin of pinFileNamesOf(deletion.fileName)) {
+    try {
+      await lstat(path.join(directory, pin));
+      return { ok: false, operation: 'verify', reason: `pinned since planning (${pin})` };
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') {
+        return { ok: false, operation: 'verify', reason: `cannot tell whether it is pinned (${pin}): ${errorCode(error) ?? String(error)}`, error };
+      }
     }
   }
   const directoryProblem = await checkDirectory(directory, directoryIdentity);

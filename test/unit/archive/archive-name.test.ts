@@ -6,6 +6,7 @@ import {
   formatArchiveTimestamp,
   parseArchiveName,
   pinFileNameOf,
+  pinFileNamesOf,
   pinTargetOf,
 } from '../../../src/archive/archive-name.js';
 
@@ -110,6 +111,12 @@ describe('pinTargetOf', () => {
     ['pin of an invalid date', 'checkpoint-web-0_shop-api-2024-02-30T00:10:45Z.tar.keep', undefined],
     ['double pin', 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar.keep.keep', undefined],
     ['bare .keep', '.keep', undefined],
+    ['pin being written', 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar.keep.tmp', 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar'],
+    ['pin being written of a non-archive', 'notes.txt.keep.tmp', undefined],
+    ['pin being written of a pin', 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar.keep.keep.tmp', undefined],
+    ['other temporary name of a pin', 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar.keep.tmp2', undefined],
+    ['archive being written', 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar.tmp', undefined],
+    ['bare .keep.tmp', '.keep.tmp', undefined],
   ])('%s', (_label, fileName, expected) => {
     expect(pinTargetOf(fileName)).toBe(expected);
   });
@@ -117,6 +124,12 @@ describe('pinTargetOf', () => {
   it('is the inverse of pinFileNameOf for archive names', () => {
     const archive = 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar';
     expect(pinTargetOf(pinFileNameOf(archive))).toBe(archive);
+  });
+
+  it('is the inverse of both names pinFileNamesOf gives, the finished pin first', () => {
+    const archive = 'checkpoint-web-0_shop-api-2024-01-28T00:10:45Z.tar';
+    expect(pinFileNamesOf(archive)).toEqual([`${archive}.keep`, `${archive}.keep.tmp`]);
+    for (const pin of pinFileNamesOf(archive)) expect(pinTargetOf(pin)).toBe(archive);
   });
 });
 

@@ -23,6 +23,9 @@ describe('classifyEntry', () => {
     await mkdir(join(dir, `${archiveName('web-3', 'shop', 'nginx')}.keep`));
     await symlink(join(dir, 'nowhere'), join(dir, `${archiveName('web-4', 'shop', 'nginx')}.keep`));
     await mkdir(join(dir, 'subdir'));
+    await writeFile(join(dir, `${ARCHIVE}.keep.tmp`), '{"reason":');
+    await writeFile(join(dir, 'notes.txt.keep.tmp'), 'x');
+    await mkdir(join(dir, `${archiveName('web-3', 'shop', 'nginx')}.keep.tmp`));
     execFileSync('mkfifo', [join(dir, archiveName('web-5', 'shop', 'nginx')), join(dir, `${archiveName('web-6', 'shop', 'nginx')}.keep`)]);
   });
   afterAll(async () => {
@@ -38,6 +41,7 @@ describe('classifyEntry', () => {
     ['a directory named like an archive', archiveName('web-2', 'shop', 'nginx'), 'unrecognized', 0],
     ['a FIFO named like an archive (never opened)', archiveName('web-5', 'shop', 'nginx'), 'unrecognized', 0],
     ['a subdirectory', 'subdir', 'unrecognized', 0],
+    ['a pin being written whose target is not an archive name', 'notes.txt.keep.tmp', 'unrecognized', 1],
   ])('%s', async (_case, fileName, kind, size) => {
     const observation = classifyEntry(fileName, await lstat(join(dir, fileName)));
     expect(observation.kind).toBe(kind);
@@ -58,6 +62,15 @@ describe('classifyEntry', () => {
     ['a dangling symlink', `${archiveName('web-4', 'shop', 'nginx')}.keep`, archiveName('web-4', 'shop', 'nginx'), 0],
     ['a FIFO', `${archiveName('web-6', 'shop', 'nginx')}.keep`, archiveName('web-6', 'shop', 'nginx'), 0],
   ])('counts %s named <archive>.keep as a pin of that archive', async (_case, fileName, target, size) => {
+    expect(classifyEntry(fileName, await lstat(join(dir, fileName)))).toEqual({ kind: 'pin', target, size });
+  });
+
+  // The checkpoint-restore-operator writes `<archive>.keep.tmp` and renames it to `<archive>.keep`: the
+  // archive is pinned from the first byte of the pin, not only once the rename is done.
+  it.each([
+    ['a regular file (half-written JSON)', `${ARCHIVE}.keep.tmp`, ARCHIVE, 10],
+    ['a directory', `${archiveName('web-3', 'shop', 'nginx')}.keep.tmp`, archiveName('web-3', 'shop', 'nginx'), 0],
+  ])('counts %s named <archive>.keep.tmp as a pin of that archive', async (_case, fileName, target, size) => {
     expect(classifyEntry(fileName, await lstat(join(dir, fileName)))).toEqual({ kind: 'pin', target, size });
   });
 

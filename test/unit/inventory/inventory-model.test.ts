@@ -31,6 +31,8 @@ const ARCHIVES: readonly ArchiveName[] = [
   ...['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z'].map((stamp) => ({ fileName: archiveName('db-0', 'data', 'postgres', stamp), identity: DB })),
 ];
 const PINS = ARCHIVES.map((a) => `${a.fileName}.keep`);
+/** Pins being written (renamed to `.keep` once complete): they pin as well. */
+const WRITING_PINS = ARCHIVES.map((a) => `${a.fileName}.keep.tmp`);
 const FOREIGN = ['notes.txt', 'checkpoint-broken.tar'];
 
 const print = (size: number, mtimeMs: number): FileFingerprint => ({ dev: 1, ino: size, size, mtimeMs });
@@ -70,6 +72,11 @@ for (const a of ARCHIVES) {
   ]);
 }
 ARCHIVES.forEach((a, i) => {
+  STATES.set(WRITING_PINS[i]!, [
+    { kind: 'pin', target: a.fileName, size: 0 },
+    { kind: 'pin', target: a.fileName, size: 9 },
+    { kind: 'unrecognized', size: 0 },
+  ]);
   STATES.set(PINS[i]!, [
     { kind: 'pin', target: a.fileName, size: 0 },
     { kind: 'pin', target: a.fileName, size: 4 },
@@ -104,7 +111,7 @@ function reference(entries: ReadonlyMap<string, EntryState>): Views {
   let unidentifiedBytes = 0;
   for (const [fileName, state] of entries) {
     if (state.kind === 'settled') {
-      const record = { ...state.record, pinned: entries.get(`${fileName}.keep`)?.kind === 'pin' };
+      const record = { ...state.record, pinned: entries.get(`${fileName}.keep`)?.kind === 'pin' || entries.get(`${fileName}.keep.tmp`)?.kind === 'pin' };
       if (record.identity === undefined) {
         unidentified.push(record);
         unidentifiedBytes += record.fingerprint.size;
@@ -268,6 +275,44 @@ describe('inventory model', () => {
     // The pin now protects nothing: it counts as a stray file with its bytes.
     expect([...model.unrecognized]).toEqual([[`${a.fileName}.keep`, 0]]);
     expect(model.takeChanges()).toMatchObject({ any: true, containers: new Map([[keyOf(WEB), WEB]]) });
+  });
+
+  it('keeps an archive pinned throughout the writing of its pin: .keep.tmp written, renamed to .keep', () => {
+    const model = createInventoryModel();
+    const a = ARCHIVES[0]!;
+    model.set(a.fileName, STATES.get(a.fileName)![3]!);
+    model.takeChanges();
+    const pinned = (): boolean | undefined => model.index.ofContainer('shop', 'web-0', 'nginx').find((r) => r.fileName === a.fileName)?.pinned;
+
+    model.set(`${a.fileName}.keep.tmp`, { kind: 'pin', target: a.fileName, size: 0 });
+    expect(pinned()).toBe(true);
+    expect(model.takeChanges()).toMatchObject({ any: true, containers: new Map([[keyOf(WEB), WEB]]) });
+    model.set(`${a.fileName}.keep.tmp`, { kind: 'pin', target: a.fileName, size: 9 });
+    expect(pinned()).toBe(true);
+    // rename(2): the new name appears, then the old one is gone (an inotify watch reports them in that order).
+    model.set(`${a.fileName}.keep`, { kind: 'pin', target: a.fileName, size: 9 });
+    expect(pinned()).toBe(true);
+    model.set(`${a.fileName}.keep.tmp`, undefined);
+    expect(pinned()).toBe(true);
+    // The pin of the moment changed nothing a planner reads: no container is reported.
+    expect(model.takeChanges().containers.size).toBe(0);
+    expect([...model.unrecognized]).toEqual([]);
+
+    model.set(`${a.fileName}.keep`, undefined);
+    expect(pinned()).toBe(false);
+    expect(model.takeChanges()).toMatchObject({ any: true, containers: new Map([[keyOf(WEB), WEB]]) });
+  });
+
+  it('counts a pin being written whose archive is absent as a stray file, like a finished one, and attaches it when the archive appears', () => {
+    const model = createInventoryModel();
+    const a = ARCHIVES[0]!;
+    model.set(`${a.fileName}.keep.tmp`, { kind: 'pin', target: a.fileName, size: 9 });
+    expect([...model.unrecognized]).toEqual([[`${a.fileName}.keep.tmp`, 9]]);
+    expect(model.unrecognizedBytes).toBe(9);
+    model.set(a.fileName, STATES.get(a.fileName)![3]!);
+    expect([...model.unrecognized]).toEqual([]);
+    expect(model.unrecognizedBytes).toBe(0);
+    expect(model.index.ofContainer('shop', 'web-0', 'nginx')[0]?.pinned).toBe(true);
   });
 
   it('reports every container it held when cleared, and empties every view', () => {

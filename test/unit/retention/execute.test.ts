@@ -128,6 +128,23 @@ describe('createRetentionExecutor', () => {
       /pinned since planning/,
     ],
     [
+      // The checkpoint-restore-operator writes the pin to `.keep.tmp`, then renames it: pinned already.
+      'a file whose pin is being written (<archive>.keep.tmp) since planning',
+      async (d) => {
+        await writeFile(path.join(dir, `${d.fileName}.keep.tmp`), '{"reason":');
+        return d;
+      },
+      /pinned since planning \(.*\.keep\.tmp\)/,
+    ],
+    [
+      'a pin being written that is a directory',
+      async (d) => {
+        await mkdir(path.join(dir, `${d.fileName}.keep.tmp`));
+        return d;
+      },
+      /pinned since planning \(.*\.keep\.tmp\)/,
+    ],
+    [
       'a pin that is a dangling symlink',
       async (d) => {
         await symlink('nowhere', path.join(dir, `${d.fileName}.keep`));

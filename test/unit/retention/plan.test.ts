@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { buildSnapshot } from '../../../src/inventory/build-snapshot.js';
+import { createInventoryModel } from '../../../src/inventory/inventory-model.js';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
 import { globalLimitsOf } from '../../../src/retention/effective-limits.js';
 import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
@@ -341,6 +343,30 @@ describe('planRetention pins', () => {
     expect(result.deletions).toEqual([]);
     expect(result.unsatisfiable).toMatchObject([{ limit, container: 'api' }]);
     expect(result.unsatisfiable[0]!.detail).toMatch(/^pinned /);
+  });
+
+  it.each([
+    ['a finished pin (.keep)', '.keep'],
+    ['a pin being written (.keep.tmp)', '.keep.tmp'],
+  ])('keeps an archive with %s under a count limit and under disk pressure, taking the next oldest instead', (_case, suffix) => {
+    // The pin goes through the inventory model, as the directory's entries do.
+    const archives = series(4, { size: 10 * MiB });
+    const model = createInventoryModel();
+    for (const record of archives) model.set(record.fileName, { kind: 'settled', record });
+    model.set(`${archives[0]!.fileName}${suffix}`, { kind: 'pin', target: archives[0]!.fileName, size: 0 });
+    const snapshot = buildSnapshot(model, { directory: '/checkpoints', directoryPresent: true, directoryIdentity: { dev: 1, ino: 2 }, initialScanComplete: true, lastScanTimestampMs: T0, lastScanDurationSeconds: 0 });
+    // 86% used: one 10 MiB archive brings it below the low mark of 80%.
+    const disk: DiskStats = { sizeBytes: 100 * MiB, freeBytes: 14 * MiB, availBytes: 14 * MiB };
+    const byCount = planRetention({ snapshot, policy: policyOf({ globalPolicy: { maxCheckpointsPerContainer: 2 } }), owners: allAlive, disk: undefined, nowMs: NOW });
+    expect(byCount.deletions.map((d) => d.fileName)).toEqual([archives[1]!.fileName, archives[2]!.fileName]);
+    const byPressure = planRetention({
+      snapshot,
+      policy: policyOf({ globalPolicy: { maxCheckpointsPerContainer: 0 }, diskPressure: { highThresholdPercent: 85, lowThresholdPercent: 80, keepNewestPerContainer: 1 } }),
+      owners: allAlive,
+      disk,
+      nowMs: NOW,
+    });
+    expect(byPressure.deletions.map((d) => d.fileName)).toEqual([archives[1]!.fileName]);
   });
 
   it('labels an unsatisfiable pod-policy limit with an empty container', () => {
