@@ -46,6 +46,7 @@ configure(
     .addOption(flags.listenAddress())
     .addOption(flags.dryRun())
     .addOption(flags.auth())
+    .addOption(flags.webConfigFile())
     .addOption(flags.resyncInterval())
     .addOption(flags.settleTime())
     .addOption(flags.futureTolerance())
@@ -60,6 +61,8 @@ configure(
       // Logs go to stderr, synchronously, so the last lines before an exit are not lost.
       const logger = pino({ level: opts.logLevel, base: { nodeName: opts.nodeName } }, pino.destination({ dest: 2, sync: true }));
       const config = await loadConfiguration(opts);
+      // Validated whole before anything starts: a refused web configuration is exit 2, like a policy.
+      const webConfig = opts.webConfigFile === undefined ? undefined : await (await import('../daemon/web-config-wiring.js')).loadWebConfigAtStart(opts.webConfigFile, { basicAuthAllowed: opts.auth !== 'kubernetes' });
       const { startExporter } = await import('../daemon/exporter.js');
       const exporter = await startExporter({
         checkpointDirectory: config.checkpointDirectory,
@@ -78,6 +81,7 @@ configure(
         futureToleranceMs: opts.futureTolerance,
         exporterNamespace: opts.exporterNamespace,
         auth: opts.auth,
+        ...(webConfig !== undefined ? { webConfig } : {}),
       }).catch(asConfigurationError);
       // Once running, a failure nobody caught is logged in full (one JSON line, with its stack) and
       // said in one plain line, and the process exits 3 for the DaemonSet to restart it.

@@ -53,6 +53,11 @@ export const flags = {
     new Option('--auth <mode>', 'who may read the server: none, or kubernetes (a bearer token checked with TokenReview and SubjectAccessReview; /healthz and /readyz stay open)')
       .choices(AUTH_MODES)
       .default('none'),
+  webConfigFile: () =>
+    new Option(
+      '--web.config.file, --web-config-file <file>',
+      'web configuration YAML in the Prometheus exporter-toolkit format: TLS (tls_server_config), basic auth (basic_auth_users), headers; reloaded when it or its certificates change; /healthz and /readyz stay open',
+    ),
   resyncInterval: () =>
     new Option('--resync-interval <duration>', 'full rescan of the directory that heals missed events; retention runs after each')
       .default(durationFlag('--resync-interval')('5m'), '5m')

@@ -1,5 +1,5 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { EventEmitter } from 'node:events';
 import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-pool.js';
@@ -14,7 +14,9 @@ import type { OwnerLookup } from '../retention/types.js';
 import { createServerApp } from '../server/app.js';
 import { createAuthGuard, OPEN_PATHS } from '../server/auth.js';
 import { createAuthMetrics } from '../metrics/auth-metrics.js';
-import { closeServer, listen, type ListenAddress } from '../server/listen.js';
+import { closeServer, listen, type ListenAddress, type WebServer } from '../server/listen.js';
+import type { LoadedWebConfig } from '../server/web-config.js';
+import { createWebConfigRuntime } from './web-config-wiring.js';
 import { readDiskStats } from './disk-stats.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createPolicySources } from './policy-sources.js';
@@ -45,11 +47,13 @@ export interface ExporterConfig {
   readonly exporterNamespace?: string;
   /** `kubernetes`: every path but the probes needs a bearer token the API server authenticates and authorizes. */
   readonly auth?: 'none' | 'kubernetes';
+  /** `--web-config-file`, loaded and validated at start: TLS, basic auth and headers, reloaded as it changes. */
+  readonly webConfig?: LoadedWebConfig;
 }
 
 export interface RunningExporter {
   readonly url: string;
-  readonly server: Server;
+  readonly server: WebServer;
   stop(): Promise<void>;
 }
 
@@ -217,20 +221,24 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
         });
 
   const authMetrics = authorize ? createAuthMetrics(registry) : undefined;
+  const kubernetesGuard =
+    authorize && authMetrics
+      ? createAuthGuard({
+          authorize,
+          logger,
+          openPaths: OPEN_PATHS,
+          onResult: (result, decision) => {
+            authMetrics.request(result);
+            if (decision?.kind === 'unavailable') authMetrics.reviewFailed(decision.review);
+          },
+        })
+      : undefined;
+  const web = config.webConfig === undefined ? undefined : createWebConfigRuntime({ initial: config.webConfig, registry, logger, now, basicAuthAllowed: authorize === undefined });
+  // The web configuration's headers and basic auth first, then Kubernetes authentication.
+  const guard: Koa.Middleware | undefined =
+    web && kubernetesGuard ? (ctx, next) => web.guard(ctx, () => kubernetesGuard(ctx, next)) : (web?.guard ?? kubernetesGuard);
   const app = createServerApp({
-    ...(authorize && authMetrics
-      ? {
-          guard: createAuthGuard({
-            authorize,
-            logger,
-            openPaths: OPEN_PATHS,
-            onResult: (result, decision) => {
-              authMetrics.request(result);
-              if (decision?.kind === 'unavailable') authMetrics.reviewFailed(decision.review);
-            },
-          }),
-        }
-      : {}),
+    ...(guard ? { guard } : {}),
     metrics: () => metrics.scrapeChunks(),
     metricsContentType: metrics.contentType,
     version: config.version,
@@ -255,9 +263,9 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   });
 
   // Listen first: /healthz answers at once, /readyz once the initial scan is complete.
-  let server: Server;
+  let server: WebServer;
   try {
-    server = await listen(app, config.listenAddress);
+    server = await listen(app, config.listenAddress, web?.tls);
   } catch (error) {
     // Nothing started but the identity workers: stop them, so the caller can report the error and exit.
     await identities.close();
@@ -267,7 +275,8 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   kubernetes?.start();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}/`;
+  const url = `${web?.tls ? 'https' : 'http'}://${host}:${address.port}/`;
+  web?.watch(server);
   logger.info({ url, directory, dryRun: config.dryRun }, 'checkpoint-exporter listening');
 
   let stopping: Promise<void> | undefined;
@@ -278,6 +287,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
       stopping ??= (async () => {
         const closed = closeServer(server);
         policyWatch?.close();
+        web?.close();
         await startup;
         await inventory.stop();
         await identities.close();

@@ -33,7 +33,7 @@ export async function serveBinary(args: readonly string[], options: { uid?: numb
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
-      const match = /"url":"(http:[^"]+)"/.exec(text);
+      const match = /"url":"(https?:[^"]+)"/.exec(text);
       if (match?.[1] !== undefined) {
         clearInterval(timer);
         resolve(match[1]);
