@@ -50,7 +50,9 @@ export function createContentTally(): ContentTally {
         case 'other':
           break;
       }
-      if (entry.type === 'file' && (RESTORE_ENTRIES as readonly string[]).includes(entry.name)) present.add(entry.name);
+      // A sparse-stored file is still a regular file once extracted (Go's archive/tar and GNU tar expand it).
+      const regular = entry.type === 'file' || entry.type === 'sparse';
+      if (regular && (RESTORE_ENTRIES as readonly string[]).includes(entry.name)) present.add(entry.name);
     },
     finish(fileSize, compression, decompressedBytes) {
       const named = memory + checkpointOther + rootfsDiff;

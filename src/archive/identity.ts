@@ -161,6 +161,7 @@ export function dumpBytesOf(fileName: string, entry: RequestedEntry | undefined)
     case 'read':
       return { ok: true, value: entry.bytes };
     case 'not-regular':
+      if (entry.type === 'sparse') return { ok: false, reason: `${fileName} is stored as a GNU sparse file, whose body is not read` };
       return { ok: false, reason: `${fileName} is not a regular file (tar type ${entry.type}, typeflag ${JSON.stringify(entry.typeflag)})` };
     case 'too-large':
       return { ok: false, reason: `${fileName} is ${entry.size} bytes, over the ${entry.limit}-byte limit` };

@@ -52,7 +52,8 @@ export function isZeroBlock(block: Uint8Array): boolean {
 export function parseNumericField(bytes: Uint8Array, what: string): Result<number> {
   const first = bytes[0] ?? 0;
   if (first & 0x80) {
-    if (first === 0xff) return { ok: false, reason: `${what} field is a negative base-256 number` };
+    // Two's complement: the bit below the marker is the sign (0xff for every small negative number).
+    if (first & 0x40) return { ok: false, reason: `${what} field is a negative base-256 number` };
     let value = first & 0x7f;
     for (const byte of bytes.subarray(1)) {
       value = value * 256 + byte;
@@ -135,11 +136,20 @@ export interface PaxOverrides {
   readonly path?: string;
   readonly linkPath?: string;
   readonly size?: number;
+  /**
+   * GNU tar's PAX sparse formats (0.1 and 1.0) keep the real name in GNU.sparse.name and put a made-up
+   * `GNUSparseFile.<pid>/<name>` in the header; every tar lister shows the real one.
+   */
+  readonly sparseName?: string;
+  /** Any GNU.sparse.* record: the body holds data islands (and for 1.0 the map), not the file's bytes in order. */
+  readonly sparse?: boolean;
 }
+
+const GNU_SPARSE_PREFIX = 'GNU.sparse.';
 
 /** Parses `<length> <key>=<value>\n` records; any malformed record fails the archive. */
 export function parsePaxRecords(body: Uint8Array): Result<PaxOverrides> {
-  const overrides: { path?: string; linkPath?: string; size?: number } = {};
+  const overrides: { -readonly [K in keyof PaxOverrides]: PaxOverrides[K] } = {};
   let position = 0;
   while (position < body.length) {
     // Trailing NUL padding after the last record is tolerated, as GNU tar does.
@@ -165,6 +175,9 @@ export function parsePaxRecords(body: Uint8Array): Result<PaxOverrides> {
     } else if (key === 'size') {
       if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) return { ok: false, reason: `PAX size ${JSON.stringify(value)} is not a size` };
       overrides.size = Number(value);
+    } else if (key.startsWith(GNU_SPARSE_PREFIX)) {
+      overrides.sparse = true;
+      if (key === 'GNU.sparse.name' && value !== '') overrides.sparseName = value;
     }
     position = end;
   }

@@ -25,7 +25,12 @@ export const MAX_TAR_HEADERS = 100_000;
 /** GNU long names and PAX headers carry paths; PATH_MAX is 4096, so anything far beyond is hostile. */
 export const MAX_METADATA_BODY_BYTES = 64 * 1024;
 
-export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+/**
+ * `sparse`: a regular file stored in a GNU sparse form (typeflag 'S', or PAX GNU.sparse.* records). Its
+ * body is the data islands without the holes (for PAX sparse 1.0 preceded by the map), so it is never
+ * read as the file's content; its size is those stored bytes, not the file's apparent size.
+ */
+export type TarEntryType = 'file' | 'sparse' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
 export interface TarEntry {
   /** Path inside the archive with a leading `./` and a trailing `/` dropped. */
@@ -89,6 +94,8 @@ function typeOf(typeflag: string, rawName: string): TarEntryType {
       return 'symlink';
     case '5':
       return 'directory';
+    case 'S':
+      return 'sparse';
     default:
       return 'other';
   }
@@ -225,10 +232,11 @@ export async function walkTar(
       }
     } else if (header.typeflag !== 'g') {
       // Global PAX headers ('g') set defaults such as charset or times; nothing in them moves bytes.
-      const rawName = pending.pax?.path ?? pending.longName ?? header.name;
+      const rawName = pending.pax?.sparseName ?? pending.pax?.path ?? pending.longName ?? header.name;
+      const type = typeOf(header.typeflag, rawName);
       const entry: TarEntry = {
         name: normalizeEntryName(rawName),
-        type: typeOf(header.typeflag, rawName),
+        type: type === 'file' && pending.pax?.sparse === true ? 'sparse' : type,
         typeflag: header.typeflag,
         size: bodySize,
         offset: bodyOffset,
