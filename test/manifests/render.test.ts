@@ -148,6 +148,21 @@ describe('components', () => {
     if (rendered !== undefined) expect(sortById(rendered)).toEqual(sortById(walked));
   });
 
+  it('kubernetes-auth adds the flag, the review rules and the reader roles, also to the base alone', async () => {
+    const { walked, rendered } = await renderOverlay({ resources: ['../manifests/base'], components: ['../manifests/components/kubernetes-auth'] });
+    expect(walked.map(identify).sort()).toEqual(
+      [
+        ...(await loadTarget('base')).map(identify),
+        'ClusterRole/checkpoint-exporter-metrics-reader',
+        'ClusterRole/checkpoint-exporter-api-reader',
+        'ClusterRoleBinding/checkpoint-exporter-metrics-reader',
+      ].sort(),
+    );
+    const container = (findObject(walked, 'DaemonSet', 'checkpoint-exporter') as unknown as IDaemonSet).spec?.template.spec?.containers[0];
+    expect(container?.args?.slice(-2)).toEqual(['--auth', 'kubernetes']);
+    if (rendered !== undefined) expect(sortById(rendered)).toEqual(sortById(walked));
+  });
+
   it('image coordinates change with an overlay images: entry, by tag or by digest', async () => {
     const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
     for (const [entry, expected] of [

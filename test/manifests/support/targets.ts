@@ -12,6 +12,7 @@ export const TARGETS = {
   base: 'base',
   monitoring: 'monitoring',
   dryRun: 'overlays/dry-run',
+  kubernetesAuth: 'overlays/kubernetes-auth',
   crd: 'crd',
   samples: 'samples',
 } as const;
