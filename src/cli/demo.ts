@@ -12,6 +12,7 @@ import { startExporter } from '../daemon/exporter.js';
 import { runLs } from './ls.js';
 import { parseListenAddress, type ListenAddress } from '../server/listen.js';
 import { readPackageVersion } from './version.js';
+import type { ExporterStatus } from '../server/status-page.js';
 
 const directory = resolve(process.argv[2] ?? 'demo-checkpoints');
 const chosenAddress = process.env['DEMO_LISTEN_ADDRESS'];
@@ -68,14 +69,18 @@ process.stdout.write(
   ].join('\n'),
 );
 
-// Show what the first retention run did, once it has run.
+// Show what the first retention run did, once it has run: from the deletions it recorded, not from the
+// plan in force (a later run that deletes nothing replaces that plan).
 for (;;) {
-  const plan = (await (await fetch(`${exporter.url}api/v1/plan`)).json()) as { lastRun: string | null; deletions: { file: string; detail: string }[] };
-  if (plan.lastRun !== null) {
-    const lines = plan.deletions.map((d) => `  ${d.file}\n    ${d.detail}`);
+  const status = (await (await fetch(`${exporter.url}api/v1/status`)).json()) as ExporterStatus;
+  const first = status.retention.firstRun;
+  if (first !== null) {
+    const deletions = status.retention.firstRunDeletions;
+    const lines = deletions.map((d) => `  ${d.file}\n    ${d.detail}`);
     process.stdout.write(
-      `The default policy keeps at most 10 archives per container; the first retention run deleted ${plan.deletions.length}:\n${lines.join('\n')}\n\n` +
-        `The directory now (the pinned archive stays, the unidentified archive and notes.txt are never touched):\n\n${await runLs({ directory, json: false })}\nPress Ctrl-C to stop.\n`,
+      `The default policy keeps at most 10 archives per container; the first retention run deleted ${deletions.length}:\n${lines.join('\n')}\n\n` +
+        `The directory now (the pinned archive stays, the unidentified archive and notes.txt are never touched):\n\n${await runLs({ directory, json: false })}\n` +
+        `The state at a glance: ${exporter.url}\nPress Ctrl-C to stop.\n`,
     );
     break;
   }

@@ -21,6 +21,7 @@ import { readDiskStats } from './disk-stats.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createPolicySources } from './policy-sources.js';
 import { createRetentionRunner } from './retention-runner.js';
+import { buildExporterStatus, isReady } from './exporter-status.js';
 import { DEFAULT_CHECKPOINT_DIRECTORY } from '../cli/options.js';
 import { streamArchives, streamPlan } from '../server/views.js';
 import { createHttpViewMetrics } from '../metrics/http-metrics.js';
@@ -82,6 +83,7 @@ const NO_KUBERNETES: OwnerLookup = () => ({ state: 'unknown', reason: 'no Kubern
 export async function startExporter(config: ExporterConfig): Promise<RunningExporter> {
   const { logger } = config;
   const now = (): number => Date.now();
+  const startedMs = now();
   const directory = config.checkpointDirectory;
   // 'full': plan everything again (a policy changed, a resync finished).
   // 'invalidObject': a policy object was refused, for a Warning Event once the API client exists.
@@ -243,7 +245,25 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     metricsContentType: metrics.contentType,
     version: config.version,
     logger,
-    ready: () => inventory.status().initialScanComplete,
+    ready: () => isReady(inventory.status()),
+    status: () =>
+      buildExporterStatus({
+        version: config.version,
+        nodeName: config.nodeName,
+        startedMs,
+        dryRun: config.dryRun,
+        inventory: () => inventory.status(),
+        history: () => runner.history(),
+        lastPlan: () => runner.lastPlan(),
+        policySources: () => policies.sources(),
+        lastReloadSuccessful: () => policies.configStatus().lastReloadSuccessful,
+        blockedReason: () => {
+          const allowed = policies.retentionAllowed();
+          return allowed.ok ? undefined : allowed.reason;
+        },
+        kubernetes: () => ({ configured: kubernetes !== undefined, apiUp: kubernetes?.healthy() ?? false }),
+        diskStats: () => readDiskStats(directory),
+      }),
     // Versions: the inventory's snapshot object stays the same until something changes; the plan in force with its run time.
     archives: {
       current: () => {

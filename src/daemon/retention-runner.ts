@@ -3,6 +3,7 @@ import type { ArchiveIdentity } from '../archive/types.js';
 import type { ArchiveIndex } from '../inventory/archive-index.js';
 import type { ArchiveRecord, InventoryStatus } from '../inventory/types.js';
 import type { RetentionMetrics } from '../metrics/retention-collector.js';
+import type { ExecutionResult } from '../retention/execute.js';
 import { usedPercent } from '../retention/plan-disk-pressure.js';
 import { planRetention } from '../retention/plan.js';
 import type { DiskStats, EffectiveLimit, OwnerLookup, PlannedDeletion, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
@@ -13,13 +14,19 @@ export const DEFAULT_SLICE_ARCHIVES = 2_000;
 export const DEFAULT_OWNER_REFRESH_MS = 60_000;
 
 export interface RetentionRunnerDeps {
-  readonly inventory: { index(): ArchiveIndex; status(): InventoryStatus };
+  readonly inventory: {
+    index(): ArchiveIndex;
+    status(): InventoryStatus;
+    /** Looks at these entries now, so the index no longer holds what was just unlinked. */
+    refresh?(fileNames: Iterable<string>): Promise<void>;
+  };
   policy(): RetentionPolicy;
   /** False until every policy source has been read once: planning on the defaults alone could delete what a cluster policy keeps. */
   policiesReady(): boolean;
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
   diskStats(): Promise<DiskStats>;
-  execute(plan: RetentionPlan): Promise<unknown>;
+  /** Carries out a plan's deletions; what it reports is recorded as the run's deletions. */
+  execute(plan: RetentionPlan): Promise<ExecutionResult | void>;
   readonly metrics: RetentionMetrics;
   readonly logger: Logger;
   now(): number;
@@ -39,6 +46,45 @@ export interface RetentionWork {
   readonly archivesPlanned: number;
 }
 
+/** One archive a run deleted (or, in a dry run, would have). */
+export interface DeletionRecord {
+  readonly fileName: string;
+  readonly namespace: string | undefined;
+  readonly pod: string | undefined;
+  readonly container: string | undefined;
+  readonly reason: string;
+  readonly detail: string;
+  readonly bytes: number;
+  readonly dryRun: boolean;
+  /** The run that deleted it: 1 is the first run since the exporter started. */
+  readonly run: number;
+  readonly atMs: number;
+}
+
+/** What one retention run did, from the executor's own outcomes (not from the plan in force, which later runs replace). */
+export interface RunRecord {
+  readonly number: number;
+  readonly kind: 'full' | 'scoped';
+  readonly startedMs: number;
+  readonly finishedMs: number;
+  readonly deleted: number;
+  readonly deletedBytes: number;
+  readonly skipped: number;
+  readonly failed: number;
+}
+
+export interface RetentionHistory {
+  readonly firstRun: RunRecord | undefined;
+  readonly lastRun: RunRecord | undefined;
+  /** The first run's deletions, kept whatever came after. */
+  readonly firstRunDeletions: readonly DeletionRecord[];
+  /** The latest deletions, newest last, at most RECENT_DELETIONS of them. */
+  readonly recentDeletions: readonly DeletionRecord[];
+}
+
+/** Deletions kept for the status view: enough to read what the last runs did, bounded whatever the rate. */
+export const RECENT_DELETIONS = 100;
+
 export interface RetentionRunner {
   /** Plan everything again (start, policy change, resync, directory re-attached); coalesced. */
   requestFull(): void;
@@ -51,6 +97,8 @@ export interface RetentionRunner {
   /** The plan in force: the latest plan of every namespace, plus the node-wide disk-pressure plan. */
   lastPlan(): RetentionPlan | undefined;
   lastRunMs(): number | undefined;
+  /** What the runs deleted: the first run, the last one and the latest deletions. */
+  history(): RetentionHistory;
   owners(): OwnerLookup | undefined;
   work(): RetentionWork;
   /** Stops accepting requests and waits for the run in flight (and its unlink) to finish. */
@@ -92,6 +140,70 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
   let unsatisfiableKeys = new Set<string>();
   let ownerTimer: NodeJS.Timeout | undefined;
   const work = { fullRuns: 0, scopedRuns: 0, planCalls: 0, archivesPlanned: 0 };
+  let runNumber = 0;
+  let current: { deleted: number; deletedBytes: number; skipped: number; failed: number } | undefined;
+  let firstRun: RunRecord | undefined;
+  let lastRun: RunRecord | undefined;
+  const firstRunDeletions: DeletionRecord[] = [];
+  let recentDeletions: DeletionRecord[] = [];
+
+  /**
+   * Executes a plan, records what was deleted, and makes the index reflect the unlinks before anything
+   * is planned again: otherwise the next plan, made before the watch events of these unlinks arrive,
+   * would see the files still there and pick them (or their neighbours) a second time.
+   */
+  const executeAndRecord = async (plan: RetentionPlan): Promise<void> => {
+    const result = await deps.execute(plan);
+    try {
+      await deps.inventory.refresh?.(plan.deletions.map((d) => d.fileName));
+    } catch (error) {
+      logger.warn({ err: error }, 'refreshing the inventory after deletions failed; the watch will catch up');
+    }
+    if (result === undefined) return;
+    const atMs = deps.now();
+    for (const outcome of result.outcomes) {
+      if (current !== undefined) {
+        if (outcome.outcome === 'skipped') current.skipped += 1;
+        if (outcome.outcome === 'failed') current.failed += 1;
+      }
+      if (outcome.outcome !== 'deleted' && outcome.outcome !== 'would_delete') continue;
+      const d = outcome.deletion;
+      const record: DeletionRecord = {
+        fileName: d.fileName,
+        namespace: d.identity?.namespace,
+        pod: d.identity?.pod,
+        container: d.identity?.container,
+        reason: d.reason,
+        detail: d.detail,
+        bytes: outcome.bytes,
+        dryRun: outcome.outcome === 'would_delete',
+        run: runNumber,
+        atMs,
+      };
+      if (current !== undefined) {
+        current.deleted += 1;
+        current.deletedBytes += outcome.bytes;
+      }
+      if (runNumber === 1) firstRunDeletions.push(record);
+      recentDeletions.push(record);
+    }
+    if (recentDeletions.length > 2 * RECENT_DELETIONS) recentDeletions = recentDeletions.slice(-RECENT_DELETIONS);
+  };
+
+  /** Runs one retention run, numbered and recorded. */
+  const recordedRun = async (kind: RunRecord['kind'], body: () => Promise<void>): Promise<void> => {
+    runNumber += 1;
+    const startedMs = deps.now();
+    current = { deleted: 0, deletedBytes: 0, skipped: 0, failed: 0 };
+    try {
+      await body();
+    } finally {
+      const record: RunRecord = { number: runNumber, kind, startedMs, finishedMs: deps.now(), ...current };
+      current = undefined;
+      firstRun ??= record;
+      lastRun = record;
+    }
+  };
 
   const reportUnsatisfiable = (): void => {
     // Logged once per change, not on every run, so a long-standing pin does not flood the log.
@@ -180,7 +292,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       }
       merged = undefined;
       for (const d of result.deletions) plannedFiles.add(d.fileName);
-      if (result.deletions.length > 0) await deps.execute(result);
+      if (result.deletions.length > 0) await executeAndRecord(result);
       batch = [];
       archives = [];
     };
@@ -232,7 +344,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
     const result = plan(archives, disk);
     nodePart = { deletions: result.deletions.filter((d) => d.reason === 'disk_pressure'), unsatisfiable: [], effectiveLimits: [], futureDated: [] };
     merged = undefined;
-    if (nodePart.deletions.length > 0) await deps.execute({ ...result, deletions: nodePart.deletions });
+    if (nodePart.deletions.length > 0) await executeAndRecord({ ...result, deletions: nodePart.deletions });
   };
 
   const fullRun = async (): Promise<void> => {
@@ -274,6 +386,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
         parts.clear();
         nodePart = EMPTY_PART;
         merged = undefined;
+        await recordedRun('full', async () => undefined);
         lastRunMs = deps.now();
         return;
       }
@@ -284,12 +397,12 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       if (fullRequested) {
         fullRequested = false;
         dirty.clear();
-        await fullRun();
+        await recordedRun('full', fullRun);
         deps.metrics.observeRun?.('full', (performance.now() - started) / 1000);
       } else {
         const namespaces = [...dirty];
         dirty.clear();
-        await scopedRun(namespaces);
+        await recordedRun('scoped', () => scopedRun(namespaces));
         deps.metrics.observeRun?.('scoped', (performance.now() - started) / 1000);
       }
     }
@@ -371,6 +484,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
       return merged;
     },
     lastRunMs: () => lastRunMs,
+    history: () => ({ firstRun, lastRun, firstRunDeletions, recentDeletions: recentDeletions.slice(-RECENT_DELETIONS) }),
     owners: () => owners,
     work: () => ({ ...work }),
     async stop() {

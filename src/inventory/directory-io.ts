@@ -6,12 +6,12 @@ function codeOf(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
 }
 
-function messageOf(error: unknown): string {
+export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /** ENOTDIR: a path component was replaced by a file, which for us is the same as gone. */
-function isGone(error: unknown): boolean {
+export function isGone(error: unknown): boolean {
   const code = codeOf(error);
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
@@ -26,7 +26,18 @@ export interface DirectoryIdentity {
  * stat, not lstat: the checkpoint directory itself may legitimately be a symlink to a larger disk.
  * Only its entries are held to lstat.
  */
-export type ProbeResult = { readonly ok: true; readonly value: DirectoryIdentity } | { readonly ok: false; readonly reason: string; readonly gone: boolean };
+export type ProbeResult =
+  | {
+      readonly ok: true;
+      readonly value: DirectoryIdentity;
+      /**
+       * The directory's mtime and ctime in nanoseconds: they change with every entry added, removed or
+       * renamed (and ctime with a chmod), so a stamp that moved while the watch reported nothing means
+       * events were lost.
+       */
+      readonly stamp: string;
+    }
+  | { readonly ok: false; readonly reason: string; readonly gone: boolean };
 
 /**
  * `gone` when the path does not lead to a directory; not gone when stat failed for another reason
@@ -34,9 +45,9 @@ export type ProbeResult = { readonly ok: true; readonly value: DirectoryIdentity
  */
 export async function probeDirectory(directory: string): Promise<ProbeResult> {
   try {
-    const stats = await stat(directory);
+    const stats = await stat(directory, { bigint: true });
     if (!stats.isDirectory()) return { ok: false, reason: 'exists but is not a directory', gone: true };
-    return { ok: true, value: { dev: stats.dev, ino: stats.ino } };
+    return { ok: true, value: { dev: Number(stats.dev), ino: Number(stats.ino) }, stamp: `${stats.mtimeNs}/${stats.ctimeNs}` };
   } catch (error) {
     return { ok: false, reason: isGone(error) ? 'does not exist' : messageOf(error), gone: isGone(error) };
   }

@@ -5,7 +5,8 @@ import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
 import type { ArchiveIndex } from './archive-index.js';
 import { buildSnapshot } from './build-snapshot.js';
 import { classifyEntry } from './classify-entry.js';
-import { listDirectory, lstatEntry, probeDirectory, type DirectoryIdentity, type ProbeResult } from './directory-io.js';
+import { readFileSync } from 'node:fs';
+import { isGone, listDirectory, lstatEntry, messageOf, probeDirectory, type DirectoryIdentity, type ProbeResult } from './directory-io.js';
 import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
 import { completeIdentify, observeEntry, type EntryState } from './entry-state.js';
 import { createChangeFeed } from './change-feed.js';
@@ -13,12 +14,39 @@ import { createFifoPump, createInFlight } from './in-flight.js';
 import { createInterner } from './interner.js';
 import { createInventoryModel } from './inventory-model.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
-import type { ArchiveRecord, InventoryChange, InventorySnapshot, InventoryStatus } from './types.js';
+import { RESYNC_REASONS, SCAN_OPERATIONS, type ArchiveRecord, type InventoryChange, type InventorySnapshot, type InventoryStatus, type ResyncReason, type ScanOperation } from './types.js';
 import { createWorkQueue } from './work-queue.js';
 
 export const DEFAULT_SETTLE_TIME_MS = 2_000;
 export const DEFAULT_RESYNC_INTERVAL_MS = 300_000;
-export const DEFAULT_DIRECTORY_POLL_INTERVAL_MS = 5_000;
+/**
+ * One stat of the directory per interval: it notices a directory replaced or gone, a missing one that
+ * appeared, and events the watch lost (the directory's mtime/ctime moved while no event came), so the
+ * inventory heals within seconds rather than at the next periodic resync.
+ */
+export const DEFAULT_DIRECTORY_POLL_INTERVAL_MS = 2_000;
+
+/** The kernel's default length of an inotify instance's queue, used when /proc cannot be read. */
+const DEFAULT_MAX_QUEUED_EVENTS = 16_384;
+
+/**
+ * An inotify queue holds at most `max_queued_events` events; past that the kernel drops events and
+ * queues one IN_Q_OVERFLOW, which libuv discards, so an overflow cannot be seen directly. But every
+ * event of a full queue is still read afterwards: an overflow implies at least that many events read
+ * in a short time. Half of it within one poll interval (a burst may straddle two) is taken as "events
+ * may have been lost" and answered with a rescan: at worst one readdir after a large burst.
+ */
+function overflowSuspicionThreshold(): number {
+  let limit = DEFAULT_MAX_QUEUED_EVENTS;
+  try {
+    // Read as the kernel does, when the watch is made: a later change of the setting does not apply to it.
+    const value = Number.parseInt(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim(), 10);
+    if (Number.isSafeInteger(value) && value > 0) limit = value;
+  } catch {
+    // Not Linux, or /proc unavailable: the kernel default.
+  }
+  return Math.max(1, Math.floor(limit / 2));
+}
 
 /**
  * Each identity read opens an archive and reads its tar headers. Four matches libuv's default
@@ -51,6 +79,8 @@ export interface InventoryDeps {
   readonly onArchiveSettled?: (record: ArchiveRecord) => void;
   /** Called after every completed resync. */
   readonly onResync?: () => void;
+  /** Events within one poll interval from which lost events are suspected (default: half the kernel's inotify queue length). */
+  readonly lostEventsThreshold?: number;
 }
 
 /** Work done, for tests that guard against doing it once per archive. */
@@ -71,6 +101,12 @@ export interface Inventory {
   subscribe(listener: (change: InventoryChange) => void): () => void;
   /** Full readdir + lstat of the directory, healing anything the watcher missed. */
   resync(): Promise<void>;
+  /**
+   * lstat these entries now and fold what is found into the index, without waiting for their watch
+   * events: after retention unlinks files, the next plan must not see them (a stale plan would pick
+   * the same files again).
+   */
+  refresh(fileNames: Iterable<string>): Promise<void>;
   /** Resolves once no lstat, scan or identity read is in flight (timers still armed do not count). */
   idle(): Promise<void>;
   work(): InventoryWork;
@@ -110,7 +146,13 @@ export function createInventory(deps: InventoryDeps): Inventory {
   let attaching: Promise<void> | undefined;
   let directoryPresent = false;
   let directoryReadable = true;
-  let absenceReported = false;
+  // Why the directory cannot be seen, as last reported; logged once per change of it.
+  let directoryProblem: string | undefined;
+  let reportedProblem: 'missing' | 'unreadable' | undefined;
+  // The directory's mtime/ctime at the last poll, and watch events since: a stamp that moved with no event is a lost event.
+  let lastStamp: string | undefined;
+  let eventsSincePoll = 0;
+  let lostEventsThreshold = deps.lostEventsThreshold;
   let initialScanDone = false;
   const initialWaiting = new Set<string>();
   let lastScanTimestampMs: number | undefined;
@@ -124,7 +166,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const observing = new Map<string, Promise<void>>();
   const observeAgain = new Set<string>();
   let snapshotBuilds = 0;
-  const scanErrors = { readdir: 0, lstat: 0 };
+  const scanErrors = Object.fromEntries(SCAN_OPERATIONS.map((operation) => [operation, 0])) as Record<ScanOperation, number>;
+  const resyncs = Object.fromEntries(RESYNC_REASONS.map((reason) => [reason, 0])) as Record<ResyncReason, number>;
   // Names shared by many archives (namespaces, pods, containers) are kept once.
   const interner = createInterner();
 
@@ -321,16 +364,39 @@ export function createInventory(deps: InventoryDeps): Inventory {
     }, pollIntervalMs);
   }
 
-  async function checkWatchedDirectory(): Promise<void> {
+  /**
+   * The poll while watching: the directory is still the one watched, it can be listed, and no event
+   * was lost since the last poll. Anything else rescans now.
+   */
+  async function checkWatchedDirectory(forced?: ResyncReason): Promise<void> {
     const checkEpoch = epoch;
+    const events = eventsSincePoll;
+    eventsSincePoll = 0;
     const probe = await probeDirectory(directory);
     if (epoch !== checkEpoch || phase !== 'watching') return;
-    if (isWatchedDirectory(probe) || unreadable(probe)) {
+    if (unreadable(probe)) {
       armPoll();
       return;
     }
-    detach(probe.ok ? 'replaced by another directory' : probe.reason);
-    await tryAttach();
+    if (!isWatchedDirectory(probe)) {
+      detach(probe.ok ? 'replaced by another directory' : probe.reason);
+      await tryAttach();
+      return;
+    }
+    const stamp = probe.ok ? probe.stamp : undefined;
+    const moved = lastStamp !== undefined && stamp !== lastStamp;
+    lastStamp = stamp;
+    const reason: ResyncReason | undefined = forced ?? (!directoryReadable
+      ? 'unreadable_retry'
+      : events >= (lostEventsThreshold ??= overflowSuspicionThreshold())
+        ? 'events_lost'
+        : moved && events === 0
+          ? 'unreported_change'
+          : undefined);
+    if (reason === 'events_lost') logger.info({ directory, events }, 'a burst of directory events may have overflowed the kernel queue; rescanning');
+    if (reason === 'unreported_change') logger.warn({ directory }, 'the checkpoint directory changed without a watch event (events lost); rescanning');
+    if (reason !== undefined) await scanNow(reason);
+    if (epoch === checkEpoch && phase === 'watching') armPoll();
   }
 
   function isWatchedDirectory(probe: ProbeResult): boolean {
@@ -340,22 +406,50 @@ export function createInventory(deps: InventoryDeps): Inventory {
   /** The directory could not be looked at (EACCES, EIO): keep the last known inventory and say so. */
   function unreadable(probe: ProbeResult): boolean {
     if (probe.ok || probe.gone) return false;
-    scanErrors.readdir += 1;
-    if (directoryReadable) logger.warn({ directory, reason: probe.reason }, 'cannot stat checkpoint directory; keeping what was known');
-    directoryReadable = false;
-    changed();
+    markUnreadable('stat', `cannot stat it: ${probe.reason}`);
     return true;
+  }
+
+  /** Counts the failure and, once per change of cause, logs why the directory cannot be seen; what was known stays. */
+  function markUnreadable(operation: ScanOperation, problem: string): void {
+    scanErrors[operation] += 1;
+    const changedCause = directoryReadable || directoryProblem !== problem;
+    directoryReadable = false;
+    directoryProblem = problem;
+    if (changedCause) {
+      logger.error(
+        { directory, reason: problem },
+        `checkpoint directory exists but cannot be read (${problem}): nothing in it is measured or deleted until it can; retrying every ${pollIntervalMs / 1000}s`,
+      );
+      reportedProblem = 'unreadable';
+      changed(true);
+    }
+  }
+
+  function markReadable(): void {
+    if (!directoryReadable || reportedProblem !== undefined) {
+      logger.info({ directory }, reportedProblem === 'missing' ? 'checkpoint directory appeared; watching it' : 'checkpoint directory readable again');
+    }
+    directoryReadable = true;
+    directoryProblem = undefined;
+    reportedProblem = undefined;
+  }
+
+  /** Nothing is seen, for a reason that is not "unreadable": nothing is left for the initial scan to wait for. */
+  function nothingToWaitFor(): void {
+    initialScanDone = true;
+    initialWaiting.clear();
+    changed(true);
   }
 
   function reportAbsent(reason: string): void {
     directoryPresent = false;
-    // Nothing is present, so nothing is left for the initial scan to wait for.
-    initialScanDone = true;
-    initialWaiting.clear();
-    changed(true);
-    if (!absenceReported) {
-      logger.warn({ directory, reason }, 'checkpoint directory unavailable; waiting for it to appear');
-      absenceReported = true;
+    directoryReadable = true;
+    directoryProblem = reason;
+    nothingToWaitFor();
+    if (reportedProblem !== 'missing') {
+      logger.warn({ directory, reason }, 'checkpoint directory does not exist; waiting for it to appear');
+      reportedProblem = 'missing';
     }
   }
 
@@ -367,6 +461,22 @@ export function createInventory(deps: InventoryDeps): Inventory {
     closeWatcher();
     model.clear();
     reportAbsent(reason);
+    armPoll();
+  }
+
+  /**
+   * The directory is there but cannot be watched (EACCES on inotify_add_watch, no watch left): nothing
+   * in it can be seen, so nothing is held. The poll tries again.
+   */
+  function detachUnreadable(operation: ScanOperation, problem: string): void {
+    epoch += 1;
+    phase = 'waiting';
+    clearTimers();
+    closeWatcher();
+    model.clear();
+    directoryPresent = true;
+    markUnreadable(operation, problem);
+    nothingToWaitFor();
     armPoll();
   }
 
@@ -389,7 +499,13 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const probe = await probeDirectory(directory);
     if (phase !== 'waiting') return;
     if (!probe.ok) {
-      reportAbsent(probe.reason);
+      if (probe.gone) reportAbsent(probe.reason);
+      else {
+        // What is there is unknown (a parent cannot be searched, EIO): not missing, unreadable.
+        directoryPresent = false;
+        markUnreadable('stat', `cannot stat it: ${probe.reason}`);
+        nothingToWaitFor();
+      }
       armPoll();
       return;
     }
@@ -406,10 +522,9 @@ export function createInventory(deps: InventoryDeps): Inventory {
     model.clear();
     interner.reset();
     directoryPresent = true;
-    directoryReadable = true;
+    lastStamp = probe.stamp;
+    eventsSincePoll = 0;
     changed(true);
-    if (absenceReported) logger.info({ directory }, 'checkpoint directory appeared; watching it');
-    absenceReported = false;
     if (watch !== undefined) {
       try {
         const live = await watch(directory, eventsFor(startedEpoch));
@@ -419,11 +534,13 @@ export function createInventory(deps: InventoryDeps): Inventory {
         }
         watcher = live;
       } catch (error) {
-        detach(error instanceof Error ? error.message : String(error));
+        if (epoch !== startedEpoch) return;
+        if (isGone(error)) detach(messageOf(error));
+        else detachUnreadable('watch', `cannot watch it: ${messageOf(error)}`);
         return;
       }
     }
-    await fullScan(startedEpoch);
+    await fullScan(startedEpoch, 'initial');
     if (epoch !== startedEpoch) return;
     armResync();
     armPoll();
@@ -433,26 +550,29 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const current = (): boolean => epoch === watchEpoch && phase === 'watching';
     return {
       entryChanged(fileName) {
-        if (current()) void observe(fileName);
+        if (!current()) return;
+        eventsSincePoll += 1;
+        void observe(fileName);
       },
       directoryChanged() {
-        // The directory itself was moved or removed (or the kernel dropped events): check it now, not at the next poll.
-        if (current()) void track(checkWatchedDirectory().then(() => (current() ? scanNow() : undefined)));
+        // The directory itself was moved, removed or chmod'ed: check it now, not at the next poll.
+        if (current()) void track(checkWatchedDirectory('directory_event'));
       },
       error(error) {
         logger.warn({ err: error }, 'checkpoint directory watch failed; checking the directory and rescanning');
-        if (current()) void track(checkWatchedDirectory().then(() => (current() ? scanNow() : undefined)));
+        if (current()) void track(checkWatchedDirectory('directory_event'));
       },
     };
   }
 
-  async function scanNow(): Promise<void> {
-    if ((await fullScan(epoch)) === 'detached') await tryAttach();
+  async function scanNow(reason: ResyncReason): Promise<void> {
+    if ((await fullScan(epoch, reason)) === 'detached') await tryAttach();
   }
 
   /** readdir + lstat of every entry, plus an lstat of every entry we hold that readdir no longer lists. */
-  async function fullScan(scanEpoch: number): Promise<'scanned' | 'detached' | 'abandoned'> {
+  async function fullScan(scanEpoch: number, reason: ResyncReason): Promise<'scanned' | 'detached' | 'abandoned'> {
     const startedMs = now();
+    resyncs[reason] += 1;
     // Start the pools afresh at every scan, so names of containers long gone do not pile up.
     interner.reset();
     const probe = await probeDirectory(directory);
@@ -467,17 +587,13 @@ export function createInventory(deps: InventoryDeps): Inventory {
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!listing.ok) {
       if (!listing.reason.gone) {
-        scanErrors.readdir += 1;
-        if (directoryReadable) logger.warn({ directory, reason: listing.reason.message }, 'cannot list checkpoint directory; keeping what was known');
-        directoryReadable = false;
-        changed();
+        markUnreadable('readdir', `cannot list it: ${listing.reason.message}`);
         return 'abandoned';
       }
       detach(listing.reason.message);
       return 'detached';
     }
-    if (!directoryReadable) logger.info({ directory }, 'checkpoint directory readable again');
-    directoryReadable = true;
+    markReadable();
     const names = new Set(listing.value);
     // Entries readdir no longer lists are lstat'ed rather than dropped: one may have been created after readdir ran.
     for (const fileName of model.names()) names.add(fileName);
@@ -503,7 +619,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   async function resync(): Promise<void> {
     if (phase === 'stopped') return;
     if (phase === 'waiting') await tryAttach();
-    else if ((await fullScan(epoch)) === 'detached') await tryAttach();
+    else if ((await fullScan(epoch, 'periodic')) === 'detached') await tryAttach();
     else if (currentPhase() === 'watching') armResync();
     // phase is reassigned across the awaits above; read it afresh.
     if (currentPhase() === 'stopped' || deps.onResync === undefined) return;
@@ -563,6 +679,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       directoryPresent,
       directoryIdentity: directoryPresent ? watchedDirectory : undefined,
       directoryReadable,
+      directoryProblem,
       initialScanComplete: initialScanComplete(),
       archives: model.index.size,
       identifiedBytes: model.identifiedBytes,
@@ -574,9 +691,16 @@ export function createInventory(deps: InventoryDeps): Inventory {
       lastScanTimestampMs,
       lastScanDurationSeconds,
       scanErrors: { ...scanErrors },
+      resyncs: { ...resyncs },
     }),
     subscribe: (listener) => feed.subscribe(listener),
     resync: () => track(resync()),
+    async refresh(fileNames) {
+      if (phase !== 'watching') return;
+      const runs: Promise<void>[] = [];
+      for (const fileName of fileNames) runs.push(observe(fileName));
+      await Promise.all(runs);
+    },
     idle,
     work: () => ({ snapshotBuilds, changeBatches: feed.batches() }),
   };

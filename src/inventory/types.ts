@@ -55,13 +55,33 @@ export interface InventorySnapshot {
   readonly lastScanDurationSeconds: number | undefined;
 }
 
+/**
+ * Why a full scan (readdir + lstat of every entry) ran: `initial` when the directory was attached,
+ * `periodic` by the resync interval, `events_lost` after a burst of events large enough to have
+ * overflowed the kernel's inotify queue (whose overflow event libuv drops), `unreported_change` when
+ * the directory's mtime/ctime moved while the watch reported nothing, `directory_event` when the watch
+ * reported the directory itself (moved, chmod) or failed, `unreadable_retry` while the directory
+ * cannot be listed.
+ */
+export const RESYNC_REASONS = ['initial', 'periodic', 'events_lost', 'unreported_change', 'directory_event', 'unreadable_retry'] as const;
+export type ResyncReason = (typeof RESYNC_REASONS)[number];
+
+/** Operations on the directory and its entries that can fail, counted in checkpoint_scan_errors_total. */
+export const SCAN_OPERATIONS = ['stat', 'watch', 'readdir', 'lstat'] as const;
+export type ScanOperation = (typeof SCAN_OPERATIONS)[number];
+
 /** Directory-wide figures, read in O(1) without building a snapshot. */
 export interface InventoryStatus {
   readonly directory: string;
   readonly directoryPresent: boolean;
   readonly directoryIdentity: { readonly dev: number; readonly ino: number } | undefined;
-  /** The directory can be listed; false while readdir or lstat of it fails (the last known inventory is kept). */
+  /**
+   * The directory can be seen: false while stat, watching or listing it fails (EACCES, EIO, no inotify
+   * watch left). A missing directory is not unreadable: it is absent.
+   */
   readonly directoryReadable: boolean;
+  /** Why the directory cannot be seen (missing or unreadable), in the words of the error; undefined while it can. */
+  readonly directoryProblem: string | undefined;
   readonly initialScanComplete: boolean;
   readonly archives: number;
   readonly identifiedBytes: number;
@@ -72,8 +92,10 @@ export interface InventoryStatus {
   readonly pendingArchives: number;
   readonly lastScanTimestampMs: number | undefined;
   readonly lastScanDurationSeconds: number | undefined;
-  /** Failed readdirs of the directory and lstats of its entries since start. */
-  readonly scanErrors: { readonly readdir: number; readonly lstat: number };
+  /** Failed stats, watches and readdirs of the directory and lstats of its entries since start. */
+  readonly scanErrors: Readonly<Record<ScanOperation, number>>;
+  /** Full scans since start, by reason. */
+  readonly resyncs: Readonly<Record<ResyncReason, number>>;
 }
 
 /** What changed in one batch of directory events, delivered once per batch. */

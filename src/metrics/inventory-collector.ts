@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { InventoryStatus } from '../inventory/types.js';
+import { RESYNC_REASONS, SCAN_OPERATIONS, type InventoryStatus } from '../inventory/types.js';
 import { safeCollect, type CollectorStatus } from './collector.js';
 import type { ExporterView } from './exporter-view.js';
 
@@ -36,15 +36,15 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
   scalar('checkpoint_unrecognized_files', 'Files in the checkpoint directory that are neither archives nor pins.', (s) => s.unrecognizedFiles);
   scalar('checkpoint_unrecognized_file_bytes', 'Bytes of unrecognized files in the checkpoint directory.', (s) => s.unrecognizedBytes);
   scalar('checkpoint_pending_archives', 'Archive-named files still being written (not settled yet).', (s) => s.pendingArchives);
-  scalar('checkpoint_directory_present', '1 when the checkpoint directory exists.', (s) => (s.directoryPresent ? 1 : 0));
+  scalar('checkpoint_directory_present', '1 when the checkpoint directory exists (0 when it is missing, or when even a stat of it fails).', (s) => (s.directoryPresent ? 1 : 0));
   scalar(
     'checkpoint_directory_readable',
-    '1 when the checkpoint directory could be listed at the last scan; 0 while listing fails (the last known inventory is kept).',
+    '1 while the checkpoint directory can be stat-ed, watched and listed; 0 while one of them fails (EACCES, EIO, no inotify watch left): nothing new is seen or deleted. 0 too while it is missing.',
     (s) => (s.directoryPresent && s.directoryReadable ? 1 : 0),
   );
   const scanErrors: Counter<'operation'> = new Counter({
     name: 'checkpoint_scan_errors_total',
-    help: 'Failed readdirs of the checkpoint directory and lstats of its entries; the last known inventory is kept meanwhile.',
+    help: 'Failed stats, watches and readdirs of the checkpoint directory and lstats of its entries; the last known inventory is kept meanwhile.',
     labelNames: ['operation'],
     registers: [registry],
     collect: safeCollect(
@@ -54,8 +54,23 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
         // Emptied first, so a read that fails leaves the family out rather than last scrape's values.
         scanErrors.reset();
         const errors = view.status().scanErrors;
-        scanErrors.inc({ operation: 'readdir' }, errors.readdir);
-        scanErrors.inc({ operation: 'lstat' }, errors.lstat);
+        for (const operation of SCAN_OPERATIONS) scanErrors.inc({ operation }, errors[operation]);
+      },
+      timer,
+    ),
+  });
+  const resyncs: Counter<'reason'> = new Counter({
+    name: 'checkpoint_inventory_resyncs_total',
+    help: 'Full scans of the checkpoint directory by reason: initial, periodic, events_lost (a burst that may have overflowed the inotify queue), unreported_change (the directory changed with no event), directory_event, unreadable_retry.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect: safeCollect(
+      'checkpoint_inventory_resyncs_total',
+      logger,
+      () => {
+        resyncs.reset();
+        const counts = view.status().resyncs;
+        for (const reason of RESYNC_REASONS) resyncs.inc({ reason }, counts[reason]);
       },
       timer,
     ),

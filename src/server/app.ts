@@ -3,6 +3,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { createJsonViews, type JsonViewOptions, type ViewSource } from './json-views.js';
+import { renderStatusPage, type ExporterStatus } from './status-page.js';
 
 /** Read-only views the HTTP server publishes; all computed per request. */
 export interface ServerDeps {
@@ -17,30 +18,25 @@ export interface ServerDeps {
   readonly archives: ViewSource;
   policy(): unknown;
   readonly plan: ViewSource;
+  /** The state at a glance: `/api/v1/status` as JSON, `/` as HTML. */
+  status(): Promise<ExporterStatus>;
   /** The cap on JSON views streaming at once (default MAX_VIEW_STREAMS) and what they report. */
   readonly views?: JsonViewOptions;
   /** Runs before every route (e.g. the `--auth kubernetes` guard); the probes' openness is its own business. */
   readonly guard?: Koa.Middleware;
 }
 
-const LINKS: ReadonlyArray<readonly [string, string]> = [
-  ['/metrics', 'Metrics'],
-  ['/api/v1/archives', 'Archives (JSON)'],
-  ['/api/v1/policy', 'Effective retention policy (JSON)'],
-  ['/api/v1/plan', 'Last retention plan (JSON)'],
-  ['/healthz', 'Liveness'],
-  ['/readyz', 'Readiness'],
-];
-
 export function createServerApp(deps: ServerDeps): Koa {
   const app = new Koa();
   const router = new Router();
   const views = createJsonViews({ archives: deps.archives, plan: deps.plan }, deps.views);
 
-  router.get('/', (ctx) => {
+  router.get('/', async (ctx) => {
     ctx.type = 'html';
-    const items = LINKS.map(([href, label]) => `<li><a href="${href}">${label}</a></li>`).join('');
-    ctx.body = `<!doctype html><html><head><title>checkpoint-exporter</title></head><body><h1>checkpoint-exporter</h1><p>Version ${escapeHtml(deps.version)}</p><ul>${items}</ul></body></html>`;
+    ctx.body = renderStatusPage(await deps.status());
+  });
+  router.get('/api/v1/status', async (ctx) => {
+    ctx.body = await deps.status();
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = deps.metricsContentType;
@@ -76,8 +72,4 @@ export function createServerApp(deps: ServerDeps): Koa {
   });
   app.use(router.routes());
   return app;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -53,6 +53,21 @@ function runDemo(env: Record<string, string>): Promise<{ code: number | null; st
 }
 
 describe('npm run demo (built script)', () => {
+  it('says truly what the first retention run deleted, and no run plans a file another run already deleted', async () => {
+    const result = await runDemo({ DEMO_LISTEN_ADDRESS: '127.0.0.1:0' });
+    expect(result.running).toBe(true);
+    // The demo's over-limit container holds 13 archives (one pinned) against the default limit of 10.
+    const said = /the first retention run deleted (\d+):\n((?: {2}\S+\n {4}.*\n)*)/.exec(result.stdout);
+    expect(said).not.toBeNull();
+    const listed = [...(said?.[2] ?? '').matchAll(/^ {2}(\S+\.tar)$/gm)].map((m) => m[1]);
+    const logLines = result.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string; file?: string });
+    const deleted = logLines.filter((line) => line.msg === 'retention: deleted archive').map((line) => line.file);
+    expect(Number(said?.[1])).toBe(3);
+    expect(listed.sort()).toEqual([...deleted].sort());
+    expect(deleted).toHaveLength(3);
+    expect(logLines.filter((line) => line.msg.includes('already gone'))).toEqual([]);
+  });
+
   it('falls back to a free port when its default port is taken, and runs', async () => {
     const result = await runDemo({});
     expect(result.stdout).toContain('Port 9873 is in use; the demo listens on a free port instead.');

@@ -48,6 +48,7 @@ export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly Unre
     directoryPresent: true,
     directoryIdentity: { dev: 1, ino: 2 },
     directoryReadable: true,
+    directoryProblem: undefined,
     initialScanComplete: true,
     archives: index.size,
     identifiedBytes,
@@ -58,7 +59,8 @@ export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly Unre
     pendingArchives: 0,
     lastScanTimestampMs: Date.parse('2026-01-01T00:00:00Z'),
     lastScanDurationSeconds: 0.25,
-    scanErrors: { readdir: 0, lstat: 0 },
+    scanErrors: { stat: 0, watch: 0, readdir: 0, lstat: 0 },
+    resyncs: { initial: 1, periodic: 0, events_lost: 0, unreported_change: 0, directory_event: 0, unreadable_retry: 0 },
   };
   return { ...status, ...overrides };
 }

@@ -324,3 +324,76 @@ describe('retention runner', () => {
     expect(executed).toEqual([]);
   });
 });
+
+describe('retention runner: one plan per change, and a record of what each run deleted', () => {
+  /**
+   * The inventory learns of an unlink from its watch, some time after the executor returns. A runner
+   * that plans again before that sees the deleted files still there; it must refresh them first.
+   */
+  function lagging(list: ArchiveRecord[]) {
+    const index = indexOf(list);
+    const onDisk = new Set(list.map((r) => r.fileName));
+    const refreshed: string[][] = [];
+    const executed: RetentionPlan[] = [];
+    const deps: RetentionRunnerDeps = {
+      inventory: {
+        index: () => index,
+        status: () => inventoryStatus(index),
+        refresh: async (fileNames) => {
+          const names = [...fileNames];
+          refreshed.push(names);
+          for (const name of names) {
+            const record = list.find((r) => r.fileName === name);
+            if (record !== undefined && !onDisk.has(name)) index.remove(record);
+          }
+        },
+      },
+      policy: () => defaultRetentionPolicy(),
+      policiesReady: () => true,
+      resolveOwners: async () => unknownOwners,
+      diskStats: async () => ({ sizeBytes: 1e9, freeBytes: 9e8, availBytes: 9e8 }),
+      execute: async (plan) => {
+        executed.push(plan);
+        const outcomes = plan.deletions.map((deletion) => {
+          const existed = onDisk.delete(deletion.fileName);
+          return existed ? { deletion, outcome: 'deleted' as const, bytes: deletion.fingerprint.size } : { deletion, outcome: 'skipped' as const, reason: 'already gone' };
+        });
+        const deleted = outcomes.filter((o) => o.outcome === 'deleted').length;
+        return { dryRun: false, outcomes, deleted, wouldDelete: 0, skipped: outcomes.length - deleted, failed: 0, bytes: deleted * 10 };
+      },
+      metrics: { observer: { onDeleted: () => undefined, onError: () => undefined }, recordError: () => undefined },
+      logger: pino({ level: 'silent' }),
+      now: () => NOW,
+      ownerRefreshMs: 0,
+    };
+    return { instance: createRetentionRunner(deps), executed, refreshed, index };
+  }
+
+  it('refreshes the unlinked files before planning again, so a later run never plans them a second time', async () => {
+    const list = archivesOf(web, 13);
+    const { instance, executed, refreshed, index } = lagging(list);
+    await instance.trigger();
+    const oldest = list.slice(0, 3).map((r) => r.fileName).sort();
+    expect(executed.map(fileNames)).toEqual([oldest]);
+    expect(refreshed.map((names) => [...names].sort())).toEqual([oldest]);
+    expect(index.size).toBe(DEFAULT_LIMIT);
+    // The watch events of those unlinks arrive: the namespace is planned again, and nothing is left to delete.
+    instance.namespacesChanged([web.namespace]);
+    await instance.settled();
+    expect(executed).toHaveLength(1);
+  });
+
+  it('keeps the first run and its deletions, whatever later runs do', async () => {
+    const list = archivesOf(web, 12);
+    const { instance } = lagging(list);
+    expect(instance.history()).toMatchObject({ firstRun: undefined, lastRun: undefined, firstRunDeletions: [], recentDeletions: [] });
+    await instance.trigger();
+    await instance.trigger();
+    const history = instance.history();
+    expect(history.firstRun).toMatchObject({ number: 1, kind: 'full', deleted: 2, deletedBytes: 20, skipped: 0, failed: 0 });
+    expect(history.lastRun).toMatchObject({ number: 2, kind: 'full', deleted: 0 });
+    expect(history.firstRunDeletions.map((d) => d.fileName).sort()).toEqual(list.slice(0, 2).map((r) => r.fileName).sort());
+    expect(history.firstRunDeletions.every((d) => d.run === 1 && d.reason === 'count' && !d.dryRun && d.namespace === web.namespace)).toBe(true);
+    expect(history.recentDeletions).toHaveLength(2);
+  });
+});

@@ -5,6 +5,7 @@ import { Gauge, Registry } from 'prom-client';
 import { createServerApp } from '../../../src/server/app.js';
 import { closeServer, listen, parseListenAddress } from '../../../src/server/listen.js';
 import { createCapturingLogger } from '../inventory/fixtures.js';
+import { sampleStatus } from '../../support/exporter-status.js';
 
 describe('parseListenAddress', () => {
   it.each([
@@ -53,6 +54,7 @@ describe('HTTP server', () => {
       // A new serializer is a new version of the view.
       archives: { current: () => ({ key: [archives], serialize: archives }) },
       policy: () => ({ effective: { global: { maxCheckpointsPerContainer: 10 } } }),
+      status: async () => sampleStatus({ directory: { state: 'unreadable', problem: 'cannot watch it: EACCES: permission denied' } }),
       plan: { current: () => ({ key: [], serialize: () => chunked('{"deletions":[', ']', ',"unsatisfiable":[]}') }) },
     });
     server = await listen(app, { host: '127.0.0.1', port: 0 });
@@ -98,7 +100,20 @@ describe('HTTP server', () => {
     expect(await plan.json()).toEqual({ deletions: [], unsatisfiable: [] });
     const page = await (await fetch(`${base}/`)).text();
     expect(page).toContain('1.2.3');
-    for (const path of ['/metrics', '/api/v1/archives', '/api/v1/policy', '/api/v1/plan', '/healthz', '/readyz']) expect(page).toContain(`href="${path}"`);
+    for (const path of ['/metrics', '/api/v1/status', '/api/v1/archives', '/api/v1/policy', '/api/v1/plan', '/healthz', '/readyz']) expect(page).toContain(`href="${path}"`);
+  });
+
+  it('serves the state at a glance: /api/v1/status as JSON and the same facts on the landing page', async () => {
+    const status = (await (await fetch(`${base}/api/v1/status`)).json()) as ReturnType<typeof sampleStatus>;
+    expect(status.directory).toMatchObject({ state: 'unreadable', problem: 'cannot watch it: EACCES: permission denied' });
+    const page = await (await fetch(`${base}/`)).text();
+    expect(page).not.toContain('<script');
+    expect(page).toMatch(/class="bad">.*UNREADABLE.*EACCES: permission denied/);
+    expect(page).toContain('12 identified (3.0 MiB), 1 unidentified (1.0 KiB)');
+    expect(page).toContain('file policy.yaml (document 1)');
+    expect(page).toContain('#1 (full) at 2026-12-01T00:00:06.100Z: deleted 1 (2.0 KiB)');
+    expect(page).toContain('checkpoint-web_shop-app-2026-11-30T00:00:00Z.tar');
+    expect(page).toContain('Kubernetes API</th><td>not configured');
   });
 
   it('sends the first chunk of a view before the rest is produced', async () => {

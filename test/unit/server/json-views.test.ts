@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sampleStatus } from '../../support/exporter-status.js';
 import { createServerApp } from '../../../src/server/app.js';
 import { createSharedView, MAX_VIEW_STREAMS, VIEW_RETRY_AFTER_SECONDS, type ViewSource } from '../../../src/server/json-views.js';
 import { closeServer, listen } from '../../../src/server/listen.js';
@@ -65,6 +66,7 @@ async function serve(archives: ViewSource): Promise<Served> {
     ready: () => true,
     archives,
     policy: () => ({}),
+    status: async () => sampleStatus(),
     plan: { current: () => ({ key: [], serialize: async function* () { yield '{"deletions":[],"unsatisfiable":[]}\n'; } }) },
     views: { observer: { serialized: (view) => observed.serialized.push(view), rejected: (view) => observed.rejected.push(view) } },
   });
