@@ -212,9 +212,25 @@ export function bufferByteSource(bytes: Uint8Array): ByteSource {
 }
 
 export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === undefined ? error.message : `${code}: ${error.message}`;
+  // Not `instanceof Error`: an error from another realm (a vm context, a worker's structured clone) is not one.
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
+    const { message, code } = error as { message: string; code?: unknown };
+    // Node's system errors already start with their code (`EACCES: permission denied, open …`).
+    return typeof code !== 'string' || message.startsWith(`${code}:`) ? message : `${code}: ${message}`;
   }
   return String(error);
+}
+
+/**
+ * The errno code (`EACCES`, `EIO`) when an unidentified reason says the file itself could not be
+ * opened, stat'ed or read, as readFailure words it (`cannot open <path>: EACCES: …`); undefined for a
+ * reason about the archive's content (no identity annotations, a missing spec.dump). `fileName` is
+ * the archive's base name, which ends the path in the reason.
+ */
+export function readFailureCode(reason: string, fileName: string): string | undefined {
+  if (!/^cannot (?:open|stat|read) /.test(reason)) return undefined;
+  const marker = `${fileName}: `;
+  const at = reason.lastIndexOf(marker);
+  if (at < 0) return undefined;
+  return /^(E[A-Z0-9]+):/.exec(reason.slice(at + marker.length))?.[1];
 }

@@ -6,6 +6,7 @@ import { describeArchives } from '../server/views.js';
 import { assertReadableDirectory } from './directory.js';
 import { RuntimeFailure } from './errors.js';
 import { isStructured, renderData, renderingOf, type OutputFormat } from './output.js';
+import { checkReadable, findUnreadable, unreadableFields, warnOnStderr } from './unreadable.js';
 
 /** `-o` formats of `ls`: `wide` adds each container's composition, unrestorable archives and raw times; `json` and `yaml` the archives API view. */
 export type LsOutput = OutputFormat;
@@ -16,15 +17,23 @@ export interface LsOptions {
   readonly json?: boolean;
   readonly output?: LsOutput;
   readonly nowMs?: number;
+  /** Where the one-line warning about archives that could not be read goes (default stderr). */
+  readonly warn?: (line: string) => void;
 }
 
-/** `ls`: a missing or unreadable directory is an error (exit 3) naming the path, never an empty list. */
+/**
+ * `ls`: a missing or unreadable directory is an error (exit 3) naming the path, never an empty list;
+ * so are archives none of which can be read. Some unreadable among readable ones: the list, and one
+ * warning line.
+ */
 export async function runLs(opts: LsOptions): Promise<string> {
   await assertReadableDirectory(opts.directory);
   const snapshot = await scanCheckpointDirectory(opts.directory);
   if (!snapshot.directoryPresent) throw new RuntimeFailure(`cannot read checkpoint directory ${opts.directory}: no such file or directory`);
+  const unreadable = findUnreadable(snapshot);
+  checkReadable(unreadable, opts.directory, opts.warn ?? warnOnStderr);
   const rendering = renderingOf(opts);
-  if (isStructured(rendering)) return renderData(rendering, describeArchives(snapshot, { sorted: true }));
+  if (isStructured(rendering)) return renderData(rendering, { ...(describeArchives(snapshot, { sorted: true }) as object), ...unreadableFields(unreadable) });
   return formatLs(snapshot, opts.directory, rendering === 'wide' ? 'wide' : undefined, opts.nowMs ?? Date.now());
 }
 

@@ -12,7 +12,8 @@ import type { InventorySnapshot } from '../inventory/types.js';
 import { readClusterOnce } from '../daemon/kubernetes-wiring.js';
 import { createPolicySources } from '../daemon/policy-sources.js';
 import { scanCheckpointDirectory } from './scan-once.js';
-import { describePlan } from '../server/views.js';
+import { describeDeletion } from '../server/views.js';
+import { checkReadable, findUnreadable, unreadableFields, warnOnStderr } from './unreadable.js';
 
 export interface PlanOptions {
   readonly directory: string;
@@ -28,18 +29,23 @@ export interface PlanOptions {
   /** How far ahead of the clock a name's time may lie before the archive is future-dated (default 10m). */
   readonly futureToleranceMs?: number;
   readonly nowMs?: number;
+  /** Where one-line warnings go (default stderr): archives that could not be read. */
+  readonly warn?: (line: string) => void;
 }
 
 /**
  * What retention would delete right now and why; never deletes. Lists only deletions, unsatisfiable
  * limits and future-dated archives. A missing or unreadable directory is an error (exit 3), never
- * "nothing to delete".
+ * "nothing to delete"; so are archives none of which can be read (a user without read access): an
+ * unreadable archive is unidentified, and a plan of nothing but those would say "nothing to delete".
  */
 export async function runPlan(opts: PlanOptions): Promise<string> {
   await assertReadableDirectory(opts.directory);
   const logger = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
   const snapshot = await scanCheckpointDirectory(opts.directory);
   if (!snapshot.directoryPresent) throw new RuntimeFailure(`cannot read checkpoint directory ${opts.directory}: no such file or directory`);
+  const unreadable = findUnreadable(snapshot);
+  checkReadable(unreadable, opts.directory, opts.warn ?? warnOnStderr);
   let disk: DiskStats | undefined;
   try {
     disk = await readDiskStats(opts.directory);
@@ -73,7 +79,21 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   });
   const warnings = policies.warnings().map((w) => `${w.source}: ${w.warning}`);
   const rendering = renderingOf(opts);
-  if (isStructured(rendering)) return renderData(rendering, { ...(describePlan(plan, undefined, true) as object), futureDated: plan.futureDated ?? [], warnings });
+  if (isStructured(rendering)) {
+    // What this plan is of, not a serving exporter's state: `plan` never talks to one.
+    return renderData(rendering, {
+      directory: opts.directory,
+      plannedAt: new Date(nowMs).toISOString(),
+      policySources: policies.sources(),
+      archivesConsidered: snapshot.archives.length,
+      identifiedArchives: snapshot.archives.filter((a) => a.identity !== undefined).length,
+      ...unreadableFields(unreadable),
+      deletions: plan.deletions.map(describeDeletion),
+      unsatisfiable: plan.unsatisfiable,
+      futureDated: plan.futureDated ?? [],
+      warnings,
+    });
+  }
   return formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings });
 }
 

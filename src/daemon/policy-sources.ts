@@ -56,6 +56,8 @@ export interface PolicySources {
   /** Warnings of every document in force (none are produced today: every doubt is an error). */
   warnings(): readonly PolicyWarning[];
   readonly exporterNamespace: string;
+  /** The documents in force, file first then cluster objects (the merge ranks them itself); none: the defaults. */
+  sources(): readonly string[];
   describe(): unknown;
 }
 
@@ -181,6 +183,7 @@ export function createPolicySources(deps: PolicySourcesDeps): PolicySources {
       updateBlocked();
     },
     retentionAllowed,
+    sources: () => [...fileDocs, ...clusterDocs].map((d) => d.source),
     objectValidity: () => validity,
     problems: () => rejected.flatMap((r) => r.problems),
     warnings,

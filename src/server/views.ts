@@ -19,7 +19,8 @@ const describeArchive = (a: ArchiveRecord): unknown => ({
 
 const describeUnrecognized = (f: UnrecognizedFile): unknown => ({ file: f.fileName, sizeBytes: f.size });
 
-const describeDeletion = (d: PlannedDeletion): unknown => ({
+/** One planned deletion as the plan API and `plan -o json` show it. */
+export const describeDeletion = (d: PlannedDeletion): unknown => ({
   file: d.fileName,
   namespace: d.identity?.namespace ?? null,
   pod: d.identity?.pod ?? null,
