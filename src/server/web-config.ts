@@ -137,8 +137,16 @@ function unknownKeyProblem(where: string, key: string, known: readonly string[])
   return guess !== undefined ? `${at}: unknown field; did you mean ${guess}?` : `${at}: unknown field (known here: ${known.join(', ')})`;
 }
 
-function checkKeys(value: Mapping, where: string, known: readonly string[], problems: string[]): void {
-  for (const key of Object.keys(value)) if (!known.includes(key)) problems.push(unknownKeyProblem(where, key, known));
+/** Reports every unknown key; returns the known names they were taken for, whose absence is then not reported again. */
+function checkKeys(value: Mapping, where: string, known: readonly string[], problems: string[]): Set<string> {
+  const meant = new Set<string>();
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    problems.push(unknownKeyProblem(where, key, known));
+    const guess = closestName(key, known);
+    if (guess !== undefined) meant.add(guess);
+  }
+  return meant;
 }
 
 function text(value: unknown, at: string, problems: string[]): string | undefined {
@@ -182,13 +190,14 @@ function parseTls(raw: unknown, directory: string, problems: string[]): TlsServe
     problems.push(`tls_server_config: must be a mapping, got ${show(raw)}`);
     return undefined;
   }
-  checkKeys(raw, 'tls_server_config', TLS_KEYS, problems);
+  const misspelled = checkKeys(raw, 'tls_server_config', TLS_KEYS, problems);
   const at = (key: string): string => `tls_server_config.${key}`;
   const resolve = (file: string | undefined): string | undefined => (file === undefined ? undefined : path.resolve(directory, file));
   const certFile = resolve(text(raw['cert_file'], at('cert_file'), problems));
   const keyFile = resolve(text(raw['key_file'], at('key_file'), problems));
-  if (raw['cert_file'] === undefined || raw['cert_file'] === null) problems.push(`${at('cert_file')}: required when tls_server_config is given`);
-  if (raw['key_file'] === undefined || raw['key_file'] === null) problems.push(`${at('key_file')}: required when tls_server_config is given`);
+  for (const key of ['cert_file', 'key_file']) {
+    if ((raw[key] === undefined || raw[key] === null) && !misspelled.has(key)) problems.push(`${at(key)}: required when tls_server_config is given`);
+  }
   const clientCaFile = resolve(text(raw['client_ca_file'], at('client_ca_file'), problems));
   const authChoices = Object.fromEntries([...CLIENT_AUTH_TYPES.map((type) => [type, type]), ['RequireClientCert', 'RequireAnyClientCert']]) as Record<string, ClientAuthType>;
   const clientAuthType = raw['client_auth_type'] === undefined || raw['client_auth_type'] === null ? 'NoClientCert' : oneOf(raw['client_auth_type'], at('client_auth_type'), authChoices, problems);
