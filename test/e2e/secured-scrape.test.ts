@@ -1,13 +1,19 @@
 /**
- * The real Prometheus scrapes the built exporter running `--auth kubernetes`, with the in-process API
- * server answering the TokenReviews and SubjectAccessReviews: a job with an allowed service account's
- * token (from a file, as a ServiceMonitor's bearerTokenFile gives it) is up with checkpoint_ metrics, a
- * job with a token the API server does not know is down with 401, and a user without the role gets 403.
+ * The real Prometheus scrapes the built exporter in secured mode: TLS from a web configuration file
+ * (certificates made by openssl here) and `--auth kubernetes`, with the in-process API server answering
+ * the TokenReviews and SubjectAccessReviews. A job that checks the certificate against the CA file
+ * (`scheme: https`, `tls_config.ca_file`, `server_name`, as the chart's monitors render them) and sends
+ * an allowed service account's token from a file (a ServiceMonitor's bearerTokenFile) is up with
+ * checkpoint_ metrics; a token the API server does not know is down with 401, a user without the role
+ * with 403, and a job trusting another CA never gets past the handshake.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
 import { writeSampleArchive } from '../../src/demo/sample-archives.js';
@@ -15,8 +21,12 @@ import { findBinary } from '../support/binaries.js';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
 import { findFreePort, queryInstant, startPrometheus, startProcess, waitFor, waitForHttpOk, type ManagedProcess } from '../support/prometheus.js';
 
+const run = promisify(execFile);
 const exporterMain = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const prometheusBinary = findBinary('prometheus', 'prometheus');
+const opensslBinary = findBinary('openssl', 'openssl');
+/** The name the exporter's certificate is for, as a Service's DNS name would be; Prometheus checks it as server_name. */
+const SERVER_NAME = 'checkpoint-exporter.checkpoint-exporter.svc';
 
 const TOKENS = { prometheus: 'e2e-token-of-prometheus', stranger: 'e2e-token-of-a-user-without-the-role', wrong: 'e2e-token-nobody-issued' };
 const PROMETHEUS_USER = 'system:serviceaccount:monitoring:prometheus-k8s';
@@ -52,6 +62,34 @@ async function targetOf(job: string, health: Target['health']): Promise<Target> 
   );
 }
 
+/**
+ * A CA, a server certificate it signs for SERVER_NAME, and a second CA that signs nothing of the
+ * exporter's: PEM files in `dir`, made by the real openssl.
+ */
+async function makeCertificates(openssl: string, dir: string): Promise<{ ca: string; otherCa: string; cert: string; key: string }> {
+  const file = (name: string): string => path.join(dir, name);
+  for (const [name, subject] of [['ca', '/CN=secured e2e CA'], ['other-ca', '/CN=a CA the exporter does not use']] as const) {
+    await run(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file(`${name}.key`), '-out', file(`${name}.crt`), '-days', '2', '-subj', subject]);
+  }
+  await run(openssl, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${SERVER_NAME}`]);
+  await writeFile(file('server.ext'), `subjectAltName=DNS:${SERVER_NAME}\nextendedKeyUsage=serverAuth\n`);
+  await run(openssl, ['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext')]);
+  return { ca: file('ca.crt'), otherCa: file('other-ca.crt'), cert: file('server.crt'), key: file('server.key') };
+}
+
+/** GET over TLS, verifying the exporter's certificate for SERVER_NAME against `ca`; the status code. */
+async function httpsStatus(url: string, ca: string): Promise<number> {
+  const caPem = await readFile(ca);
+  return new Promise((resolve, reject) => {
+    const request = https.get(url, { ca: caPem, servername: SERVER_NAME, agent: false, timeout: 10_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('timeout', () => request.destroy(new Error('request timed out')));
+    request.on('error', reject);
+  });
+}
+
 /** The exporter's environment: no in-cluster API, no inherited jest flags. */
 function exporterEnvironment(): NodeJS.ProcessEnv {
   const copy: NodeJS.ProcessEnv = { ...process.env };
@@ -59,7 +97,7 @@ function exporterEnvironment(): NodeJS.ProcessEnv {
   return copy;
 }
 
-(prometheusBinary !== undefined ? describe : describe.skip)('Prometheus scraping through Kubernetes authentication and authorization', () => {
+(prometheusBinary !== undefined && opensslBinary !== undefined ? describe : describe.skip)('Prometheus scraping over TLS through Kubernetes authentication and authorization', () => {
   beforeAll(async () => {
     env.work = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-secured-e2e-'));
     const checkpoints = path.join(env.work, 'checkpoints');
@@ -74,25 +112,38 @@ function exporterEnvironment(): NodeJS.ProcessEnv {
     fake.allowNonResource(PROMETHEUS_USER, '/metrics');
     const kubeconfig = path.join(env.work, 'kubeconfig');
     await writeFile(kubeconfig, fake.kubeconfigYaml());
+    const pki = await makeCertificates(opensslBinary ?? 'openssl', env.work);
+    const webConfig = path.join(env.work, 'web.yml');
+    await writeFile(webConfig, yaml.dump({ tls_server_config: { cert_file: pki.cert, key_file: pki.key } }));
 
     const ports = { exporter: await findFreePort(), prometheus: await findFreePort() };
     const exporter = startProcess({
       name: 'checkpoint-exporter',
       command: process.execPath,
-      args: [exporterMain, 'serve', '--checkpoint-dir', checkpoints, '--listen-address', `127.0.0.1:${ports.exporter}`, '--kubeconfig', kubeconfig, '--auth', 'kubernetes', '--settle-time', '100ms', '--log-level', 'warn'],
+      args: [exporterMain, 'serve', '--checkpoint-dir', checkpoints, '--listen-address', `127.0.0.1:${ports.exporter}`, '--kubeconfig', kubeconfig, '--auth', 'kubernetes', '--web.config.file', webConfig, '--settle-time', '100ms', '--log-level', 'warn'],
       env: exporterEnvironment(),
     });
     env.processes.push(exporter);
-    env.exporterUrl = `http://127.0.0.1:${ports.exporter}`;
-    // The probes stay open: this is how the kubelet sees it.
-    await waitForHttpOk(`${env.exporterUrl}/readyz`, exporter, START_TIMEOUT_MS);
+    env.exporterUrl = `https://127.0.0.1:${ports.exporter}`;
+    // The probes stay open, over TLS and without a token: this is how the kubelet sees it.
+    await waitFor(
+      async () => {
+        if (exporter.exited()) throw new Error(`the exporter exited: ${exporter.output()}`);
+        return (await httpsStatus(`${env.exporterUrl}/readyz`, pki.ca)) === 200 ? true : undefined;
+      },
+      { timeoutMs: START_TIMEOUT_MS, description: 'the exporter to answer /readyz over TLS', diagnostics },
+    );
+    expect(await httpsStatus(`${env.exporterUrl}/metrics`, pki.ca)).toBe(401);
 
     const tokenFile = (name: string, token: string): Promise<string> => {
       const file = path.join(env.work, `${name}.token`);
       return writeFile(file, `${token}\n`).then(() => file);
     };
-    const scrape = (job: string, credentialsFile: string): Record<string, unknown> => ({
+    // What the chart's ServiceMonitor renders in secured mode: https, the CA, the server name, the token file.
+    const scrape = (job: string, credentialsFile: string, caFile = pki.ca): Record<string, unknown> => ({
       job_name: job,
+      scheme: 'https',
+      tls_config: { ca_file: caFile, server_name: SERVER_NAME },
       authorization: { type: 'Bearer', credentials_file: credentialsFile },
       static_configs: [{ targets: [`127.0.0.1:${ports.exporter}`] }],
     });
@@ -105,6 +156,7 @@ function exporterEnvironment(): NodeJS.ProcessEnv {
           scrape('allowed', await tokenFile('allowed', TOKENS.prometheus)),
           scrape('unknown-token', await tokenFile('unknown', TOKENS.wrong)),
           scrape('no-role', await tokenFile('no-role', TOKENS.stranger)),
+          scrape('untrusted-ca', await tokenFile('untrusted-ca', TOKENS.prometheus), pki.otherCa),
         ],
       }),
     );
@@ -141,6 +193,11 @@ function exporterEnvironment(): NodeJS.ProcessEnv {
   it('is down with 403 for the job whose user has no role granting get on /metrics', async () => {
     const target = await targetOf('no-role', 'down');
     expect(target.lastError).toMatch(/403/);
+  });
+
+  it('is down for the job that trusts another CA: the handshake fails, Prometheus checks the certificate', async () => {
+    const target = await targetOf('untrusted-ca', 'down');
+    expect(target.lastError).toMatch(/x509|certificate/);
   });
 
   it('costs the API server a review per token and cache period, not one per scrape', async () => {
