@@ -13,17 +13,24 @@ import { fileURLToPath } from 'node:url';
 import { sampleArchiveName, writeSampleArchive } from '../src/demo/sample-archives.js';
 import { forEachConcurrent } from '../src/inventory/work-queue.js';
 import { archiveOptions, containerOf, writeDirectory, type DirectoryShape } from './directory.js';
+import { checkViewLoad, measureViewLoad, VIEW_CLIENTS, type ViewLoadFigures } from './views.js';
 
 const BINARY = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const SMOKE = process.env['BENCH_SMOKE'] === '1';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? (SMOKE ? 1 : 3));
+// BENCH_ARCHIVES=20000 runs one size alone (10 archives per container), to work on one figure.
+const ONLY_ARCHIVES = Number(process.env['BENCH_ARCHIVES'] ?? 0);
 const SIZES: readonly DirectoryShape[] = SMOKE
   ? [{ archives: 2_000, containers: 200 }]
-  : [
+  : ONLY_ARCHIVES > 0
+    ? [{ archives: ONLY_ARCHIVES, containers: Math.max(1, Math.floor(ONLY_ARCHIVES / 10)) }]
+    : [
       { archives: 20_000, containers: 2_000 },
       { archives: 100_000, containers: 10_000 },
     ];
 const DEFAULT_SETTLE_MS = 2_000;
+/** How long the clients pull the archives view; the smoke run only checks that the cap and the sharing work. */
+const VIEW_LOAD_SECONDS = SMOKE ? 2 : 10;
 
 const PYTHON_WALK = `
 import os, sys, tarfile, json
@@ -170,6 +177,7 @@ interface Figures {
   overLimitMs?: number;
   convergeMs?: number;
   overDeleted?: number;
+  views?: ViewLoadFigures;
 }
 
 async function measureSize(shape: DirectoryShape, root: string, figures: Figures): Promise<string[]> {
@@ -235,6 +243,12 @@ async function measureSize(shape: DirectoryShape, root: string, figures: Figures
         lag = await metric(exporter, 'nodejs_eventloop_lag_max_seconds');
       }
       rss.push(await procStatus(pid, 'VmHWM'));
+      // Last, so the peak above is the idle one: clients pulling the heaviest view over and over.
+      if (run === RUNS - 1) {
+        process.stderr.write(`  ${VIEW_CLIENTS} clients pulling /api/v1/archives...\n`);
+        figures.views = await measureViewLoad(exporter.url, pid, VIEW_LOAD_SECONDS, SMOKE);
+        if (SMOKE) checkViewLoad(figures.views);
+      }
     } finally {
       await exporter.stop();
     }
@@ -263,6 +277,7 @@ async function measureSize(shape: DirectoryShape, root: string, figures: Figures
     `- inotify watches held: ${watches}.`,
     `- \`/metrics\`, 4 concurrent scrapers × 10 rounds after the first retention run: median ${scrape?.median.toFixed(0)} ms, worst ${scrapeWorst.toFixed(0)} ms (the first scrape, which renders every container's lines: ${firstScrape.toFixed(0)} ms).`,
     `- ${Math.min(200, shape.containers / 2)} archives arriving while serving: \`nodejs_eventloop_lag_max_seconds\` ${lag.toFixed(3)}.`,
+    ...viewLoadLines(figures.views),
   ];
 
   // Retention on the real thing (no --dry-run): every container is exactly at the default limit of 10.
@@ -335,6 +350,17 @@ export async function runProcessBenchmark(): Promise<string> {
   }
 }
 
+function viewLoadLines(v: ViewLoadFigures | undefined): string[] {
+  if (v === undefined) return [];
+  const growth = (v.peakKiB - v.idlePeakKiB) / 1024;
+  return [
+    `- ${VIEW_CLIENTS} clients pulling \`/api/v1/archives\` (${(v.bodyBytes / 2 ** 20).toFixed(1)} MiB) over and over for ${v.seconds} s, a refused one retrying after 100 ms:` +
+      ` ${v.complete} complete bodies, ${v.refused} answered 503 with Retry-After (${v.refusedCounted} counted by the exporter), ${v.broken} broken, ${v.serializations} serialization.` +
+      ` \`/healthz\` every 50 ms meanwhile: median ${v.healthzMedianMs.toFixed(0)} ms, worst ${v.healthzWorstMs.toFixed(0)} ms (just before, with no client: median ${v.idleHealthzMedianMs.toFixed(0)} ms, worst ${v.idleHealthzWorstMs.toFixed(0)} ms); \`/metrics\` worst ${v.metricsWorstMs.toFixed(0)} ms.` +
+      ` RSS peak ${(v.peakKiB / 1024).toFixed(0)} MiB, ${growth.toFixed(0)} MiB over the idle peak of that run (${(v.idlePeakKiB / 1024).toFixed(0)} MiB).`,
+  ];
+}
+
 /** The issue's targets next to the figures of this run: met, or not (and then the text below says why). */
 function targetsTable(bySize: ReadonlyMap<number, Figures>): string[] {
   const sizes = [...bySize.keys()].sort((a, b) => a - b);
@@ -350,6 +376,12 @@ function targetsTable(bySize: ReadonlyMap<number, Figures>): string[] {
     ['inotify watches held', '≤ 4, whatever the number of archives', `${large.watches ?? 'n/a'}`, large.watches === undefined ? undefined : large.watches <= 4],
     [`\`/metrics\` at ${n(sizes[sizes.length - 1])} archives, 4 concurrent scrapers`, 'median ≤ 250 ms, worst ≤ 500 ms', `median ${fmt(large.scrapeMedianMs, 0, ' ms')}, worst ${fmt(large.scrapeWorstMs, 0, ' ms')}`, large.scrapeMedianMs === undefined ? undefined : large.scrapeMedianMs <= 250 && (large.scrapeWorstMs ?? Infinity) <= 500],
     [`archives arriving while serving ${n(sizes[sizes.length - 1])}`, '`nodejs_eventloop_lag_max_seconds` ≤ 0.1', fmt(large.lagSeconds, 3, ' s'), large.lagSeconds === undefined ? undefined : large.lagSeconds <= 0.1],
+    [
+      `${VIEW_CLIENTS} clients pulling \`/api/v1/archives\` of ${n(sizes[sizes.length - 1])} archives`,
+      'worst `/healthz` ≤ 1 s, RSS ≤ 64 MiB over the idle peak',
+      large.views === undefined ? 'n/a' : `worst ${fmt(large.views.healthzWorstMs, 0, ' ms')}, RSS +${fmt((large.views.peakKiB - large.views.idlePeakKiB) / 1024, 0, ' MiB')} (peak ${fmt(large.views.peakKiB / 1024, 0, ' MiB')})`,
+      large.views === undefined ? undefined : large.views.healthzWorstMs <= 1_000 && large.views.peakKiB - large.views.idlePeakKiB <= 64 * 1024 && large.views.broken === 0,
+    ],
     [`a new archive over its limit, ${n(sizes[0])} present`, 'oldest gone within settle time + 3 s', fmt((small.overLimitMs ?? NaN) / 1000, 2, ' s'), small.overLimitMs === undefined ? undefined : small.overLimitMs <= DEFAULT_SETTLE_MS + 3_000],
     [`archives of many containers landing at once on ${n(sizes[sizes.length - 1])}`, 'converged within 10 s, zero over-deletion', `${fmt((large.convergeMs ?? NaN) / 1000, 2, ' s')}, over-deleted ${large.overDeleted ?? 'n/a'}`, large.convergeMs === undefined ? undefined : large.convergeMs <= 10_000 && large.overDeleted === 0],
   ];

@@ -2,7 +2,8 @@
  * `npm run bench`: every benchmark, each against its baseline in the same run, printed as markdown.
  * `npm run bench -- --write` also replaces docs/benchmarks.md with the results. BENCH_SMOKE=1 runs a
  * small version of the process benchmark (2,000 archives, one run) and skips the rest.
- * BENCH_ONLY=identity (or process) runs that section alone.
+ * BENCH_ONLY=identity (or process) runs that section alone; BENCH_ARCHIVES=20000 runs the process
+ * benchmark on that one size, BENCH_RUNS=1 starts the exporter once per size.
  */
 import { writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
