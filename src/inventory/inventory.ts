@@ -388,7 +388,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     lastStamp = stamp;
     const reason: ResyncReason | undefined = forced ?? (!directoryReadable
       ? 'unreadable_retry'
-      : events >= (lostEventsThreshold ??= overflowSuspicionThreshold())
+      : events >= (lostEventsThreshold ?? Number.POSITIVE_INFINITY)
         ? 'events_lost'
         : moved && events === 0
           ? 'unreported_change'
@@ -526,6 +526,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
     eventsSincePoll = 0;
     changed(true);
     if (watch !== undefined) {
+      // Read when the first watch is made, as the kernel reads it when the process's inotify instance is made.
+      lostEventsThreshold ??= overflowSuspicionThreshold();
       try {
         const live = await watch(directory, eventsFor(startedEpoch));
         if (epoch !== startedEpoch) {
