@@ -39,8 +39,8 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
   scalar('checkpoint_directory_present', '1 when the checkpoint directory exists (0 when it is missing, or when even a stat of it fails).', (s) => (s.directoryPresent ? 1 : 0));
   scalar(
     'checkpoint_directory_readable',
-    '1 while the checkpoint directory can be stat-ed, watched and listed; 0 while one of them fails (EACCES, EIO, no inotify watch left): nothing new is seen or deleted. 0 too while it is missing.',
-    (s) => (s.directoryPresent && s.directoryReadable ? 1 : 0),
+    '0 while stat, watch or listing of the checkpoint directory fails for a reason other than its absence (EACCES, EIO, no inotify watch left): nothing new in it is seen or deleted. 1 otherwise, also while it is missing (see checkpoint_directory_present).',
+    (s) => (s.directoryReadable ? 1 : 0),
   );
   const scanErrors: Counter<'operation'> = new Counter({
     name: 'checkpoint_scan_errors_total',

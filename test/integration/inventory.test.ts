@@ -274,3 +274,50 @@ describe('inventory watch budget', () => {
     expect((await inotifyWatches()) - before).toBe(0);
   });
 });
+
+describe('inventory: lost events heal within seconds, not at the next periodic resync', () => {
+  /** A watch that is live but reports only what `deliver` lets through, as a kernel queue that overflowed would. */
+  function lossyWatch(deliver: (fileName: string) => boolean): WatchDirectory {
+    return (directory, events) =>
+      watchDirectory(directory, {
+        entryChanged: (fileName) => {
+          if (deliver(fileName)) events.entryChanged(fileName);
+        },
+        directoryChanged: () => events.directoryChanged(),
+        error: (error) => events.error(error),
+      });
+  }
+
+  it('rescans when the directory changed and the watch reported nothing (unreported_change)', async () => {
+    await mkdir(dir);
+    const inv = await startInventory({ watch: lossyWatch(() => false), resyncIntervalMs: 3_600_000 });
+    await until('the initial scan completes', () => inv.snapshot().initialScanComplete);
+    expect(inv.status().resyncs).toMatchObject({ initial: 1, unreported_change: 0 });
+    const written = await writeSampleArchive(dir, sample('web-0', 'nginx'));
+    await until('the unreported archive is found and settles', () => inv.snapshot().archives.length === 1);
+    expect(names(inv.snapshot())).toEqual([written]);
+    expect(inv.status().resyncs.unreported_change).toBeGreaterThanOrEqual(1);
+    expect(inv.status().resyncs.periodic).toBe(0);
+  });
+
+  it('rescans after a burst of events large enough to have overflowed the queue (events_lost), though some events came', async () => {
+    await mkdir(dir);
+    // Every event after the first few is dropped, as the kernel drops what no longer fits its queue.
+    let delivered = 0;
+    const inv = await startInventory({
+      watch: lossyWatch(() => (delivered += 1) <= 4),
+      resyncIntervalMs: 3_600_000,
+      lostEventsThreshold: 4,
+      directoryPollIntervalMs: 200,
+    });
+    await until('the initial scan completes', () => inv.snapshot().initialScanComplete);
+    const written: string[] = [];
+    for (let i = 0; i < 6; i += 1) written.push(await writeSampleArchive(dir, { ...sample(`web-${i}`, 'nginx') }));
+    await until('every archive of the burst is found', () => inv.snapshot().archives.length === written.length);
+    expect(names(inv.snapshot())).toEqual(written.sort());
+    expect(inv.status().resyncs.events_lost).toBeGreaterThanOrEqual(1);
+    expect(inv.status().resyncs.periodic).toBe(0);
+  });
+});
+  });
+});

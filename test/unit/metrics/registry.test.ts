@@ -113,11 +113,37 @@ describe('exporter metrics', () => {
     );
     const text = await metrics.scrape();
     expect(sample(text, 'checkpoint_directory_present')).toBe(0);
-    expect(sample(text, 'checkpoint_directory_readable')).toBe(0);
+    // Missing is not unreadable: nothing failed but the directory's absence.
+    expect(sample(text, 'checkpoint_directory_readable')).toBe(1);
     expect(sample(text, 'checkpoint_initial_scan_complete')).toBe(0);
     expect(sample(text, 'checkpoint_pending_archives')).toBe(4);
     expect(sample(text, 'checkpoint_last_scan_timestamp_seconds')).toBeUndefined();
     expect(sample(text, 'checkpoint_scan_duration_seconds')).toBeUndefined();
+  });
+
+  it('tells an unreadable directory from a missing one, and counts scans by reason and errors by operation', async () => {
+    const state = inventoryOf([]);
+    const { metrics } = exporterMetrics(
+      makeView(state, {
+        status: () =>
+          inventoryStatus(state.index, [], {
+            directoryPresent: true,
+            directoryReadable: false,
+            directoryProblem: 'cannot watch it: EACCES: permission denied',
+            scanErrors: { stat: 0, watch: 2, readdir: 1, lstat: 0 },
+            resyncs: { initial: 1, periodic: 3, events_lost: 1, unreported_change: 2, directory_event: 0, unreadable_retry: 5 },
+          }),
+      }),
+    );
+    const text = await metrics.scrape();
+    expect(sample(text, 'checkpoint_directory_present')).toBe(1);
+    expect(sample(text, 'checkpoint_directory_readable')).toBe(0);
+    expect(sample(text, 'checkpoint_scan_errors_total', { operation: 'watch' })).toBe(2);
+    expect(sample(text, 'checkpoint_scan_errors_total', { operation: 'readdir' })).toBe(1);
+    expect(sample(text, 'checkpoint_scan_errors_total', { operation: 'stat' })).toBe(0);
+    expect(sample(text, 'checkpoint_inventory_resyncs_total', { reason: 'events_lost' })).toBe(1);
+    expect(sample(text, 'checkpoint_inventory_resyncs_total', { reason: 'unreported_change' })).toBe(2);
+    expect(sample(text, 'checkpoint_inventory_resyncs_total', { reason: 'unreadable_retry' })).toBe(5);
   });
 
   it('leaves filesystem gauges out, not zero, when statfs fails; retention counts its own statfs errors', async () => {
