@@ -54,11 +54,19 @@ interface Served {
   readonly logged: ReturnType<typeof createCapturingLogger>;
 }
 
+/** What these tests never ask for: the landing page's status. */
+const notAsked = {
+  status: async (): Promise<never> => {
+    throw new Error('the status is not asked in these tests');
+  },
+};
+
 /** The real server app on a loopback port, with the given archives source and a counting observer. */
 async function serve(archives: ViewSource): Promise<Served> {
   const observed = { serialized: [] as string[], rejected: [] as string[] };
   const logged = createCapturingLogger();
   const app = createServerApp({
+    ...notAsked,
     metrics: async () => 'probe_value 1\n',
     metricsContentType: 'text/plain; version=0.0.4; charset=utf-8',
     version: 'test',
