@@ -7,6 +7,7 @@ import { parsePolicyDocument, splitProblems } from '../../src/retention/policy-d
 import { compileCrdSchema, loadCrd, walkSchema, type Crd } from './support/crd-schema.js';
 import { readObjects } from './support/kustomize-walker.js';
 import type { KubeObject } from './support/kube-object.js';
+import { numRuns } from '../support/properties.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = path.join(ROOT, 'test', 'manifests', 'fixtures');
@@ -221,6 +222,7 @@ describe('CRD schema and exporter agree', () => {
         expect(schemaErrors(document).length === 0).toBe(accepted);
         expect(parsePolicyDocument(document, 'generated').ok).toBe(accepted);
       }),
+      { numRuns: numRuns(100) },
     );
   });
 
@@ -233,6 +235,7 @@ describe('CRD schema and exporter agree', () => {
         const parsed = parsePolicyDocument(document, 'generated');
         expect(parsed).toMatchObject({ ok: true, value: { globalPolicy: { maxCheckpointAgeSeconds: (d ?? 0) * 86_400 + (h ?? 0) * 3_600 + (m ?? 0) * 60 + (s ?? 0) } } });
       }),
+      { numRuns: numRuns(100) },
     );
   });
 
@@ -276,7 +279,7 @@ describe('CRD schema and exporter agree', () => {
         const parsed = parsePolicyDocument(document, 'generated');
         if (!parsed.ok) expect(splitProblems(parsed.reason).filter((problem) => !ARITHMETIC_ONLY.test(problem))).toEqual([]);
       }),
-      { numRuns: 2000 },
+      { numRuns: numRuns(2000) },
     );
   });
 });

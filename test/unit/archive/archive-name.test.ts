@@ -9,6 +9,7 @@ import {
   pinFileNamesOf,
   pinTargetOf,
 } from '../../../src/archive/archive-name.js';
+import { numRuns } from '../../support/properties.js';
 
 const valid = (stamp: string, pod = 'web-0', rest = 'shop-api-nginx'): string => `checkpoint-${pod}_${rest}-${stamp}.tar`;
 
@@ -160,6 +161,7 @@ describe('archive name properties', () => {
           },
         });
       }),
+      { numRuns: numRuns(100) },
     );
   });
 
@@ -174,6 +176,7 @@ describe('archive name properties', () => {
         const parsed = parseArchiveName(valid(`${local}${zone}`));
         expect(parsed.ok && parsed.value.timestampMs).toBe(wholeSeconds);
       }),
+      { numRuns: numRuns(100) },
     );
   });
 
@@ -196,6 +199,7 @@ describe('archive name properties', () => {
           expect(parsed.reason.length).toBeGreaterThan(0);
         }
       }),
+      { numRuns: numRuns(100) },
     );
   });
 });

@@ -11,6 +11,7 @@ import { readArchiveIdentity, readArchiveIdentityDeferring, readIdentityFrom } f
 import { inspectArchive } from '../../../src/archive/inspect.js';
 import type { ParsedArchiveName } from '../../../src/archive/types.js';
 import { encodeTar, makeTempDir, sampleArchiveEntries, sampleArchiveName, writeSampleArchive, type SampleArchiveOptions } from '../../support/archives.js';
+import { numRuns } from '../../support/properties.js';
 
 const options: SampleArchiveOptions = { namespace: 'shop-prod', pod: 'cart-0', container: 'cart-api', timestamp: '2024-01-28T00:10:45Z', runtime: 'containerd', payloadBytes: 300_000 };
 const plain = encodeTar(sampleArchiveEntries(options));
@@ -150,7 +151,7 @@ describe('compressed archives', () => {
         const read = await readIdentityFrom(bufferByteSource(mangled), NAME);
         if (!read.ok) expect(read.reason.length).toBeGreaterThan(0);
       }),
-      { numRuns: 120 },
+      { numRuns: numRuns(120) },
     );
   });
 

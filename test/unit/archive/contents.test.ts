@@ -6,6 +6,7 @@ import { DEFAULT_DECOMPRESSION_LIMITS } from '../../../src/archive/compressed.js
 import { contentPartOf, RESTORE_ENTRIES } from '../../../src/archive/contents.js';
 import type { ArchiveContents, ContentPart } from '../../../src/archive/types.js';
 import { encodeTar, sampleArchiveEntries, type TarEntrySpec, type TarFormat } from '../../support/archives.js';
+import { numRuns } from '../../support/properties.js';
 
 async function contentsOf(bytes: Uint8Array): Promise<ArchiveContents> {
   const walked = await walkArchive(bufferByteSource(bytes), { bodies: [], maxBodyBytes: 0, compressed: DEFAULT_DECOMPRESSION_LIMITS });
@@ -98,7 +99,7 @@ describe('archive composition', () => {
           expect(contents.missing).toEqual(RESTORE_ENTRIES.filter((entry) => !specs.some((s) => s.name === entry)));
         },
       ),
-      { numRuns: 150 },
+      { numRuns: numRuns(150) },
     );
   });
 });

@@ -17,6 +17,7 @@ import {
   type SampleArchiveOptions,
   type TarEntrySpec,
 } from '../../support/archives.js';
+import { numRuns } from '../../support/properties.js';
 
 const base: SampleArchiveOptions = {
   namespace: 'shop-prod',
@@ -200,7 +201,7 @@ describe('identity properties', () => {
           expect(result).toMatchObject({ ok: true, value: { identity: { namespace, pod, container }, sources: [runtime] } });
         },
       ),
-      { numRuns: 60 },
+      { numRuns: numRuns(60) },
     );
   });
 
@@ -224,7 +225,7 @@ describe('identity properties', () => {
         // None of these can be complete, so every outcome must be a reasoned refusal.
         expect(result).toMatchObject({ ok: false, reason: expect.any(String) });
       }),
-      { numRuns: 100 },
+      { numRuns: numRuns(100) },
     );
   });
 });

@@ -14,6 +14,7 @@ import {
   writeTarFile,
   type TarEntrySpec,
 } from '../../support/archives.js';
+import { numRuns } from '../../support/properties.js';
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 const summary = (entries: readonly TarEntry[]): Array<[string, string, number]> => entries.map((entry) => [entry.name, entry.type, entry.size]);
@@ -273,7 +274,7 @@ describe('tar reader properties', () => {
           for (const item of listed.value) expect(bytes.subarray(item.offset, item.offset + item.size).every((byte) => byte === item.size % 251)).toBe(true);
         }
       }),
-      { numRuns: 80 },
+      { numRuns: numRuns(80) },
     );
   });
 
@@ -294,7 +295,7 @@ describe('tar reader properties', () => {
           else expect(read.reason.length).toBeGreaterThan(0);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: numRuns(300) },
     );
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { describePolicy, defaultRetentionPolicy, mergePolicies } from '../../../src/retention/merge-policies.js';
 import { parsePolicyDocument, parsePolicyYaml, splitProblems, type PolicyDocument } from '../../../src/retention/policy-document.js';
+import { numRuns } from '../../support/properties.js';
 
 const header = 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata:\n  namespace: ops\n  name: default\n';
 
@@ -316,7 +317,7 @@ describe('mergePolicies', () => {
       fc.property(fc.array(docArb, { maxLength: 6 }).chain((docs) => fc.tuple(fc.constant(docs), fc.shuffledSubarray(docs, { minLength: docs.length, maxLength: docs.length }))), ([docs, shuffled]) => {
         expect(mergePolicies(shuffled)).toEqual(mergePolicies(docs));
       }),
-      { numRuns: 300 },
+      { numRuns: numRuns(300) },
     );
   });
 });

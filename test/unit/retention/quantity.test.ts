@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { formatBytes, formatQuantity, parseQuantity, parseQuantityValue, parseSizeValue } from '../../../src/retention/quantity.js';
 import { formatDuration, MAX_TIMER_MS, parseDuration, parseDurationValue, parseIntervalMs } from '../../../src/retention/duration.js';
+import { numRuns } from '../../support/properties.js';
 
 describe('parseQuantity', () => {
   it.each([
@@ -87,6 +88,7 @@ describe('parseQuantity', () => {
         if (exact > BigInt(Number.MAX_SAFE_INTEGER)) expect(parsed.ok).toBe(false);
         else expect(parsed).toEqual({ ok: true, value: Number(exact) });
       }),
+      { numRuns: numRuns(100) },
     );
   });
 
@@ -95,6 +97,7 @@ describe('parseQuantity', () => {
       fc.property(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: 9 }), (n, e) => {
         expect(parseQuantity(`${n}e${e}`)).toEqual(parseQuantity(`${n}${'0'.repeat(e)}`));
       }),
+      { numRuns: numRuns(100) },
     );
   });
 
@@ -109,7 +112,7 @@ describe('parseQuantity', () => {
           expect(parsed.reason.length).toBeGreaterThan(0);
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: numRuns(2000) },
     );
   });
 
@@ -152,6 +155,7 @@ describe('parseDuration', () => {
       fc.property(fc.integer({ min: 0, max: 10 ** 9 }), (seconds) => {
         expect(parseDuration(formatDuration(seconds))).toEqual({ ok: true, value: seconds });
       }),
+      { numRuns: numRuns(100) },
     );
   });
 
@@ -164,6 +168,7 @@ describe('parseDuration', () => {
         const seconds = (parts[0] ?? 0) * 86_400 + (parts[1] ?? 0) * 3600 + (parts[2] ?? 0) * 60 + (parts[3] ?? 0);
         expect(parseDuration(text)).toEqual({ ok: true, value: seconds });
       }),
+      { numRuns: numRuns(100) },
     );
   });
 });
@@ -218,6 +223,7 @@ describe('parseSizeValue: a size carries a unit or is 0', () => {
           if (!parsed.ok) expect(parsed.reason).toContain('upstream operator documents sizes in megabytes');
         },
       ),
+      { numRuns: numRuns(100) },
     );
   });
 });
@@ -242,6 +248,7 @@ describe('formatQuantity', () => {
       fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (bytes) => {
         expect(parseSizeValue(formatQuantity(bytes))).toEqual({ ok: true, value: bytes });
       }),
+      { numRuns: numRuns(100) },
     );
   });
 });
@@ -280,6 +287,7 @@ describe('parseIntervalMs: intervals that feed a timer', () => {
         const parsed = parseIntervalMs(`${ms}ms`);
         expect(parsed.ok).toBe(ms > 0 && ms <= MAX_TIMER_MS);
       }),
+      { numRuns: numRuns(100) },
     );
   });
 });
