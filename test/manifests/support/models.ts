@@ -1,5 +1,6 @@
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -27,6 +28,7 @@ const MODELS: ReadonlyMap<string, ModelConstructor> = new Map<string, ModelConst
   ['v1/ServiceAccount', ServiceAccount],
   ['v1/Service', Service],
   ['v1/ConfigMap', ConfigMap],
+  ['v1/Secret', Secret],
   ['apps/v1/DaemonSet', DaemonSet],
   ['rbac.authorization.k8s.io/v1/ClusterRole', ClusterRole],
   ['rbac.authorization.k8s.io/v1/ClusterRoleBinding', ClusterRoleBinding],
