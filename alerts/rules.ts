@@ -259,6 +259,15 @@ export function buildAlertRuleGroupsFromText(parameters: AlertRuleText): AlertRu
             'so archives of deleted pods are not recognised as orphans and are not removed.',
         ),
         rule(
+          'CheckpointDirectoryUnreadable',
+          'critical',
+          10 * MINUTE,
+          `${metric('checkpoint_directory_readable')} == 0`,
+          'checkpoint-exporter cannot read the checkpoint directory.',
+          `The checkpoint directory ${onNode} exists but cannot be stat-ed, watched or listed (permissions, an I/O error, no inotify watch left); ` +
+            'archives written there are neither measured nor deleted, and its figures are the last known ones.',
+        ),
+        rule(
           'CheckpointUnidentifiedArchives',
           'warning',
           HOUR,
