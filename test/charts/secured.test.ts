@@ -17,6 +17,11 @@ import { CHART, helm, helmUnavailableReason, renderChart } from './support/helm.
 const withHelm = helmUnavailableReason() === undefined ? describe : describe.skip;
 
 const SECURED = { auth: { mode: 'kubernetes' }, serviceMonitor: { enabled: true } };
+/** The exporter serving TLS from a mounted Secret, as docs/install.md sets it up. */
+const WEB_TLS = {
+  config: { tls_server_config: { cert_file: '/etc/checkpoint-exporter-tls/tls.crt', key_file: '/etc/checkpoint-exporter-tls/tls.key' } },
+  tlsSecret: 'checkpoint-exporter-tls',
+};
 
 const rulesOf = (objects: readonly KubeObject[], name: string): unknown => (findObject(objects, 'ClusterRole', name) as unknown as IClusterRole).rules;
 const argsOf = (objects: readonly KubeObject[]): string[] => (findObject(objects, 'DaemonSet', 'checkpoint-exporter') as unknown as IDaemonSet).spec?.template.spec?.containers[0]?.args ?? [];
@@ -97,7 +102,33 @@ withHelm('helm chart, secured mode', () => {
     expect(objects.map(identify)).toContain('ClusterRole/checkpoint-exporter-metrics-reader');
   });
 
+  it('scrapes https when the exporter serves TLS, checking the certificate against the CA and server name of scrapeTls, from either monitor', async () => {
+    const ca = { secret: { name: 'checkpoint-exporter-tls', key: 'ca.crt' } };
+    const scrapeTls = { serverName: 'checkpoint-exporter.checkpoint-exporter.svc', ca };
+    const service = await renderChart({ ...SECURED, webConfig: WEB_TLS, scrapeTls });
+    const endpoint = (findObject(service, 'ServiceMonitor', 'checkpoint-exporter') as unknown as IServiceMonitor).spec.endpoints?.[0];
+    expect(endpoint).toMatchObject({ scheme: 'https', tlsConfig: { ca, serverName: scrapeTls.serverName }, bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
+    const annotations = (findObject(service, 'DaemonSet', 'checkpoint-exporter') as unknown as IDaemonSet).spec?.template.metadata?.annotations;
+    expect(annotations?.['prometheus.io/scheme']).toBe('https');
+    const configMapCa = { configMap: { name: 'exporter-ca', key: 'ca.crt' } };
+    const pod = await renderChart({ podMonitor: { enabled: true }, webConfig: WEB_TLS, scrapeTls: { ca: configMapCa } });
+    expect((findObject(pod, 'PodMonitor', 'checkpoint-exporter') as unknown as IPodMonitor).spec.podMetricsEndpoints?.[0]).toMatchObject({ scheme: 'https', tlsConfig: { ca: configMapCa } });
+    const file = await renderChart({ serviceMonitor: { enabled: true }, webConfig: WEB_TLS, scrapeTls: { caFile: '/etc/prometheus/secrets/exporter-ca/ca.crt' } });
+    expect((findObject(file, 'ServiceMonitor', 'checkpoint-exporter') as unknown as IServiceMonitor).spec.endpoints?.[0]).toMatchObject({
+      scheme: 'https',
+      tlsConfig: { caFile: '/etc/prometheus/secrets/exporter-ca/ca.crt' },
+    });
+    for (const object of [...service, ...pod, ...file]) expect(() => validateWithModel(object)).not.toThrow();
+    // Plain HTTP: scrapeTls alone changes nothing.
+    const http = await renderChart({ serviceMonitor: { enabled: true }, scrapeTls });
+    expect((findObject(http, 'ServiceMonitor', 'checkpoint-exporter') as unknown as IServiceMonitor).spec.endpoints?.[0]).not.toHaveProperty('scheme');
+    expect((findObject(http, 'ServiceMonitor', 'checkpoint-exporter') as unknown as IServiceMonitor).spec.endpoints?.[0]).not.toHaveProperty('tlsConfig');
+  });
+
   it.each([
+    ['TLS without a CA to check the certificate with', { serviceMonitor: { enabled: true }, webConfig: WEB_TLS }, /the exporter serves TLS: scrapeTls\.ca .* or scrapeTls\.caFile must say which CA/],
+    ['a PodMonitor with a CA file', { podMonitor: { enabled: true }, webConfig: WEB_TLS, scrapeTls: { caFile: '/ca.crt' } }, /podMonitor with TLS needs scrapeTls\.ca/],
+    ['a CA in both a Secret and a ConfigMap', { scrapeTls: { ca: { secret: { name: 'a', key: 'b' }, configMap: { name: 'a', key: 'b' } } } }, /scrapeTls\.ca/],
     ['an unknown mode', { auth: { mode: 'basic' } }, /auth\.mode/],
     ['a PodMonitor without a token Secret: it cannot send a file', { auth: { mode: 'kubernetes' }, podMonitor: { enabled: true } }, /podMonitor with auth\.mode kubernetes needs auth\.tokenSecret\.name/],
   ])('refuses %s', async (_name, values, message) => {

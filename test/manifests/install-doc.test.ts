@@ -62,6 +62,10 @@ const OPEN_MAPS = new Set([
   'resources.requests',
   'resources.limits',
   'affinity',
+  // The web configuration file itself, in the exporter-toolkit format the exporter validates.
+  'webConfig.config',
+  // The operator's SafeTLSConfig CA reference (secret or configMap), whose shape values.schema.json checks.
+  'scrapeTls.ca',
 ]);
 
 /** A key a values file or --set may set: a value of values.yaml, or a key inside one of its open maps. */
@@ -170,11 +174,44 @@ describe('install guide', () => {
   });
 });
 
+/** Helm's merge of several --values files: maps merge key by key, anything else is replaced. */
+function mergeValues(base: unknown, over: unknown): unknown {
+  const isMap = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isMap(base) || !isMap(over)) return over;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) merged[key] = mergeValues(base[key], value);
+  return merged;
+}
+
 (helmUnavailableReason() === undefined ? describe : describe.skip)('install guide values files', () => {
+  it('secured mode, layered over the first file as the guide upgrades: TLS from the Certificate\'s Secret, Kubernetes auth, a ServiceMonitor that checks the certificate and sends the token', async () => {
+    const [first, secured] = valuesBlocks();
+    expect(secured).toHaveProperty('auth');
+    for (const key of leafPaths(secured)) expect({ key, known: isChartValue(key) }).toEqual({ key, known: true });
+    const objects = await renderChart(mergeValues(first, secured) as Record<string, unknown>);
+    for (const object of objects) validateWithModel(object);
+    const [certificate] = blocksOfKind('Certificate') as Array<{ metadata: { namespace: string }; spec: { secretName: string; dnsNames: string[] } }>;
+    expect(certificate?.metadata.namespace).toBe('checkpoint-exporter');
+    const container = (findObject(objects, 'DaemonSet', 'checkpoint-exporter') as unknown as IDaemonSet).spec?.template.spec?.containers[0];
+    expect(container?.args).toEqual(expect.arrayContaining(['--auth', 'kubernetes', '--web-config-file']));
+    expect(container?.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
+    const volumes = (findObject(objects, 'DaemonSet', 'checkpoint-exporter') as unknown as IDaemonSet).spec?.template.spec?.volumes ?? [];
+    expect(volumes.map((volume) => volume.secret?.secretName)).toContain(certificate?.spec.secretName);
+    const endpoint = (findObject(objects, 'ServiceMonitor', 'checkpoint-exporter') as unknown as IServiceMonitor).spec.endpoints?.[0];
+    expect(endpoint).toMatchObject({
+      scheme: 'https',
+      tlsConfig: { serverName: certificate?.spec.dnsNames[0], ca: { secret: { name: certificate?.spec.secretName, key: 'ca.crt' } } },
+      bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+    });
+    const binding = findObject(objects, 'ClusterRoleBinding', 'checkpoint-exporter-metrics-reader') as unknown as { subjects: Array<{ namespace: string; name: string }> };
+    const canI = commands.find((command) => command.words.slice(0, 5).join(' ') === 'kubectl auth can-i get /metrics');
+    expect(canI?.words.slice(3)).toEqual(['get', '/metrics', `--as=system:serviceaccount:${binding.subjects[0]?.namespace}:${binding.subjects[0]?.name}`]);
+  });
+
   it('set only values the chart has, and render to valid objects with the effect the guide describes', async () => {
     const files = valuesBlocks();
-    expect(files.length).toBe(1);
-    for (const values of files) {
+    expect(files.length).toBe(2);
+    for (const values of files.slice(0, 1)) {
       for (const key of leafPaths(values)) expect({ key, known: isChartValue(key) }).toEqual({ key, known: true });
       const objects = await renderChart(values);
       for (const object of objects) validateWithModel(object);
