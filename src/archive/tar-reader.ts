@@ -103,6 +103,12 @@ function typeOf(typeflag: string, rawName: string): TarEntryType {
 
 /** Types whose size field does not announce a body (as in POSIX and Go's archive/tar). */
 const HEADER_ONLY_TYPEFLAGS = new Set(['1', '2', '3', '4', '5', '6']);
+/**
+ * Of those, the ones GNU tar reads a body after when their size field is not zero (a symlink, device or
+ * FIFO), where Go's archive/tar, libarchive and Python do not: such an archive shows different entries to
+ * different readers, so it is refused rather than read one way. No writer sets that size (POSIX says 0).
+ */
+const DISPUTED_BODY_TYPEFLAGS = new Set(['2', '3', '4', '6']);
 
 function paddedLength(size: number): number {
   return Math.ceil(size / BLOCK_SIZE) * BLOCK_SIZE;
@@ -212,6 +218,9 @@ export async function walkTar(
 
     const isMetadata = header.typeflag === 'L' || header.typeflag === 'K' || header.typeflag === 'x' || header.typeflag === 'g';
     const size = !isMetadata && pending.pax?.size !== undefined ? pending.pax.size : header.size;
+    if (size > 0 && DISPUTED_BODY_TYPEFLAGS.has(header.typeflag)) {
+      return { ok: false, reason: `entry at offset ${position} (typeflag ${header.typeflag}) has a size of ${size} bytes: tar readers disagree on whether a body follows` };
+    }
     const bodySize = HEADER_ONLY_TYPEFLAGS.has(header.typeflag) ? 0 : size;
     if (bodyOffset + bodySize > source.size) {
       return { ok: false, reason: `entry at offset ${position} claims ${bodySize} bytes, beyond the end of the ${source.size}-byte file` };

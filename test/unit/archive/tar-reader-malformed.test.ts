@@ -214,11 +214,21 @@ const CASES: Record<string, Case> = {
 
   // Types whose body the reader skips, and limits on header counts.
   'unknown typeflag with a body is skipped over': { archive: concat(member({ name: 'odd', typeflag: 'Z' }, 'z'.repeat(700)), SPEC_MEMBER, END), expect: { entries: [['odd', 'other', 700], specEntry] } },
-  'hard link whose size field is not zero has no body': {
+  'symlink whose size field is not zero: GNU tar reads a body, Go, libarchive and Python do not': {
+    archive: concat(headerBlock({ name: 'link', typeflag: '2', linkName: 'x', size: 1024 }), member({ name: 'hidden.dump' }, 'x'), SPEC_MEMBER, END),
+    expect: { wantErr: 'entry at offset 0 (typeflag 2) has a size of 1024 bytes: tar readers disagree' },
+  },
+  'FIFO whose size field is not zero': { archive: concat(headerBlock({ name: 'fifo', typeflag: '6', size: 1 }), SPEC_MEMBER, END), expect: { wantErr: '(typeflag 6) has a size of 1 bytes' } },
+  'character device whose PAX size is not zero': {
+    archive: concat(x(paxRecord('size', '512')), headerBlock({ name: 'tty', typeflag: '3' }), SPEC_MEMBER, END),
+    expect: { wantErr: '(typeflag 3) has a size of 512 bytes' },
+  },
+  'block device whose size field is not zero': { archive: concat(headerBlock({ name: 'sda', typeflag: '4', size: 512 }), SPEC_MEMBER, END), expect: { wantErr: '(typeflag 4) has a size of 512 bytes' } },
+  'hard link whose size field is not zero has no body, in every tar reader': {
     archive: concat(headerBlock({ name: 'link', typeflag: '1', linkName: 'spec.dump', size: 4096 }), SPEC_MEMBER, END),
     expect: { entries: [['link', 'hardlink', 0], specEntry] },
   },
-  'directory whose size field is not zero has no body': {
+  'directory whose size field is not zero has no body, in every tar reader': {
     archive: concat(headerBlock({ name: 'checkpoint/', typeflag: '5', size: 4096 }), SPEC_MEMBER, END),
     expect: { entries: [['checkpoint', 'directory', 0], specEntry] },
   },
