@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigurationError } from '../cli/errors.js';
 import { createWebConfigMetrics } from '../metrics/web-config-metrics.js';
-import { createBasicAuth, createPasswordVerifier } from '../server/basic-auth.js';
+import { createBasicAuth, createPasswordVerifier, createThreadedCompare } from '../server/basic-auth.js';
 import type { WebServer } from '../server/listen.js';
 import { updateTlsServer, type TlsServing } from '../server/tls-server.js';
 import { loadWebConfig, type LoadedWebConfig } from '../server/web-config.js';
@@ -70,9 +70,10 @@ export function createWebConfigRuntime(options: WebConfigRuntimeOptions): WebCon
   const { logger, initial } = options;
   const metrics = createWebConfigMetrics(options.registry, options.now());
   let current = initial;
+  const threaded = createThreadedCompare(logger);
   const basicAuth = createBasicAuth({
     users: () => current.config.basicAuthUsers,
-    verifier: createPasswordVerifier(),
+    verifier: createPasswordVerifier({ compare: (password, hash) => threaded.compare(password, hash) }),
     openPaths: PROBE_PATHS,
     onResult: (result) => metrics.basicAuth(result),
   });
@@ -120,6 +121,7 @@ export function createWebConfigRuntime(options: WebConfigRuntimeOptions): WebCon
     },
     close() {
       watch?.close();
+      void threaded.close();
     },
   };
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
 import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
 
 /**
  * Basic auth against the bcrypt hashes of a web configuration (`basic_auth_users`).
@@ -9,8 +11,9 @@ import type { Middleware } from 'koa';
  * the exporter's whole CPU for a scraper that sends its credentials every 15 s, and a lever for
  * anyone who can reach the port. So, as exporter-toolkit does, outcomes are cached under a digest of
  * user, hash and password (never the password itself), and checks that do run are bounded: one at a
- * time, a few waiting, the rest answered 429 at once; the compare yields to the event loop between
- * rounds, so probes and scrapes are served meanwhile.
+ * time, each followed by a rest as long as it took (so bcrypt holds at most half a core, and a pod with
+ * a one-core limit is never throttled by it), a few waiting, the rest answered 429 at once. The
+ * exporter runs the compare on a worker thread, so probes and scrapes never wait behind it.
  */
 
 /** How long a checked (user, password, hash) is trusted without bcrypt: covers scrapes every few minutes. */
@@ -21,6 +24,8 @@ export const VERIFY_CACHE_ENTRIES = 256;
 export const MAX_CONCURRENT_CHECKS = 1;
 /** Checks that may wait for their turn; beyond, 429 without hashing anything. */
 export const MAX_WAITING_CHECKS = 8;
+/** After a check, the next waits this many times as long as the check took: 1 keeps bcrypt to half a core. */
+export const REST_RATIO = 1;
 /** Longer Authorization headers are nobody's credentials; refused before decoding. */
 const MAX_CREDENTIALS_LENGTH = 4096;
 
@@ -41,6 +46,7 @@ export interface PasswordVerifierOptions {
   readonly maxEntries?: number;
   readonly maxConcurrent?: number;
   readonly maxWaiting?: number;
+  readonly restRatio?: number;
 }
 
 export interface PasswordVerifier {
@@ -57,6 +63,7 @@ export function createPasswordVerifier(options: PasswordVerifierOptions = {}): P
   const maxEntries = options.maxEntries ?? VERIFY_CACHE_ENTRIES;
   const maxConcurrent = options.maxConcurrent ?? MAX_CONCURRENT_CHECKS;
   const maxWaiting = options.maxWaiting ?? MAX_WAITING_CHECKS;
+  const restRatio = options.restRatio ?? REST_RATIO;
   // Insertion order is age order: a hit is re-inserted, the first key is the oldest.
   const cache = new Map<string, { readonly allowed: boolean; readonly expires: number }>();
   const waiting: Array<() => void> = [];
@@ -72,10 +79,16 @@ export function createPasswordVerifier(options: PasswordVerifierOptions = {}): P
       cache.delete(oldest);
     }
   };
-  const release = (): void => {
+  const handOver = (): void => {
     const next = waiting.shift();
     if (next !== undefined) next();
     else running -= 1;
+  };
+  // The slot stays taken while resting, so a flood queues (or gets 429) instead of hashing meanwhile.
+  const release = (tookMs: number): void => {
+    const rest = Math.round(tookMs * restRatio);
+    if (rest >= 1) setTimeout(handOver, rest).unref();
+    else handOver();
   };
 
   return {
@@ -94,6 +107,7 @@ export function createPasswordVerifier(options: PasswordVerifierOptions = {}): P
       } else {
         running += 1;
       }
+      const started = performance.now();
       try {
         checks += 1;
         const matches = await compare(password, against).catch(() => false);
@@ -101,10 +115,82 @@ export function createPasswordVerifier(options: PasswordVerifierOptions = {}): P
         remember(key, allowed);
         return allowed ? 'allowed' : 'unauthenticated';
       } finally {
-        release();
+        release(performance.now() - started);
       }
     },
     checks: () => checks,
+  };
+}
+
+export interface BcryptRequest {
+  readonly id: number;
+  readonly password: string;
+  readonly hash: string;
+}
+export interface BcryptReply {
+  readonly id: number;
+  readonly matches: boolean;
+}
+
+export interface ThreadedCompare {
+  compare(password: string, hash: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * bcrypt on a worker thread, started at the first check and unreferenced while idle. Should the thread
+ * fail, checks fall back to bcryptjs's asynchronous compare on the main thread (slower to share, but
+ * still bounded by the verifier), and that is logged once.
+ */
+export function createThreadedCompare(logger: Logger): ThreadedCompare {
+  const script = new URL('./bcrypt-worker.js', import.meta.url);
+  const pending = new Map<number, { readonly request: BcryptRequest; readonly resolve: (matches: boolean) => void }>();
+  let worker: Worker | undefined;
+  let failed = false;
+  let nextId = 0;
+  const fallBack = (error: unknown): void => {
+    if (failed) return;
+    failed = true;
+    logger.warn({ err: error }, 'bcrypt worker thread failed; checking passwords on the main thread');
+    void worker?.terminate();
+    worker = undefined;
+    const waiting = [...pending.values()];
+    pending.clear();
+    for (const { request, resolve } of waiting) bcrypt.compare(request.password, request.hash).then(resolve, () => resolve(false));
+  };
+  const start = (): Worker => {
+    const started = new Worker(script);
+    started.on('message', (reply: BcryptReply) => {
+      const entry = pending.get(reply.id);
+      pending.delete(reply.id);
+      if (pending.size === 0) started.unref();
+      entry?.resolve(reply.matches);
+    });
+    started.on('error', fallBack);
+    started.on('exit', (code) => {
+      if (pending.size > 0) fallBack(new Error(`bcrypt worker exited with ${code}`));
+      worker = undefined;
+    });
+    return started;
+  };
+  return {
+    compare(password, hash) {
+      if (failed) return bcrypt.compare(password, hash);
+      worker ??= start();
+      const id = nextId++;
+      const thread = worker;
+      thread.ref();
+      return new Promise<boolean>((resolve) => {
+        const request: BcryptRequest = { id, password, hash };
+        pending.set(id, { request, resolve });
+        thread.postMessage(request);
+      });
+    },
+    async close() {
+      const stopping = worker;
+      worker = undefined;
+      await stopping?.terminate();
+    },
   };
 }
 

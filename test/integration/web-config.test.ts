@@ -157,6 +157,8 @@ describe('web configuration: basic auth', () => {
     const text = await allowed.text();
     expect(sampleValue(text, 'checkpoint_web_basic_auth_requests_total', { result: 'unauthenticated' })).toBe(3);
     expect(sampleValue(text, 'checkpoint_web_basic_auth_requests_total', { result: 'allowed' })).toBe(1);
+    // The checks ran on the bcrypt worker thread, not the main-thread fallback.
+    expect(exporter.log()).not.toContain('bcrypt worker thread failed');
   });
 
   it('takes new users from a rewritten file for the next request', async () => {

@@ -83,7 +83,7 @@ describe('createPasswordVerifier', () => {
 
   it('checks an unknown user against a stand-in hash, so it costs what a wrong password does, and never lets it in', async () => {
     const held = heldCompare();
-    const verifier = createPasswordVerifier({ compare: held.compare });
+    const verifier = createPasswordVerifier({ compare: held.compare, restRatio: 0 });
     const result = verifier.verify('mallory', 'right', undefined);
     await new Promise((resolve) => setImmediate(resolve));
     expect(held.asked).toHaveLength(1);
@@ -94,7 +94,8 @@ describe('createPasswordVerifier', () => {
 
   it('runs one check at a time, lets a few wait and answers the rest throttled without hashing', async () => {
     const held = heldCompare();
-    const verifier = createPasswordVerifier({ compare: held.compare });
+    // No rest between checks here: the rest has a test of its own.
+    const verifier = createPasswordVerifier({ compare: held.compare, restRatio: 0 });
     const results: Array<Promise<BasicAuthResult>> = [];
     for (let i = 0; i < 1 + MAX_WAITING_CHECKS + 3; i += 1) results.push(verifier.verify('alice', `wrong-${i}`, HASH));
     await new Promise((resolve) => setImmediate(resolve));
@@ -115,5 +116,24 @@ describe('createPasswordVerifier', () => {
     await new Promise((resolve) => setImmediate(resolve));
     held.releaseAll();
     expect(await next).toBe('allowed');
+  });
+
+  it('rests after each check as long as it took, so bcrypt holds at most half a core', async () => {
+    const spans: Array<{ start: number; end: number }> = [];
+    const compare = async (): Promise<boolean> => {
+      const start = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      spans.push({ start, end: performance.now() });
+      return false;
+    };
+    const verifier = createPasswordVerifier({ compare });
+    await Promise.all([verifier.verify('a', '1', HASH), verifier.verify('a', '2', HASH), verifier.verify('a', '3', HASH)]);
+    expect(spans).toHaveLength(3);
+    for (let i = 1; i < spans.length; i += 1) {
+      const [previous, current] = [spans[i - 1], spans[i]];
+      if (previous === undefined || current === undefined) throw new Error('missing span');
+      // The rest is measured around the compare, so it is at least the compare's own span (less rounding).
+      expect(current.start - previous.end).toBeGreaterThanOrEqual(previous.end - previous.start - 2);
+    }
   });
 });
