@@ -88,4 +88,11 @@ export interface FileFingerprint {
   readonly ino: number;
   readonly size: number;
   readonly mtimeMs: number;
+  /**
+   * Hard links to the inode (lstat's nlink) when last looked at. Not part of the identity: a backup
+   * made with `cp -al` or `rsync --link-dest` adds a link without touching the bytes. It says what an
+   * unlink frees: nothing while other links remain. Absent where a fingerprint was built without an
+   * lstat; disk pressure then counts the archive as freeing nothing.
+   */
+  readonly nlink?: number;
 }

@@ -227,7 +227,9 @@ function limitsOf(input: OutlookInput, record: ArchiveRecord): LimitOutlook[] {
       now: used === undefined ? '-' : `${used.toFixed(1)}% used`,
       goes: protectedByKeep
         ? `never while it is among the newest ${plural(pressure.keepNewestPerContainer, 'archive')} of its container`
-        : `above ${pressure.highThresholdPercent}% used, oldest archives first, until below ${pressure.lowThresholdPercent}%`,
+        : (record.fingerprint.nlink ?? 1) > 1
+          ? `never while it has other hard links (${record.fingerprint.nlink} links): deleting it would free no space`
+          : `above ${pressure.highThresholdPercent}% used, oldest archives first, until below ${pressure.lowThresholdPercent}%`,
       policySource: pressure.source,
     });
   }

@@ -81,9 +81,17 @@ function observeArchive(
     return { ...UNCHANGED, next: { kind: 'pending', name, fingerprint, stableSinceMs: nowMs }, recheckAtMs: nowMs + settleTimeMs };
   }
   if (previous.kind === 'pending') {
+    // A link count of the moment is not a change of bytes: the settle clock runs on.
+    const fresh = known.nlink === fingerprint.nlink ? previous.fingerprint : fingerprint;
     const dueMs = previous.stableSinceMs + settleTimeMs;
-    if (nowMs < dueMs) return { ...UNCHANGED, next: previous, recheckAtMs: dueMs };
-    return { ...UNCHANGED, next: { kind: 'identifying', name: previous.name, fingerprint: previous.fingerprint, attempt: 1 }, identify: true };
+    if (nowMs < dueMs) return { ...UNCHANGED, next: fresh === previous.fingerprint ? previous : { ...previous, fingerprint: fresh }, recheckAtMs: dueMs };
+    return { ...UNCHANGED, next: { kind: 'identifying', name: previous.name, fingerprint: fresh, attempt: 1 }, identify: true };
+  }
+  // Same bytes, other link count (a backup linked or unlinked it): the record takes the new count, so
+  // disk pressure knows what deleting it frees, without reading the archive again. An identity read in
+  // flight is left alone; its record takes the count at the next look.
+  if (previous.kind === 'settled' && known.nlink !== fingerprint.nlink) {
+    return { ...UNCHANGED, next: { kind: 'settled', record: Object.freeze({ ...previous.record, fingerprint }) } };
   }
   return { ...UNCHANGED, next: previous };
 }

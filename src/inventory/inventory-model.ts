@@ -37,8 +37,13 @@ export interface InventoryModel {
   readonly unrecognizedBytes: number;
   readonly unidentifiedBytes: number;
   readonly identifiedBytes: number;
+  /** Settled archives whose inode has other hard links, and their bytes: deleting one frees nothing. */
+  readonly hardLinkedArchives: number;
+  readonly hardLinkedBytes: number;
   takeChanges(): ChangeSet;
 }
+
+const isHardLinked = (record: ArchiveRecord): boolean => (record.fingerprint.nlink ?? 1) > 1;
 
 const isArchiveState = (state: EntryState | undefined): boolean =>
   state !== undefined && (state.kind === 'pending' || state.kind === 'identifying' || state.kind === 'settled');
@@ -52,6 +57,8 @@ export function createInventoryModel(): InventoryModel {
   let unrecognizedBytes = 0;
   let unidentifiedBytes = 0;
   let identifiedBytes = 0;
+  let hardLinkedArchives = 0;
+  let hardLinkedBytes = 0;
   let pendingArchives = 0;
   let changedContainers = new Map<string, ArchiveIdentity>();
   let any = false;
@@ -95,6 +102,10 @@ export function createInventoryModel(): InventoryModel {
       index.remove(previous.record);
       if (previous.record.identity === undefined) unidentifiedBytes -= previous.record.fingerprint.size;
       else identifiedBytes -= previous.record.fingerprint.size;
+      if (isHardLinked(previous.record)) {
+        hardLinkedArchives -= 1;
+        hardLinkedBytes -= previous.record.fingerprint.size;
+      }
     }
     else if (previous.kind === 'pending') pendingArchives -= 1;
     else {
@@ -112,6 +123,10 @@ export function createInventoryModel(): InventoryModel {
         index.add(next.record);
         if (next.record.identity === undefined) unidentifiedBytes += next.record.fingerprint.size;
         else identifiedBytes += next.record.fingerprint.size;
+        if (isHardLinked(next.record)) {
+          hardLinkedArchives += 1;
+          hardLinkedBytes += next.record.fingerprint.size;
+        }
       }
       else if (next.kind === 'pending') pendingArchives += 1;
       else {
@@ -160,6 +175,8 @@ export function createInventoryModel(): InventoryModel {
       unrecognizedBytes = 0;
       unidentifiedBytes = 0;
       identifiedBytes = 0;
+      hardLinkedArchives = 0;
+      hardLinkedBytes = 0;
       pendingArchives = 0;
     },
     index,
@@ -175,6 +192,12 @@ export function createInventoryModel(): InventoryModel {
     },
     get identifiedBytes() {
       return identifiedBytes;
+    },
+    get hardLinkedArchives() {
+      return hardLinkedArchives;
+    },
+    get hardLinkedBytes() {
+      return hardLinkedBytes;
     },
     takeChanges() {
       const changes: ChangeSet = { containers: changedContainers, any };

@@ -689,6 +689,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
       unidentifiedBytes: model.unidentifiedBytes,
       unrecognizedFiles: model.unrecognized.size,
       unrecognizedBytes: model.unrecognizedBytes,
+      hardLinkedArchives: model.hardLinkedArchives,
+      hardLinkedBytes: model.hardLinkedBytes,
       pendingArchives: model.pendingArchives,
       lastScanTimestampMs,
       lastScanDurationSeconds,

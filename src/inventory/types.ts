@@ -89,6 +89,9 @@ export interface InventoryStatus {
   readonly unidentifiedBytes: number;
   readonly unrecognizedFiles: number;
   readonly unrecognizedBytes: number;
+  /** Settled archives whose inode has other hard links (a backup made with cp -al), and their bytes: deleting one frees no space. */
+  readonly hardLinkedArchives: number;
+  readonly hardLinkedBytes: number;
   readonly pendingArchives: number;
   readonly lastScanTimestampMs: number | undefined;
   readonly lastScanDurationSeconds: number | undefined;

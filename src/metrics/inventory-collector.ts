@@ -35,6 +35,12 @@ export function registerInventoryCollector(registry: Registry, view: ExporterVie
   scalar('checkpoint_unidentified_archive_bytes', 'Bytes of unidentified archives.', (s) => s.unidentifiedBytes);
   scalar('checkpoint_unrecognized_files', 'Files in the checkpoint directory that are neither archives nor pins.', (s) => s.unrecognizedFiles);
   scalar('checkpoint_unrecognized_file_bytes', 'Bytes of unrecognized files in the checkpoint directory.', (s) => s.unrecognizedBytes);
+  scalar(
+    'checkpoint_hard_linked_archives',
+    'Archives whose inode has other hard links (a backup made with cp -al or rsync --link-dest): deleting one frees no space, so disk pressure does not take them.',
+    (s) => s.hardLinkedArchives,
+  );
+  scalar('checkpoint_hard_linked_archive_bytes', 'Bytes of the hard-linked archives: space that deleting them would not free.', (s) => s.hardLinkedBytes);
   scalar('checkpoint_pending_archives', 'Archive-named files still being written (not settled yet).', (s) => s.pendingArchives);
   scalar('checkpoint_directory_present', '1 when the checkpoint directory exists (0 when it is missing, or when even a stat of it fails).', (s) => (s.directoryPresent ? 1 : 0));
   scalar(

@@ -92,6 +92,11 @@ async function verify(directory: string, directoryIdentity: DirectoryIdentity | 
   const planned = deletion.fingerprint;
   const changed = (['dev', 'ino', 'size', 'mtimeMs'] as const).filter((field) => stats[field] !== planned[field]);
   if (changed.length > 0) return { ok: false, operation: 'verify', reason: `changed since planning (${changed.join(', ')})` };
+  // Disk pressure deletes for the space an unlink frees: a link added since planning (a backup made
+  // with cp -al) means this unlink would free nothing. Other reasons delete whatever the links.
+  if (deletion.reason === 'disk_pressure' && !(planned.nlink !== undefined && stats.nlink <= planned.nlink)) {
+    return { ok: false, operation: 'verify', reason: `hard-linked since planning (${stats.nlink} links, ${planned.nlink ?? 'unknown'} planned): deleting it would free no space` };
+  }
 
   // Both names, as the inventory reads them: a pin being written (`.keep.tmp`, renamed to `.keep` once
   // complete) pins already, so an archive is never deleted in the window in which it is being pinned.

@@ -1,4 +1,5 @@
 import type { PlanLedger } from './plan.js';
+import { formatBytes } from './quantity.js';
 import type { ContainerState, Entry } from './plan-scopes.js';
 import type { DiskPressurePolicy, DiskStats, OwnerState } from './types.js';
 
@@ -14,6 +15,13 @@ export function usedPercent(disk: DiskStats): number | undefined {
  * their grace period first) until projected usage is below the low mark, counting space that deletions already planned
  * will free. The newest `keepNewestPerContainer` survivors of every container (pinned ones included,
  * they are kept anyway) are never taken, so each container keeps a restorable checkpoint.
+ *
+ * Only bytes an unlink frees count. An inode's blocks are freed when its last link goes, so an archive
+ * whose inode has links outside the archives planned on (a backup made with `cp -al` or
+ * `rsync --link-dest`, a link we cannot attribute, or a link count unknown) frees nothing: pressure
+ * never takes it, since deleting it would leave the disk as full and make every later run dig deeper
+ * into the containers. Its count, age and size limits apply as before. Archives linked only to each
+ * other go together, or not at all.
  */
 export function planDiskPressure(
   disk: DiskStats,
@@ -28,12 +36,22 @@ export function planDiskPressure(
   const used = disk.sizeBytes - disk.freeBytes;
   const capacity = used + disk.availBytes;
 
-  // Hard links share blocks: one (dev, ino) frees its space once.
+  // The archives sharing each inode; their blocks are freed once, when all of its links are deleted.
+  const links = new Map<string, Entry[]>();
+  for (const entry of entries) {
+    const inode = inodeOf(entry);
+    const sharing = links.get(inode);
+    if (sharing === undefined) links.set(inode, [entry]);
+    else sharing.push(entry);
+  }
+  /** Every link of the inode is one of these archives, as each of their link counts says. */
+  const allLinksKnown = (sharing: readonly Entry[]): boolean => sharing.every((e) => e.record.fingerprint.nlink === sharing.length);
   const freedInodes = new Set<string>();
   let freed = 0;
   const free = (entry: Entry): void => {
-    const inode = `${entry.record.fingerprint.dev}:${entry.record.fingerprint.ino}`;
-    if (freedInodes.has(inode)) return;
+    const inode = inodeOf(entry);
+    const sharing = links.get(inode) ?? [entry];
+    if (freedInodes.has(inode) || !allLinksKnown(sharing) || !sharing.every((e) => e.planned)) return;
     freedInodes.add(inode);
     freed += entry.record.fingerprint.size;
   };
@@ -46,13 +64,31 @@ export function planDiskPressure(
     const survivors = container.entries.filter((e) => !e.planned);
     for (const entry of survivors.slice(Math.max(0, survivors.length - pressure.keepNewestPerContainer))) protectedEntries.add(entry);
   }
-  const candidates = entries.filter((e) => !e.record.pinned && !e.planned && !protectedEntries.has(e));
-  const orphans = candidates.filter((e) => isDeletableOrphan(ledger.ownerOf(e.container)));
-  const others = candidates.filter((e) => !isDeletableOrphan(ledger.ownerOf(e.container)));
-  const detail = `filesystem is ${percent.toFixed(1)}% used, above the ${pressure.highThresholdPercent}% high mark; oldest archives go until below ${pressure.lowThresholdPercent}% (${pressure.source})`;
+  const takeable = (e: Entry): boolean => !e.record.pinned && !protectedEntries.has(e);
+  const candidates = entries.filter((e) => !e.planned && takeable(e));
+  // Deleting these frees nothing: linked outside the archives planned on, or to one that must stay.
+  const freeNothing = candidates.filter((e) => {
+    const sharing = links.get(inodeOf(e)) ?? [e];
+    return !allLinksKnown(sharing) || !sharing.every((s) => s.planned || takeable(s));
+  });
+  const linked = new Set(freeNothing);
+  const orphans = candidates.filter((e) => !linked.has(e) && isDeletableOrphan(ledger.ownerOf(e.container)));
+  const others = candidates.filter((e) => !linked.has(e) && !isDeletableOrphan(ledger.ownerOf(e.container)));
+  const linkedBytes = freeNothing.reduce((sum, e) => sum + e.record.fingerprint.size, 0);
+  const skipped =
+    freeNothing.length === 0
+      ? ''
+      : `; not taken: ${freeNothing.length} hard-linked archive${freeNothing.length === 1 ? '' : 's'} (${formatBytes(linkedBytes)}) whose deletion frees nothing, another link of each staying`;
+  const detail = `filesystem is ${percent.toFixed(1)}% used, above the ${pressure.highThresholdPercent}% high mark; oldest archives go until below ${pressure.lowThresholdPercent}% (${pressure.source})${skipped}`;
   for (const entry of [...orphans, ...others]) {
     if (below()) return;
-    ledger.plan(entry, 'disk_pressure', undefined, { level: 'node' }, pressure.source, detail);
+    if (entry.planned) continue;
+    // Its other links (archives linked only to each other) go with it: alone, it would free nothing.
+    for (const link of links.get(inodeOf(entry)) ?? [entry]) {
+      if (!link.planned) ledger.plan(link, 'disk_pressure', undefined, { level: 'node' }, pressure.source, detail);
+    }
     free(entry);
   }
 }
+
+const inodeOf = (entry: Entry): string => `${entry.record.fingerprint.dev}:${entry.record.fingerprint.ino}`;

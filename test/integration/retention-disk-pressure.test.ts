@@ -36,7 +36,7 @@ async function records(dir: string): Promise<ArchiveRecord[]> {
       return {
         fileName,
         name: { fileName, pod, namespaceContainer: `${namespace}-${container}`, timestampText: stamp, timestampMs: Date.parse(stamp) },
-        fingerprint: { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs },
+        fingerprint: { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, nlink: stats.nlink },
         identity: { namespace, pod, container },
         identitySources: ['cri-o'],
         unidentifiedReason: undefined,

@@ -16,7 +16,7 @@ export function archiveRecord(
   return {
     fileName,
     name: { fileName, pod, namespaceContainer: remainder, timestampText: opts.timestamp, timestampMs },
-    fingerprint: { dev: 1, ino: nextInode++, size: opts.size, mtimeMs: timestampMs },
+    fingerprint: { dev: 1, ino: nextInode++, size: opts.size, mtimeMs: timestampMs, nlink: 1 },
     identity,
     identitySources: identity ? ['cri-o'] : [],
     unidentifiedReason: identity ? undefined : 'spec.dump has no identity annotations',
@@ -43,6 +43,7 @@ export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly Unre
   for (const record of index.unidentified.values()) unidentifiedBytes += record.fingerprint.size;
   let identifiedBytes = 0;
   for (const group of index.containers()) for (const record of group.records) identifiedBytes += record.fingerprint.size;
+  const linked = [...index.unidentified.values(), ...[...index.containers()].flatMap((group) => [...group.records])].filter((record) => (record.fingerprint.nlink ?? 1) > 1);
   const status = {
     directory: '/checkpoints',
     directoryPresent: true,
@@ -56,6 +57,8 @@ export function inventoryStatus(index: ArchiveIndex, unrecognized: readonly Unre
     unidentifiedBytes,
     unrecognizedFiles: unrecognized.length,
     unrecognizedBytes: unrecognized.reduce((sum, file) => sum + file.size, 0),
+    hardLinkedArchives: linked.length,
+    hardLinkedBytes: linked.reduce((sum, record) => sum + record.fingerprint.size, 0),
     pendingArchives: 0,
     lastScanTimestampMs: Date.parse('2026-01-01T00:00:00Z'),
     lastScanDurationSeconds: 0.25,

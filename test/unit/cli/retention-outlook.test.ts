@@ -76,6 +76,15 @@ describe('what retention would do with one archive', () => {
     expect(result.next?.limit).toBe('count');
   });
 
+  it('says disk pressure never takes an archive hard-linked elsewhere, and takes one that is not', () => {
+    const records = hourly(4);
+    const linked = { ...records[0]!, fingerprint: { ...records[0]!.fingerprint, nlink: 2 } };
+    const policy = policyOf('  diskPressure:\n    highThresholdPercent: 80\n    lowThresholdPercent: 70\n');
+    const pressureOf = (all: ArchiveRecord[], fileName: string) => outlook(all, policy, fileName).limits.find((l) => l.limit === 'disk_pressure');
+    expect(pressureOf([linked, ...records.slice(1)], linked.fileName)?.goes).toBe('never while it has other hard links (2 links): deleting it would free no space');
+    expect(pressureOf(records, records[0]!.fileName)?.goes).toBe('above 80% used, oldest archives first, until below 70%');
+  });
+
   it('the age limit comes first when it is sooner than the checkpoint rate fills the count', () => {
     const records = hourly(3);
     const policy = policyOf('  globalPolicy:\n    maxCheckpointsPerContainer: 100\n    maxCheckpointAge: 6h\n');

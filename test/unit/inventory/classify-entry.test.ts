@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyEntry } from '../../../src/inventory/classify-entry.js';
@@ -80,9 +80,18 @@ describe('classifyEntry', () => {
     expect(observation).toEqual({
       kind: 'archive',
       name: expect.objectContaining({ fileName: ARCHIVE, pod: 'web-0', namespaceContainer: 'shop-nginx' }),
-      fingerprint: { dev: stats.dev, ino: stats.ino, size: 12, mtimeMs: stats.mtimeMs },
+      fingerprint: { dev: stats.dev, ino: stats.ino, size: 12, mtimeMs: stats.mtimeMs, nlink: 1 },
       ctimeMs: stats.ctimeMs,
     });
+  });
+
+  it('records the link count: an archive also linked into a backup has two', async () => {
+    const linked = archiveName('web-7', 'shop', 'nginx');
+    await writeFile(join(dir, linked), 'backed up');
+    await mkdir(join(dir, 'backup'), { recursive: true });
+    await link(join(dir, linked), join(dir, 'backup', linked));
+    const observation = classifyEntry(linked, await lstat(join(dir, linked)));
+    expect(observation).toMatchObject({ kind: 'archive', fingerprint: { size: 9, nlink: 2 } });
   });
 
   it('reports an entry without stats as missing', () => {

@@ -133,6 +133,31 @@ describe('observeEntry', () => {
     expect(isUnsettledArchive(settled)).toBe(false);
   });
 
+  it('takes a new link count into a settled record without reading the archive again: a backup linked it, the bytes are the same', () => {
+    const identifying = identifyingState(NAME, { ...print(10), nlink: 1 });
+    const settled = settledBy(completeIdentify(identifying, identifying, identified('shop', 'web-0', 'nginx')));
+    // `cp -al` elsewhere: the inode's ctime moves on and nlink grows; dev, ino, size and mtime hold.
+    const linked = observeEntry(settled, seen({ ...print(10), nlink: 2 }, 5_000), 5_000, SETTLE);
+    expect(linked.identify).toBe(false);
+    expect(linked.recheckAtMs).toBeUndefined();
+    expect(linked.next).toEqual({ kind: 'settled', record: { ...settled.record, fingerprint: { ...print(10), nlink: 2 } } });
+    expect(Object.isFrozen((linked.next as typeof settled).record)).toBe(true);
+    // Seen again with that count: the very same state, nothing to commit.
+    expect(observeEntry(linked.next, seen({ ...print(10), nlink: 2 }, 5_000), 6_000, SETTLE).next).toBe(linked.next);
+    // The backup removed: back to one link.
+    expect(observeEntry(linked.next, seen({ ...print(10), nlink: 1 }, 7_000), 7_000, SETTLE).next).toMatchObject({ kind: 'settled', record: { fingerprint: { nlink: 1 } } });
+  });
+
+  it('keeps the settle clock of a pending archive when only its link count changes, and identifies with the count of the moment', () => {
+    const first = observeEntry(undefined, seen({ ...print(10), nlink: 1 }, 500), 500, SETTLE);
+    const linked = observeEntry(first.next, seen({ ...print(10), nlink: 2 }, 550), 550, SETTLE);
+    expect(linked.next).toMatchObject({ kind: 'pending', stableSinceMs: 500, fingerprint: { nlink: 2 } });
+    expect(linked.recheckAtMs).toBe(600);
+    const due = observeEntry(linked.next, seen({ ...print(10), nlink: 2 }, 550), 600, SETTLE);
+    expect(due.next).toEqual({ kind: 'identifying', name: NAME, fingerprint: { ...print(10), nlink: 2 }, attempt: 1 });
+    expect(due.identify).toBe(true);
+  });
+
   it.each([
     ['pending when the new bytes were just written', 10_000, 'pending'],
     ['identifying at once when the new inode is old', 0, 'identifying'],

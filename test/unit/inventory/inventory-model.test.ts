@@ -315,6 +315,26 @@ describe('inventory model', () => {
     expect(model.index.ofContainer('shop', 'web-0', 'nginx')[0]?.pinned).toBe(true);
   });
 
+  it('counts settled archives with other hard links, and their bytes, as their link counts come and go', () => {
+    const model = createInventoryModel();
+    const [a, b] = [ARCHIVES[0]!, ARCHIVES[5]!];
+    const linked = (archive: ArchiveName, nlink: number, size: number): EntryState => settledState(archive, { ...print(size, 5), nlink }, true);
+    model.set(a.fileName, linked(a, 1, 10));
+    model.set(b.fileName, linked(b, 2, 30));
+    expect([model.hardLinkedArchives, model.hardLinkedBytes]).toEqual([1, 30]);
+    model.set(a.fileName, linked(a, 3, 10));
+    expect([model.hardLinkedArchives, model.hardLinkedBytes]).toEqual([2, 40]);
+    model.set(b.fileName, linked(b, 1, 30));
+    expect([model.hardLinkedArchives, model.hardLinkedBytes]).toEqual([1, 10]);
+    // A link count changed is a change of the record: its container is re-planned.
+    expect(model.takeChanges().containers.has(keyOf(DB))).toBe(true);
+    model.set(a.fileName, undefined);
+    expect([model.hardLinkedArchives, model.hardLinkedBytes]).toEqual([0, 0]);
+    model.set(b.fileName, linked(b, 2, 30));
+    model.clear();
+    expect([model.hardLinkedArchives, model.hardLinkedBytes]).toEqual([0, 0]);
+  });
+
   it('reports every container it held when cleared, and empties every view', () => {
     const model = createInventoryModel();
     model.set(ARCHIVES[0]!.fileName, STATES.get(ARCHIVES[0]!.fileName)![3]!);

@@ -22,6 +22,8 @@ export interface ArchiveSpec {
   readonly identified?: boolean;
   readonly mtimeMs?: number;
   readonly ino?: number;
+  /** Hard links to the inode (default 1: deleting the archive frees its bytes). */
+  readonly nlink?: number;
 }
 
 /** A stable inode per name, so records built twice for one file agree. */
@@ -40,7 +42,7 @@ export function archive(spec: ArchiveSpec): ArchiveRecord {
   return {
     fileName,
     name: { fileName, pod: identity.pod, namespaceContainer: `${identity.namespace}-${identity.container}`, timestampText, timestampMs },
-    fingerprint: { dev: 1, ino: spec.ino ?? inodeOf(fileName), size: spec.size ?? MiB, mtimeMs: spec.mtimeMs ?? timestampMs + 1000 },
+    fingerprint: { dev: 1, ino: spec.ino ?? inodeOf(fileName), size: spec.size ?? MiB, mtimeMs: spec.mtimeMs ?? timestampMs + 1000, nlink: spec.nlink ?? 1 },
     identity: spec.identified === false ? undefined : identity,
     identitySources: spec.identified === false ? [] : ['cri-o'],
     unidentifiedReason: spec.identified === false ? 'no spec.dump' : undefined,

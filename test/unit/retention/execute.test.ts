@@ -249,6 +249,47 @@ describe('createRetentionExecutor', () => {
     expect(events).toEqual([`verify ${NAME_A}`, `verify ${NAME_B}`]);
   });
 
+  describe('hard links under disk pressure', () => {
+    /** A disk-pressure deletion planned from what lstat says now, link count included, as the inventory records it. */
+    const pressured = async (fileName: string): Promise<PlannedDeletion> => {
+      const stats = await lstat(path.join(dir, fileName));
+      return { ...(await planned(fileName)), fingerprint: { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, nlink: stats.nlink }, reason: 'disk_pressure', limitValue: undefined, scope: { level: 'node' } };
+    };
+
+    it('refuses a disk-pressure deletion of an archive linked elsewhere since planning (it would free nothing), and deletes it for a limit', async () => {
+      await Promise.all([archiveFile(NAME_A, 64), archiveFile(NAME_B, 64)]);
+      const [byPressure, byCount] = [await pressured(NAME_A), await planned(NAME_B)];
+      await mkdir(path.join(root, 'backup'));
+      // A backup by `cp -al` between the plan and the unlink.
+      await link(path.join(dir, NAME_A), path.join(root, 'backup', NAME_A));
+      await link(path.join(dir, NAME_B), path.join(root, 'backup', NAME_B));
+      const { events, observer, logger } = recorder();
+      const result = await createRetentionExecutor({ directory: dir, dryRun: false, logger, observer }).execute(planOf([byPressure, byCount]));
+      expect(result.outcomes).toEqual([
+        expect.objectContaining({ outcome: 'skipped', reason: 'hard-linked since planning (2 links, 1 planned): deleting it would free no space' }),
+        expect.objectContaining({ outcome: 'deleted' }),
+      ]);
+      expect(await remaining()).toEqual([NAME_A]);
+      expect(events).toEqual([`verify ${NAME_A}`, `deleted ${NAME_B} 64`]);
+    });
+
+    it('refuses a disk-pressure deletion planned without a link count', async () => {
+      await archiveFile(NAME_A, 64);
+      const { nlink: _unknown, ...fingerprint } = (await pressured(NAME_A)).fingerprint;
+      const result = await createRetentionExecutor({ directory: dir, dryRun: false, ...recorder() }).execute(planOf([{ ...(await pressured(NAME_A)), fingerprint }]));
+      expect(result.outcomes).toEqual([expect.objectContaining({ outcome: 'skipped', reason: expect.stringContaining('1 links, unknown planned') })]);
+      expect(await remaining()).toEqual([NAME_A]);
+    });
+
+    it('deletes archives linked only to each other, planned together, one after the other', async () => {
+      await archiveFile(NAME_A, 64);
+      await link(path.join(dir, NAME_A), path.join(dir, NAME_B));
+      const result = await createRetentionExecutor({ directory: dir, dryRun: false, ...recorder() }).execute(planOf([await pressured(NAME_A), await pressured(NAME_B)]));
+      expect(result.deleted).toBe(2);
+      expect(await remaining()).toEqual([]);
+    });
+  });
+
   it('skips a file that is already gone without calling it an error', async () => {
     await archiveFile(NAME_A);
     const deletion = await planned(NAME_A);

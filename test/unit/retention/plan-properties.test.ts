@@ -105,6 +105,29 @@ describe('planRetention invariants', () => {
     );
   });
 
+  it('disk pressure takes only archives whose deletion frees their bytes, and never one of the newest of a container', () => {
+    // Some archives are also linked elsewhere (a backup): every inode here is one file name, so any link beyond 1 is outside.
+    const linkedArb = fc.array(fc.constantFrom(1, 1, 1, 2, 3), { minLength: 60, maxLength: 60 });
+    fc.assert(
+      fc.property(archivesArb, specArb, ownerArb, diskArb, linkedArb, (plain, spec, owner, disk, links) => {
+        const archives = plain.map((a, i) => ({ ...a, fingerprint: { ...a.fingerprint, nlink: links[i] } }));
+        const result = planRetention({ snapshot: snapshotOf(archives), policy: policyOf(spec), owners: () => owner, disk, nowMs: NOW });
+        const pressured = result.deletions.filter((d) => d.reason === 'disk_pressure');
+        for (const deletion of pressured) expect(deletion.fingerprint.nlink).toBe(1);
+        // Each container that lost an archive to pressure still has its newest `keepNewestPerContainer` (1).
+        for (const deletion of pressured) {
+          const id = deletion.identity!;
+          const newest = archives
+            .filter((a) => a.identity?.namespace === id.namespace && a.identity.pod === id.pod && a.identity.container === id.container)
+            .sort((a, b) => a.name.timestampMs - b.name.timestampMs || a.fingerprint.mtimeMs - b.fingerprint.mtimeMs || (a.fileName < b.fileName ? -1 : 1))
+            .at(-1)!;
+          expect(deletion.fileName).not.toBe(newest.fileName);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('with only a per-container count, deletes exactly the oldest excess of each container', () => {
     fc.assert(
       fc.property(archivesArb, fc.integer({ min: 1, max: 5 }), (archives, limit) => {

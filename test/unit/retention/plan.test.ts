@@ -463,13 +463,67 @@ describe('planRetention disk pressure', () => {
   });
 
   it('frees hard-linked copies only once', () => {
-    const a = archive({ minute: 0, size: 10 * MiB, ino: 7, container: 'a' });
-    const b = archive({ minute: 1, size: 10 * MiB, ino: 7, container: 'b' });
+    // Linked only to each other: both links are archives planned on, so deleting both frees 10 MiB.
+    const a = archive({ minute: 0, size: 10 * MiB, ino: 7, nlink: 2, container: 'a' });
+    const b = archive({ minute: 1, size: 10 * MiB, ino: 7, nlink: 2, container: 'b' });
     const c = archive({ minute: 2, size: 10 * MiB, container: 'c' });
     const keep = [a, b, c].map((x) => archive({ minute: 50, container: x.identity!.container, size: 1 }));
     // 90% used: 10 MiB frees to 80%, not below; a and b share blocks so c must go too.
     const result = plan([a, b, c, ...keep], policyOf({ ...pressure, globalPolicy: { maxCheckpointsPerContainer: 0 } }), { disk: disk(90) });
     expect(result.deletions.map((d) => d.fileName)).toEqual([a.fileName, b.fileName, c.fileName]);
+  });
+
+  describe('hard links', () => {
+    const noCount = { ...pressure, globalPolicy: { maxCheckpointsPerContainer: 0 } };
+
+    it('skips archives hard-linked elsewhere and frees the space from the others, saying what it skipped', () => {
+      // The two oldest are also linked into a backup: deleting them would free nothing.
+      const backedUp = series(2, { container: 'a', size: 10 * MiB, nlink: 2 });
+      const plain = series(3, { container: 'a', size: 10 * MiB, fromMinute: 10 });
+      // 90% used: one plain archive brings it to 80%, not below; two (20 MiB) to 70%.
+      const result = plan([...backedUp, ...plain], policyOf(noCount), { disk: disk(90) });
+      expect(result.deletions.map((d) => d.fileName)).toEqual([plain[0]!.fileName, plain[1]!.fileName]);
+      expect(result.deletions[0]!.detail).toContain('not taken: 2 hard-linked archives (20 MiB) whose deletion frees nothing');
+    });
+
+    it('never digs below keepNewestPerContainer because linked archives free nothing, and plans nothing that frees nothing', () => {
+      const backedUp = series(4, { container: 'a', size: 10 * MiB, nlink: 3 });
+      const newest = archive({ container: 'a', minute: 10, size: 10 * MiB });
+      const other = series(2, { container: 'b', size: 10 * MiB, fromMinute: 20 });
+      // 99% used: even deleting everything allowed cannot reach 80%. Allowed: b's older archive only.
+      const result = plan([...backedUp, newest, ...other], policyOf(noCount), { disk: disk(99) });
+      expect(result.deletions.map((d) => d.fileName)).toEqual([other[0]!.fileName]);
+      // The newest of a stays (keepNewestPerContainer 1) although the four older ones could not be taken.
+      expect(result.deletions.map((d) => d.fileName)).not.toContain(newest.fileName);
+    });
+
+    it('takes no archive whose link count is unknown', () => {
+      const unknown = series(3, { container: 'a', size: 10 * MiB }).map((record) => ({ ...record, fingerprint: { ...record.fingerprint, nlink: undefined } }));
+      expect(plan(unknown, policyOf(noCount), { disk: disk(99) }).deletions).toEqual([]);
+    });
+
+    it('takes archives linked only to each other together, and neither when one of them must stay', () => {
+      const a = archive({ container: 'a', minute: 0, size: 10 * MiB, ino: 9, nlink: 2 });
+      const pinnedTwin = archive({ container: 'b', minute: 1, size: 10 * MiB, ino: 9, nlink: 2, pinned: true });
+      const c = archive({ container: 'c', minute: 2, size: 10 * MiB });
+      const keep = ['a', 'b', 'c'].map((container) => archive({ container, minute: 50, size: 1 }));
+      // a alone frees nothing while its pinned twin stays: c goes instead.
+      const result = plan([a, pinnedTwin, c, ...keep], policyOf(noCount), { disk: disk(88) });
+      expect(result.deletions.map((d) => d.fileName)).toEqual([c.fileName]);
+      expect(result.deletions[0]!.detail).toContain('not taken: 1 hard-linked archive (10 MiB)');
+      // A twin one link short (a third link elsewhere): neither goes.
+      const a3 = { ...a, fingerprint: { ...a.fingerprint, nlink: 3 } };
+      const b3 = { ...pinnedTwin, pinned: false, fingerprint: { ...pinnedTwin.fingerprint, nlink: 3 } };
+      expect(plan([a3, b3, c, ...keep], policyOf(noCount), { disk: disk(88) }).deletions.map((d) => d.fileName)).toEqual([c.fileName]);
+    });
+
+    it('counts no space freed by a limit deletion of an archive linked elsewhere', () => {
+      // 88% used. The count limit takes the oldest, which is backed up: the disk stays at 88%, so pressure
+      // takes two (10 MiB, to 78%), not the one that would do if the count deletion freed its 5 MiB.
+      const archives = [archive({ minute: 0, size: 5 * MiB, nlink: 2 }), ...series(11, { size: 5 * MiB, fromMinute: 1 })];
+      const result = plan(archives, policyOf({ ...pressure, globalPolicy: { maxCheckpointsPerContainer: 11 } }), { disk: disk(88) });
+      expect(result.deletions.map((d) => d.reason)).toEqual(['count', 'disk_pressure', 'disk_pressure']);
+    });
   });
 
   it('does nothing without disk stats or without a diskPressure policy', () => {
