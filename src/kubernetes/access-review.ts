@@ -14,7 +14,8 @@ export type ReviewDecision =
   | { readonly kind: 'allowed'; readonly user: string }
   | { readonly kind: 'unauthenticated'; readonly reason: string }
   | { readonly kind: 'forbidden'; readonly user: string; readonly reason: string }
-  | { readonly kind: 'unavailable'; readonly review: 'TokenReview' | 'SubjectAccessReview'; readonly reason: string };
+  | { readonly kind: 'unavailable'; readonly review: 'TokenReview' | 'SubjectAccessReview'; readonly reason: string }
+  | { readonly kind: 'throttled'; readonly reason: string };
 
 export interface ReviewedUser {
   readonly username: string;
@@ -38,6 +39,8 @@ export interface AccessReviewerOptions {
   /** How long an allow or a deny holds. */
   readonly decisionTtlMs?: number;
   readonly maxEntries?: number;
+  /** Reviews waiting on the API server at once; a request needing one more is throttled. */
+  readonly maxInFlight?: number;
   readonly requestTimeoutMs?: number;
 }
 
@@ -53,6 +56,12 @@ export const UNAUTHENTICATED_TTL_MS = 30_000;
 export const DECISION_TTL_MS = 60_000;
 /** Bounds memory whatever tokens and paths clients send; the oldest answers go first. */
 export const MAX_CACHED_REVIEWS = 4_096;
+/**
+ * Every unknown token costs a TokenReview, so a client sending new tokens could make each exporter pod
+ * a source of API load; beyond this many reviews waiting, requests that need one more are refused
+ * (429) while cached answers keep being served.
+ */
+export const MAX_REVIEWS_IN_FLIGHT = 16;
 /** The reviews are small; an API server that does not answer in this time is treated as unavailable. */
 export const REVIEW_TIMEOUT_MS = 5_000;
 
@@ -176,6 +185,9 @@ export function createAccessReviewer(options: AccessReviewerOptions): AccessRevi
       if (cached !== undefined) return Promise.resolve(cached);
       const inFlight = pending.get(decisionKey);
       if (inFlight !== undefined) return inFlight;
+      if (pending.size >= (options.maxInFlight ?? MAX_REVIEWS_IN_FLIGHT)) {
+        return Promise.resolve({ kind: 'throttled', reason: `${pending.size} reviews already waiting on the API server` });
+      }
       const started = review(token, path, tokenKey, decisionKey).finally(() => pending.delete(decisionKey));
       pending.set(decisionKey, started);
       return started;

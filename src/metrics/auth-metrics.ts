@@ -1,7 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 
 /** The results of requests through the `--auth kubernetes` guard, as the server names them. */
-export const AUTH_REQUEST_RESULTS = ['allowed', 'no_token', 'unauthenticated', 'forbidden', 'error'] as const;
+export const AUTH_REQUEST_RESULTS = ['allowed', 'no_token', 'unauthenticated', 'forbidden', 'error', 'throttled'] as const;
 export const ACCESS_REVIEWS = ['TokenReview', 'SubjectAccessReview'] as const;
 
 export interface AuthMetrics {
@@ -16,7 +16,7 @@ export interface AuthMetrics {
 export function createAuthMetrics(registry: Registry): AuthMetrics {
   const requests = new Counter({
     name: 'checkpoint_auth_requests_total',
-    help: 'Requests checked by Kubernetes authentication and authorization, by result: allowed, no_token (401), unauthenticated (401), forbidden (403), error (503, the API server could not be asked).',
+    help: 'Requests checked by Kubernetes authentication and authorization, by result: allowed, no_token (401), unauthenticated (401), forbidden (403), error (503, the API server could not be asked), throttled (429, too many reviews waiting).',
     labelNames: ['result'],
     registers: [registry],
   });

@@ -111,4 +111,35 @@ describe('createAccessReviewer', () => {
     for (let i = 0; i < 100; i += 1) await reviewer.authorize(`unknown-${i}`, '/metrics');
     expect(reviewer.size()).toBeLessThanOrEqual(16);
   });
+
+  it('throttles requests that need a review beyond maxInFlight waiting, and keeps serving cached answers', async () => {
+    const release: Array<() => void> = [];
+    let calls = 0;
+    const hanging: ReviewApis = {
+      authentication: {
+        createTokenReview: (async (param: { body: V1TokenReview }) => {
+          calls += 1;
+          await new Promise<void>((resolve) => release.push(resolve));
+          return { spec: param.body.spec, status: { authenticated: true, user: { username: param.body.spec.token ?? '' } } };
+        }) as unknown as ReviewApis['authentication']['createTokenReview'],
+      },
+      authorization: {
+        createSubjectAccessReview: (async (param: { body: V1SubjectAccessReview }) => ({ spec: param.body.spec, status: { allowed: true } })) as unknown as ReviewApis['authorization']['createSubjectAccessReview'],
+      },
+    };
+    const reviewer = createAccessReviewer({ apis: hanging, now: () => 0, maxInFlight: 2 });
+    const first = reviewer.authorize('token-1', '/metrics');
+    const second = reviewer.authorize('token-2', '/metrics');
+    expect(await reviewer.authorize('token-3', '/metrics')).toMatchObject({ kind: 'throttled' });
+    // The same token and path as one waiting shares it instead of being throttled.
+    const shared = reviewer.authorize('token-1', '/metrics');
+    expect(calls).toBe(2);
+    for (const resolve of release.splice(0)) resolve();
+    expect(await first).toMatchObject({ kind: 'allowed', user: 'token-1' });
+    expect(await shared).toMatchObject({ kind: 'allowed', user: 'token-1' });
+    expect(await second).toMatchObject({ kind: 'allowed' });
+    const third = reviewer.authorize('token-3', '/metrics');
+    for (const resolve of release.splice(0)) resolve();
+    expect(await third).toMatchObject({ kind: 'allowed', user: 'token-3' });
+  });
 });

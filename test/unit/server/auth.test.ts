@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { bearerToken, createAuthGuard, OPEN_PATHS, type AccessDecision, type AuthResult } from '../../../src/server/auth.js';
+import { bearerToken, createAuthGuard, OPEN_PATHS, UNAVAILABLE_LOG_INTERVAL_MS, type AccessDecision, type AuthResult } from '../../../src/server/auth.js';
 import { closeServer, listen } from '../../../src/server/listen.js';
 import { createCapturingLogger } from '../inventory/fixtures.js';
 
@@ -43,7 +43,9 @@ describe('createAuthGuard', () => {
     denied: { kind: 'forbidden', user: 'bob', reason: 'no rule' },
     unknown: { kind: 'unauthenticated', reason: 'invalid bearer token' },
     down: { kind: 'unavailable', review: 'TokenReview', reason: 'ECONNREFUSED' },
+    busy: { kind: 'throttled', reason: '16 reviews already waiting on the API server' },
   };
+  let clock = 0;
 
   beforeAll(async () => {
     const app = new Koa();
@@ -57,6 +59,7 @@ describe('createAuthGuard', () => {
         logger: logged.logger,
         openPaths: OPEN_PATHS,
         onResult: (result) => results.push(result),
+        now: () => clock,
       }),
     );
     app.use((ctx) => {
@@ -79,6 +82,7 @@ describe('createAuthGuard', () => {
     ['an allowed user', '/metrics', 'good', 200, 'allowed'],
     ['an API that cannot be asked', '/metrics', 'down', 503, 'error'],
     ['an authorizer that throws', '/metrics', 'throws', 503, 'error'],
+    ['too many reviews waiting', '/metrics', 'busy', 429, 'throttled'],
   ] as const)('answers %s on %s', async (_name, path, token, status, result) => {
     results.length = 0;
     const answer = await request(path, token);
@@ -97,12 +101,23 @@ describe('createAuthGuard', () => {
     expect(asked).toEqual([['good', '/api/v1/archives']]);
   });
 
-  it('logs one line without the token when access cannot be checked', async () => {
+  it('logs one line without the token when access cannot be checked, at most one per interval, then how many were left out', async () => {
+    clock += UNAVAILABLE_LOG_INTERVAL_MS;
     const before = logged.lines.length;
-    await request('/metrics', 'down');
+    for (let i = 0; i < 3; i += 1) expect((await request('/metrics', 'down')).status).toBe(503);
     const lines = logged.lines.slice(before);
     expect(lines).toHaveLength(1);
-    expect(JSON.stringify(lines[0])).toContain('ECONNREFUSED');
+    expect(lines[0]).toMatchObject({ review: 'TokenReview', reason: 'ECONNREFUSED', path: '/metrics' });
     expect(JSON.stringify(lines[0])).not.toContain('"down"');
+    clock += UNAVAILABLE_LOG_INTERVAL_MS;
+    await request('/api/v1/plan', 'down');
+    expect(logged.lines.slice(before)).toHaveLength(2);
+    expect(logged.lines.at(-1)).toMatchObject({ path: '/api/v1/plan', notLoggedSinceLast: 2 });
+  });
+
+  it('asks a throttled client to come back in a second', async () => {
+    const response = await fetch(`${base}/metrics`, { headers: { Authorization: 'Bearer busy' } });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('1');
   });
 });
