@@ -35,7 +35,7 @@ const tlsOf = (loaded: LoadedWebConfig): TlsServing | undefined =>
  * takes `requestCert` and `rejectUnauthorized` only when the server is made). Such a version is
  * refused like an invalid one, and the metric says so, until the exporter is restarted.
  */
-function refuseRestartOnly(current: LoadedWebConfig, next: LoadedWebConfig, basicAuthAllowed: boolean): string | undefined {
+export function refuseRestartOnly(current: LoadedWebConfig, next: LoadedWebConfig, basicAuthAllowed: boolean): string | undefined {
   if (!basicAuthAllowed && next.config.basicAuthUsers.size > 0) return BASIC_AUTH_CONFLICT;
   const [was, now] = [current.config.tls, next.config.tls];
   if ((was === undefined) !== (now === undefined)) return `tls_server_config: ${now === undefined ? 'removing' : 'adding'} TLS needs a restart`;

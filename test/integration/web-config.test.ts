@@ -191,6 +191,14 @@ describe('web configuration: refused at start', () => {
     expect(result.stderr).not.toContain('hunter2');
   });
 
+  it('refuses basic_auth_users with --auth kubernetes: both need the Authorization header', async () => {
+    const file = path.join(work, 'both.yml');
+    await writeFile(file, `basic_auth_users:\n  prometheus: '${bcrypt.hashSync('x', 4)}'\n`);
+    const result = await runCli(['serve', '--checkpoint-dir', path.join(work, 'checkpoints'), '--auth', 'kubernetes', '--web-config-file', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^checkpoint-exporter: web config \S+both\.yml: basic_auth_users: cannot be used with --auth kubernetes \(both need the Authorization header\)$/);
+  });
+
   it('refuses a file that cannot be read', async () => {
     const result = await runCli(['serve', '--checkpoint-dir', path.join(work, 'checkpoints'), '--web-config-file', path.join(work, 'absent.yml')]);
     expect(result.code).toBe(2);
