@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
@@ -108,6 +109,23 @@ describe('serve --auth kubernetes', () => {
     expect(await statusOf('/api/v1/plan', TOKENS.reader)).toBe(200);
     expect(await statusOf('/metrics', TOKENS.reader)).toBe(403);
   });
+
+  it.each(['/api/v1/../metrics', '/api/v1/%2e%2e/metrics', '/api/v1/%2E%2E/metrics', '/api/v1/..%2fmetrics', '//metrics', '/METRICS'])(
+    'never serves the metrics to a user allowed /api/v1/* through the path %s',
+    async (rawPath) => {
+      // Sent as written: fetch would resolve the dot segments before sending.
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = http.get(new URL(exporter.url), { path: rawPath, headers: { Authorization: `Bearer ${TOKENS.reader}` } }, (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        request.on('error', reject);
+      });
+      expect(body).not.toContain('checkpoint_');
+      expect([403, 404]).toContain(status);
+    },
+  );
 
   it('keeps /healthz and /readyz open to the kubelet, which has no token', async () => {
     expect(await statusOf('/healthz')).toBe(200);
