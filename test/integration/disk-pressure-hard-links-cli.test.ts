@@ -71,7 +71,7 @@ const pressureDeletions = async (served: ServedBinary): Promise<number> =>
    * worker alternate after it. `linked` names the archives (container and index, oldest first) also
    * linked into backup/ on the same filesystem. Returns the archive names per container, oldest first.
    */
-  async function fill(linked: readonly string[]): Promise<{ dir: string; byContainer: Record<string, string[]> }> {
+  async function fill(linked: readonly string[], perContainer = 5): Promise<{ dir: string; byContainer: Record<string, string[]> }> {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mountPoint]);
     mounted = true;
     const dir = path.join(mountPoint, 'checkpoints');
@@ -80,7 +80,7 @@ const pressureDeletions = async (served: ServedBinary): Promise<number> =>
     await mkdir(backup);
     const byContainer: Record<string, string[]> = { cache: [], api: [], worker: [] };
     const writes: [string, number][] = [['cache', 0]];
-    for (let i = 1; i <= 5; i += 1) writes.push(['api', 2 * i], ['worker', 2 * i + 1]);
+    for (let i = 1; i <= perContainer; i += 1) writes.push(['api', 2 * i], ['worker', 2 * i + 1]);
     for (const [container, minute] of writes) {
       const fileName = await writeSampleArchive(dir, { namespace: NAMESPACE, pod: POD, container, timestamp: new Date(T0 + minute * 60_000), runtime: 'cri-o', payloadBytes: 640 * KiB });
       byContainer[container]!.push(fileName);
@@ -93,11 +93,11 @@ const pressureDeletions = async (served: ServedBinary): Promise<number> =>
     return { dir, byContainer };
   }
 
-  async function serve(dir: string, high: number, low: number): Promise<ServedBinary> {
+  async function serve(dir: string, high: number, low: number, resyncInterval = '1s'): Promise<ServedBinary> {
     const config = path.join(mountPoint, 'policy.yaml');
     await writeFile(config, policy(high, low));
-    // A resync every second: a full retention run (and disk-pressure check) after each.
-    served = await serveBinary(['--checkpoint-dir', dir, '--config', config, '--settle-time', '100ms', '--resync-interval', '1s']);
+    // By default a resync every second: a full retention run (and disk-pressure check) after each.
+    served = await serveBinary(['--checkpoint-dir', dir, '--config', config, '--settle-time', '100ms', '--resync-interval', resyncInterval]);
     await waitUntil(async () => (await fetch(`${served!.url}readyz`)).status === 200, 'ready', 30_000);
     return served;
   }
@@ -150,5 +150,33 @@ const pressureDeletions = async (served: ServedBinary): Promise<number> =>
     expect(sampleValue(text, 'checkpoint_hard_linked_archives')).toBe(7);
     expect(sampleValue(text, 'checkpoint_retention_errors_total', { operation: 'verify' })).toBe(0);
     expect(exporter.log()).toContain('not taken: 7 hard-linked archives');
+  });
+
+  it('refuses a disk-pressure unlink of an archive linked after the inventory last looked at it, and looks again', async () => {
+    // 9 archives, about 72 % used: no pressure at start, everything settles with one link each.
+    const { dir, byContainer } = await fill([], 4);
+    const [api, worker] = [byContainer['api']!, byContainer['worker']!];
+    expect(await usedPercent(dir)).toBeLessThan(85);
+    // No resync while the test runs: only the executor's own check can notice the links.
+    const exporter = await serve(dir, 85, 70, '1h');
+    await waitUntil(async () => sampleValue(await exporter.metrics(), 'checkpoint_archives', { namespace: NAMESPACE, pod: POD, container: 'worker' }) === 4, 'settled');
+
+    // A backup links the two oldest api archives from another directory: no event reaches the checkpoint directory.
+    for (const fileName of api.slice(0, 2)) await link(path.join(dir, fileName), path.join(mountPoint, 'backup', fileName));
+    await writeFile(path.join(mountPoint, 'filler'), Buffer.alloc(1300 * KiB, 1));
+    // A new checkpoint is the change that makes retention plan, now above the high mark.
+    await writeSampleArchive(dir, { namespace: NAMESPACE, pod: POD, container: 'worker', timestamp: new Date(T0 + 20 * 60_000), runtime: 'cri-o', payloadBytes: 640 * KiB });
+    expect(await usedPercent(dir)).toBeGreaterThan(85);
+
+    await waitUntil(async () => (await usedPercent(dir)) < 85, 'usage back below the high mark', 30_000);
+    await waitUntil(async () => sampleValue(await exporter.metrics(), 'checkpoint_hard_linked_archives') === 2, 'the links are seen once the planned files are looked at again');
+    const left = new Set(await readdir(dir));
+    for (const fileName of api.slice(0, 2)) expect(left.has(fileName)).toBe(true);
+    // The plan made on the old link counts named them; the executor refused each, and only unlinked ones went.
+    const text = await exporter.metrics();
+    expect(sampleValue(text, 'checkpoint_retention_errors_total', { operation: 'verify' })).toBe(2);
+    expect(exporter.log()).toContain('hard-linked since planning (2 links, 1 planned): deleting it would free no space');
+    expect(await pressureDeletions(exporter)).toBeGreaterThan(0);
+    for (const fileName of worker.slice(0, await pressureDeletions(exporter))) expect(left.has(fileName)).toBe(false);
   });
 });
