@@ -173,6 +173,26 @@ interface PendingMetadata {
 }
 
 /**
+ * Two name-bearing metadata headers for one entry: GNU tar and bsdtar let the later GNU long name win,
+ * Python's tarfile the earlier; GNU tar lets a PAX header after a long name win, bsdtar and Python the
+ * long name; of two PAX headers GNU tar keeps the second alone, Python the first, bsdtar fails. No
+ * writer makes such an entry (one long name and one long link name together are normal), so it is refused.
+ */
+function metadataConflict(typeflag: 'L' | 'K' | 'x', pending: PendingMetadata): string | undefined {
+  switch (typeflag) {
+    case 'L':
+      if (pending.longName !== undefined) return 'a second GNU long name for one entry';
+      return pending.pax === undefined ? undefined : 'a GNU long name after a PAX header';
+    case 'K':
+      if (pending.longLinkName !== undefined) return 'a second GNU long link name for one entry';
+      return pending.pax === undefined ? undefined : 'a GNU long link name after a PAX header';
+    case 'x':
+      if (pending.pax !== undefined) return 'a second PAX header for one entry';
+      return pending.longName === undefined && pending.longLinkName === undefined ? undefined : 'a PAX header after a GNU long name';
+  }
+}
+
+/**
  * Walks the headers of a tar archive, seeking over every body. Only GNU long-name and PAX metadata
  * bodies are read here (bounded); entry bodies only when the visitor asks for one.
  */
@@ -227,6 +247,8 @@ export async function walkTar(
     }
 
     if (header.typeflag === 'L' || header.typeflag === 'K' || header.typeflag === 'x') {
+      const conflict = metadataConflict(header.typeflag, pending);
+      if (conflict !== undefined) return { ok: false, reason: `${conflict} at offset ${position}: tar readers disagree on which one applies` };
       if (bodySize > MAX_METADATA_BODY_BYTES) {
         return { ok: false, reason: `metadata entry at offset ${position} is ${bodySize} bytes (limit ${MAX_METADATA_BODY_BYTES})` };
       }
@@ -237,7 +259,7 @@ export async function walkTar(
       else {
         const pax = parsePaxRecords(body.value);
         if (!pax.ok) return { ok: false, reason: `PAX header at offset ${position}: ${pax.reason}` };
-        pending.pax = { ...pending.pax, ...pax.value };
+        pending.pax = pax.value;
       }
     } else if (header.typeflag !== 'g') {
       // Global PAX headers ('g') set defaults such as charset or times; nothing in them moves bytes.

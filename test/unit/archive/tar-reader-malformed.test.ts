@@ -131,9 +131,25 @@ const CASES: Record<string, Case> = {
     })(),
     expect: { entries: [['checkpoint/pages-1.img', 'file', 9 * GiB], specEntry], spec: { status: 'read' } },
   },
-  'nested PAX headers: the later record wins': {
-    archive: concat(x(paxRecord('path', 'first.img')), x(paxRecord('path', 'second.img'), paxRecord('size', '3')), member({ name: 'a.img', size: 0 }), bodyBlocks('abc'), END),
-    expect: { entries: [['second.img', 'file', 3]] },
+  'two PAX headers for one entry (GNU tar keeps the second, Python the first)': {
+    archive: concat(x(paxRecord('path', 'spec.dump')), x(paxRecord('comment', 'c')), member({ name: 'harmless' }, SPEC), END),
+    expect: { wantErr: 'a second PAX header for one entry at offset 1024: tar readers disagree on which one applies' },
+  },
+  'a PAX header, then a GNU long name (bsdtar and Python take the long name, GNU tar the PAX path)': {
+    archive: concat(x(paxRecord('path', 'spec.dump')), longName('L', 'harmless\0'), member({ name: 'a', format: 'gnu' }, SPEC), END),
+    expect: { wantErr: 'a GNU long name after a PAX header' },
+  },
+  'a GNU long name, then a PAX header': {
+    archive: concat(longName('L', 'harmless\0'), x(paxRecord('path', 'spec.dump')), member({ name: 'a', format: 'gnu' }, SPEC), END),
+    expect: { wantErr: 'a PAX header after a GNU long name' },
+  },
+  'a PAX header, then a GNU long link name': {
+    archive: concat(x(paxRecord('linkpath', 'a')), longName('K', 'b\0'), member({ name: 'l', typeflag: '2', format: 'gnu' }), END),
+    expect: { wantErr: 'a GNU long link name after a PAX header' },
+  },
+  'a GNU long link name and a long name for one entry, as GNU tar writes them': {
+    archive: concat(longName('K', `${'t'.repeat(120)}\0`), longName('L', `${'n'.repeat(120)}\0`), member({ name: 'short', typeflag: '2', format: 'gnu' }), END),
+    expect: { entries: [['n'.repeat(120), 'symlink', 0]] },
   },
   'PAX header, then a global header, then the entry': {
     archive: concat(x(paxRecord('path', 'named.img')), member({ name: 'pax_global_header', typeflag: 'g' }, paxRecord('comment', 'hi')), member({ name: 'a.img' }, 'abc'), END),
@@ -187,9 +203,13 @@ const CASES: Record<string, Case> = {
   'GNU long name claiming 2^60 bytes': { archive: concat(longName('L', 'x', base256(2n ** 60n)), SPEC_MEMBER, END), expect: { wantErr: 'size field is too large' } },
   'GNU long name past the end of the file': { archive: concat(longName('L', 'x', '00000010000\0'), SPEC_MEMBER, END), expect: { wantErr: 'beyond the end' } },
   'GNU long name without a NUL': { archive: concat(longName('L', 'spec.dump'), member({ name: 'other' }, SPEC), END), expect: { entries: [specEntry], spec: { status: 'read' } } },
-  'two GNU long names: the later wins': {
-    archive: concat(longName('L', 'first.img\0'), longName('L', 'second.img\0'), member({ name: 'a.img', format: 'gnu' }, 'abc'), END),
-    expect: { entries: [['second.img', 'file', 3]] },
+  'two GNU long names for one entry (GNU tar and bsdtar take the second, Python the first)': {
+    archive: concat(longName('L', 'spec.dump\0'), longName('L', 'harmless\0'), member({ name: 'a.img', format: 'gnu' }, SPEC), END),
+    expect: { wantErr: 'a second GNU long name for one entry at offset 1024' },
+  },
+  'two GNU long link names for one entry': {
+    archive: concat(longName('K', 'a\0'), longName('K', 'b\0'), member({ name: 'l', typeflag: '2', format: 'gnu' }), END),
+    expect: { wantErr: 'a second GNU long link name for one entry' },
   },
   'GNU long link name on a regular file': {
     archive: concat(longName('K', 'target\0'), SPEC_MEMBER, END),
