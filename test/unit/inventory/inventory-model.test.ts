@@ -68,6 +68,8 @@ for (const a of ARCHIVES) {
     // Same instant and name, other mtime: moves within its group.
     settledState(a, print(20, 1), true),
     settledState(a, print(30, 5), false),
+    // The same bytes also linked elsewhere (a backup).
+    settledState(a, { ...print(10, 5), nlink: 2 }, true),
     { kind: 'unrecognized', size: 0 },
   ]);
 }
@@ -100,6 +102,7 @@ interface Views {
   readonly unrecognized: [string, number][];
   readonly unrecognizedBytes: number;
   readonly unidentifiedBytes: number;
+  readonly hardLinked: readonly [number, number];
 }
 
 /** What the views must be, computed from scratch from the entries alone. */
@@ -109,7 +112,12 @@ function reference(entries: ReadonlyMap<string, EntryState>): Views {
   const unrecognized: [string, number][] = [];
   const unsettled: string[] = [];
   let unidentifiedBytes = 0;
+  const hardLinked: [number, number] = [0, 0];
   for (const [fileName, state] of entries) {
+    if (state.kind === 'settled' && (state.record.fingerprint.nlink ?? 1) > 1) {
+      hardLinked[0] += 1;
+      hardLinked[1] += state.record.fingerprint.size;
+    }
     if (state.kind === 'settled') {
       const record = { ...state.record, pinned: entries.get(`${fileName}.keep`)?.kind === 'pin' || entries.get(`${fileName}.keep.tmp`)?.kind === 'pin' };
       if (record.identity === undefined) {
@@ -137,6 +145,7 @@ function reference(entries: ReadonlyMap<string, EntryState>): Views {
     unrecognized: unrecognized.sort((a, b) => byCodeUnits(a[0], b[0])),
     unrecognizedBytes: unrecognized.reduce((sum, [, size]) => sum + size, 0),
     unidentifiedBytes,
+    hardLinked,
   };
 }
 
@@ -162,6 +171,7 @@ function viewsOf(model: InventoryModel): Views {
     unrecognized: [...model.unrecognized].sort((a, b) => byCodeUnits(a[0], b[0])),
     unrecognizedBytes: model.unrecognizedBytes,
     unidentifiedBytes: model.unidentifiedBytes,
+    hardLinked: [model.hardLinkedArchives, model.hardLinkedBytes],
   };
 }
 
@@ -197,7 +207,7 @@ const sameRecords = (a: readonly ArchiveRecord[] | undefined, b: readonly Archiv
 type Op = { readonly kind: 'set'; readonly name: string; readonly state: number | undefined } | { readonly kind: 'take' } | { readonly kind: 'clear' };
 
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 20, arbitrary: fc.record({ kind: fc.constant('set' as const), name: fc.constantFrom(...NAMES), state: fc.option(fc.nat({ max: 6 }), { nil: undefined }) }) },
+  { weight: 20, arbitrary: fc.record({ kind: fc.constant('set' as const), name: fc.constantFrom(...NAMES), state: fc.option(fc.nat({ max: 7 }), { nil: undefined }) }) },
   { weight: 4, arbitrary: fc.constant({ kind: 'take' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
 );
