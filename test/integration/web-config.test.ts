@@ -76,6 +76,17 @@ describeTls('web configuration: TLS', () => {
     await expect(httpsGet(exporter.url, '/healthz', { ca: pki.otherCa.cert })).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
   });
 
+  it('serves the versions and TLS 1.2 suites the file names, and nothing else', async () => {
+    const exporter = await serveWith('suites', tlsConfig(server1, '  max_version: TLS12\n  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]\n'));
+    const negotiated = await httpsGet(exporter.url, '/healthz', { ca: pki.ca.cert });
+    expect([negotiated.protocol, negotiated.cipher]).toEqual(['TLSv1.2', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384']);
+    // A client offering only another suite finds none in common.
+    await expect(httpsGet(exporter.url, '/healthz', { ca: pki.ca.cert, ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' })).rejects.toThrow(/handshake failure|no shared cipher/i);
+    const modern = await serveWith('tls13', tlsConfig(server1, '  min_version: TLS13\n'));
+    expect((await httpsGet(modern.url, '/healthz', { ca: pki.ca.cert })).protocol).toBe('TLSv1.3');
+    await expect(httpsGet(modern.url, '/healthz', { ca: pki.ca.cert, maxVersion: 'TLSv1.2' })).rejects.toThrow(/protocol version|unsupported protocol/i);
+  });
+
   // What each client_auth_type lets through: no certificate, one from the trusted CA, one from another CA.
   it.each([
     ['NoClientCert', 200, 200, 200],

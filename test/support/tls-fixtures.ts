@@ -55,6 +55,9 @@ export interface TlsResponse {
   readonly body: string;
   /** Serial of the certificate the server presented. */
   readonly serial: string;
+  /** The negotiated protocol (`TLSv1.3`) and cipher suite (its IANA name). */
+  readonly protocol: string;
+  readonly cipher: string;
 }
 
 export interface TlsRequestOptions {
@@ -62,6 +65,9 @@ export interface TlsRequestOptions {
   readonly ca: string;
   readonly client?: CertificatePair;
   readonly basicAuth?: string;
+  /** What the client offers, to see what the server accepts. */
+  readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  readonly ciphers?: string;
 }
 
 /** One HTTPS GET on a fresh connection (no agent: every request is a new handshake, so a new certificate shows at once). */
@@ -71,13 +77,24 @@ export async function httpsGet(url: string, pathname: string, options: TlsReques
   return new Promise((resolve, reject) => {
     const request = https.get(
       new URL(pathname, url),
-      { ca, ...client, agent: false, ...(options.basicAuth !== undefined ? { auth: options.basicAuth } : {}), timeout: 10_000 },
+      {
+        ca,
+        ...client,
+        agent: false,
+        ...(options.basicAuth !== undefined ? { auth: options.basicAuth } : {}),
+        ...(options.maxVersion !== undefined ? { maxVersion: options.maxVersion } : {}),
+        ...(options.ciphers !== undefined ? { ciphers: options.ciphers } : {}),
+        timeout: 10_000,
+      },
       (response) => {
-        const serial = (response.socket as TLSSocket).getPeerCertificate().serialNumber;
+        const socket = response.socket as TLSSocket;
+        const serial = socket.getPeerCertificate().serialNumber;
+        const protocol = socket.getProtocol() ?? '';
+        const cipher = socket.getCipher().standardName;
         let body = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body, serial }));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body, serial, protocol, cipher }));
         response.on('error', reject);
       },
     );
