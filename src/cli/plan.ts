@@ -29,7 +29,7 @@ export interface PlanOptions {
   /** How far ahead of the clock a name's time may lie before the archive is future-dated (default 10m). */
   readonly futureToleranceMs?: number;
   readonly nowMs?: number;
-  /** Where one-line warnings go (default stderr): archives that could not be read. */
+  /** Where one-line warnings go (default stderr): archives that could not be read, policy conflicts. */
   readonly warn?: (line: string) => void;
 }
 
@@ -78,6 +78,9 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
     ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}),
   });
   const warnings = policies.warnings().map((w) => `${w.source}: ${w.warning}`);
+  // One line per field several sources set differently: the plan shows the setting that applies.
+  const conflicts = policies.conflicts();
+  for (const conflict of conflicts) (opts.warn ?? warnOnStderr)(`policy conflict: ${conflict.message}`);
   const rendering = renderingOf(opts);
   if (isStructured(rendering)) {
     // What this plan is of, not a serving exporter's state: `plan` never talks to one.
@@ -92,6 +95,7 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
       unsatisfiable: plan.unsatisfiable,
       futureDated: plan.futureDated ?? [],
       warnings,
+      conflicts,
     });
   }
   return formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { describePolicy, mergePolicies } from '../retention/merge-policies.js';
 import { DEFAULT_EXPORTER_NAMESPACE, parsePolicyDocument, splitProblems, type PolicyDocument } from '../retention/policy-document.js';
-import type { RetentionPolicy } from '../retention/types.js';
+import type { PolicyConflict, RetentionPolicy } from '../retention/types.js';
 import type { ConfigStatus } from '../metrics/exporter-view.js';
 import type { PolicyObject } from '../kubernetes/policy-watch.js';
 
@@ -58,6 +58,8 @@ export interface PolicySources {
   readonly exporterNamespace: string;
   /** The documents in force, file first then cluster objects (the merge ranks them itself); none: the defaults. */
   sources(): readonly string[];
+  /** Fields several sources set differently, with the setting that applies (the one that deletes least). */
+  conflicts(): readonly PolicyConflict[];
   describe(): unknown;
 }
 
@@ -98,8 +100,21 @@ export function createPolicySources(deps: PolicySourcesDeps): PolicySources {
   };
   let merged = mergePolicies([]);
   const warnings = (): PolicyWarning[] => [...fileDocs, ...clusterDocs].flatMap((d) => d.warnings.map((warning) => ({ source: d.source, warning })));
+  /** Conflicts already logged: each is logged once when it appears, not at every merge. */
+  let loggedConflicts = new Set<string>();
   const remerge = (): void => {
     merged = mergePolicies([...fileDocs, ...clusterDocs]);
+    const now = new Set<string>();
+    for (const conflict of merged.conflicts ?? []) {
+      now.add(conflict.message);
+      if (loggedConflicts.has(conflict.message)) continue;
+      deps.logger.warn(
+        { field: conflict.field, scope: conflict.scope, settings: conflict.settings, applied: conflict.applied },
+        `policy conflict: ${conflict.message}`,
+      );
+    }
+    for (const gone of loggedConflicts) if (!now.has(gone)) deps.logger.info({ conflict: gone }, 'policy conflict resolved');
+    loggedConflicts = now;
   };
 
   const retentionAllowed = (): RetentionAllowed => (blockedReason === undefined ? { ok: true } : { ok: false, reason: blockedReason });
@@ -184,12 +199,14 @@ export function createPolicySources(deps: PolicySourcesDeps): PolicySources {
     },
     retentionAllowed,
     sources: () => [...fileDocs, ...clusterDocs].map((d) => d.source),
+    conflicts: () => merged.conflicts ?? [],
     objectValidity: () => validity,
     problems: () => rejected.flatMap((r) => r.problems),
     warnings,
     configStatus: () => ({ lastReloadSuccessful: status.lastReloadSuccessful, lastSuccessMs: status.lastSuccessMs }),
     describe: () => ({
       effective: describePolicy(merged),
+      conflicts: merged.conflicts ?? [],
       retention: retentionAllowed(),
       sources: {
         file: deps.configPath === undefined ? null : { path: deps.configPath, documents: fileDocs.length, ...status },

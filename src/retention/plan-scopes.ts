@@ -1,7 +1,7 @@
 import type { ArchiveIdentity } from '../archive/types.js';
 import type { ArchiveRecord } from '../inventory/types.js';
 import { DEFAULT_SOURCE } from './merge-policies.js';
-import type { GlobalPolicyField, LimitLabels, LimitName, OwnerState, PolicyLimits, RetentionPolicy, ScopeRef, Sourced } from './types.js';
+import type { FieldSourced, GlobalPolicyField, LimitLabels, LimitName, OwnerState, PolicyLimits, RetentionPolicy, ScopeRef, Sourced } from './types.js';
 
 /** Scope resolution shared by the planner's passes: who governs a container and which groups it counts in. */
 
@@ -137,7 +137,7 @@ export function createScopeResolver(policy: RetentionPolicy): (id: ArchiveIdenti
     return group;
   };
 
-  const specificOf = (id: ArchiveIdentity, key: string): { level: Level; policy: PolicyLimits & Sourced } | undefined => {
+  const specificOf = (id: ArchiveIdentity, key: string): { level: Level; policy: PolicyLimits & Sourced & FieldSourced } | undefined => {
     const container = containerPolicies.get(key);
     if (container) return { level: 'container', policy: container };
     const pod = podPolicies.get(podKey(id));
@@ -156,6 +156,8 @@ export function createScopeResolver(policy: RetentionPolicy): (id: ArchiveIdenti
     let memberOf: Group[];
     if (specific) {
       const { level, policy: p } = specific;
+      // A policy merged from several entries for its scope names the entry behind each field.
+      const sourceOf = (field: keyof PolicyLimits): string => p.fieldSources?.[field] ?? p.source;
       const scope = scopeOf(level, id);
       governor = {
         level,
@@ -165,13 +167,20 @@ export function createScopeResolver(policy: RetentionPolicy): (id: ArchiveIdenti
         maxTotalSize: p.maxTotalSize ?? 0,
         maxCheckpointAgeSeconds: p.maxCheckpointAgeSeconds ?? 0,
         source: p.source,
-        sizeSource: p.source,
-        ageSource: p.source,
-        orphanSource: p.source,
+        sizeSource: sourceOf('maxCheckpointSize'),
+        ageSource: sourceOf('maxCheckpointAgeSeconds'),
+        orphanSource: sourceOf('retainOrphan'),
         scope,
         where: describeScope(scope),
       };
-      const rule: Rule = { level, count: governor.maxCheckpoints, totalSize: governor.maxTotalSize, countSource: p.source, totalSizeSource: p.source, unrestorableFirst: p.deleteUnrestorableFirst === true };
+      const rule: Rule = {
+        level,
+        count: governor.maxCheckpoints,
+        totalSize: governor.maxTotalSize,
+        countSource: sourceOf('maxCheckpoints'),
+        totalSizeSource: sourceOf('maxTotalSize'),
+        unrestorableFirst: p.deleteUnrestorableFirst === true,
+      };
       memberOf = rule.count > 0 || rule.totalSize > 0 ? [groupFor(`specific${SEP}${scopeKey(level, id)}`, rule, scope)] : [];
     } else {
       const scope = scopeOf('container', id);

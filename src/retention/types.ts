@@ -25,6 +25,32 @@ export interface Sourced {
   readonly source: string;
 }
 
+/**
+ * A specific policy merged from several entries for one scope (see mergePolicies): each field from the
+ * entry whose setting deletes least. Absent when the policy is one entry, all from `source`.
+ */
+export interface FieldSourced {
+  readonly fieldSources?: Readonly<Partial<Record<keyof PolicyLimits, string>>>;
+}
+
+/**
+ * One field of one scope that several documents or objects set to different values. The setting
+ * that deletes least applies (see least-deleting.ts); the others are reported, never silently shadowed.
+ */
+export interface PolicyConflict {
+  /** The field as the effective policy names it: `maxCheckpoints`, `maxCheckpointsPerContainer`, `diskPressure.highThresholdPercent`, `orphanGracePeriodSeconds`. */
+  readonly field: string;
+  /** `global`, `node`, `namespace shop`, `pod shop/web-0`, `container shop/web-0/nginx`. */
+  readonly scope: string;
+  /** Every setting in precedence order; `null` is a field left unset in a specific policy (no limit). Bytes, seconds, percent. */
+  readonly settings: readonly { readonly source: string; readonly value: number | boolean | string | null }[];
+  readonly applied: { readonly source: string; readonly value: number | boolean | string | null };
+  /** Why that setting applies. */
+  readonly rule: string;
+  /** One line for the log and `plan`. */
+  readonly message: string;
+}
+
 export interface GlobalPolicy extends Sourced {
   readonly retainOrphan: boolean;
   readonly maxCheckpointsPerNamespace: number;
@@ -47,14 +73,14 @@ export interface GlobalPolicy extends Sourced {
 
 export type GlobalPolicyField = Exclude<keyof GlobalPolicy, 'source' | 'fieldSources'>;
 
-export interface NamespacePolicy extends PolicyLimits, Sourced {
+export interface NamespacePolicy extends PolicyLimits, Sourced, FieldSourced {
   readonly namespace: string;
 }
-export interface PodPolicy extends PolicyLimits, Sourced {
+export interface PodPolicy extends PolicyLimits, Sourced, FieldSourced {
   readonly namespace: string;
   readonly pod: string;
 }
-export interface ContainerPolicy extends PolicyLimits, Sourced {
+export interface ContainerPolicy extends PolicyLimits, Sourced, FieldSourced {
   readonly namespace: string;
   readonly pod: string;
   readonly container: string;
@@ -77,6 +103,8 @@ export interface RetentionPolicy {
   readonly orphanGracePeriodSeconds: number;
   /** Where checkpointDirectory and orphanGracePeriod came from (absent: defaults). */
   readonly settingSources?: Readonly<{ checkpointDirectory?: string; orphanGracePeriod?: string }>;
+  /** Fields set differently by several documents, and which setting applies (absent or empty: none). */
+  readonly conflicts?: readonly PolicyConflict[];
 }
 
 /** What the Kubernetes view knows of an archive's owner. Any doubt is `unknown`, never `orphan`. */

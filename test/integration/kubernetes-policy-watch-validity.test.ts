@@ -130,10 +130,12 @@ describe('invalid CheckpointRestoreOperator objects', () => {
       { namespace: 'team', name: 'other', valid: false },
     ]);
     expect(node.policies.retentionAllowed().ok).toBe(false);
-    // The exporter namespace sets the global policy and outranks shop's own policy for shop.
+    // The exporter namespace sets the global policy; for shop, set by both, the limit that deletes less applies and the conflict is reported.
     const policy = node.policies.policy();
     expect(policy.global.maxCheckpointsPerContainer).toBe(20);
-    expect(policy.namespacePolicies).toEqual([{ namespace: 'shop', maxCheckpoints: 7, source: 'CheckpointRestoreOperator checkpoint-exporter/main namespacePolicies[0]' }]);
+    const main = 'CheckpointRestoreOperator checkpoint-exporter/main namespacePolicies[0]';
+    expect(policy.namespacePolicies).toEqual([{ namespace: 'shop', maxCheckpoints: 7, source: main, fieldSources: { maxCheckpoints: main } }]);
+    expect(node.policies.conflicts().map((c) => [c.scope, c.field, c.applied.value])).toEqual([['namespace shop', 'maxCheckpoints', 7]]);
     expect(policy.podPolicies).toEqual([{ namespace: 'shop', pod: 'web-0', maxCheckpoints: 1, source: 'CheckpointRestoreOperator shop/own podPolicies[0]' }]);
     await waitUntil(() => policyEvents(fake).length === 2, 'Events on both oversteps');
     expect(policyEvents(fake).map((e) => `${(e['involvedObject'] as { namespace: string; name: string }).namespace}/${(e['involvedObject'] as { name: string }).name}`).sort()).toEqual([

@@ -146,6 +146,39 @@ describe('policy sources', () => {
     expect(sampleValue(text, 'checkpoint_retention_blocked_by_policy')).toBe(0);
   });
 
+  it('two objects setting one scope differently: the less-deleting setting applies, logged once per change, in the API and the metric', async () => {
+    const { sources, logs } = setup();
+    const registry = new Registry();
+    registerPolicyCollector(registry, sources);
+    const shopThree = object('shop', 'three', { namespacePolicies: [{ namespace: 'shop', maxCheckpoints: 3 }] });
+    const shopEight = object('shop', 'eight', { namespacePolicies: [{ namespace: 'shop', maxCheckpoints: 8, retainOrphan: false }] });
+    sources.setClusterObjects([shopThree, shopEight]);
+    expect(sources.policy().namespacePolicies).toMatchObject([{ namespace: 'shop', maxCheckpoints: 8 }]);
+    // shop/three leaves retainOrphan unset: orphans are kept, which deletes less than false.
+    expect(sources.policy().namespacePolicies[0]?.retainOrphan).toBeUndefined();
+    const conflicts = sources.conflicts();
+    expect(conflicts.map((c) => [c.scope, c.field, c.applied])).toEqual([
+      ['namespace shop', 'retainOrphan', { source: 'CheckpointRestoreOperator shop/three namespacePolicies[0]', value: null }],
+      ['namespace shop', 'maxCheckpoints', { source: 'CheckpointRestoreOperator shop/eight namespacePolicies[0]', value: 8 }],
+    ]);
+    expect(sources.describe()).toMatchObject({ conflicts });
+    expect(sampleValue(await registry.metrics(), 'checkpoint_policy_conflicts')).toBe(2);
+    const warned = (): string[] => logs.filter((l) => l.level === 40 && l.msg.startsWith('policy conflict: ')).map((l) => l.msg);
+    expect(warned()).toEqual(conflicts.map((c) => `policy conflict: ${c.message}`));
+
+    // The same objects again (a resync): nothing new to say.
+    sources.setClusterObjects([shopThree, shopEight]);
+    expect(warned()).toHaveLength(2);
+    // One conflict goes away: it is logged as resolved, the other is not logged again.
+    sources.setClusterObjects([shopThree, object('shop', 'eight', { namespacePolicies: [{ namespace: 'shop', maxCheckpoints: 8 }] }, '2')]);
+    expect(warned()).toHaveLength(2);
+    expect(logs.filter((l) => l.msg === 'policy conflict resolved')).toHaveLength(1);
+    expect(sampleValue(await registry.metrics(), 'checkpoint_policy_conflicts')).toBe(1);
+    sources.setClusterObjects([shopThree]);
+    expect(sources.conflicts()).toEqual([]);
+    expect(sampleValue(await registry.metrics(), 'checkpoint_policy_conflicts')).toBe(0);
+  });
+
   it('survives a throwing invalid-object callback', () => {
     const sources = createPolicySources({
       configPath: undefined,

@@ -256,7 +256,7 @@ describe('mergePolicies', () => {
     });
   });
 
-  it('takes each global field from the first document in precedence order: file, then objects by namespace/name', () => {
+  it('takes each global field from the documents that set it, crediting the file first, then objects by namespace/name', () => {
     const docs = [
       cr('b', 'z', { globalPolicy: { maxCheckpointsPerPod: 1, maxCheckpointSize: '1Mi', retainOrphan: false } }),
       cr('a', 'y', { globalPolicy: { maxCheckpointsPerPod: 2 }, orphanGracePeriod: '1h' }),
@@ -277,18 +277,61 @@ describe('mergePolicies', () => {
     });
   });
 
-  it('keeps the first specific policy per exact scope as a whole, never mixing fields', () => {
+  it('merges the entries of one exact scope field by field, each the setting that deletes less, and reports each conflict', () => {
     const policy = mergePolicies([
       cr('ops', 'b', { podPolicies: [{ namespace: 's', pod: 'p', maxCheckpoints: 9, maxTotalSize: '1Gi' }], namespacePolicies: [{ namespace: 'default-x', maxCheckpoints: 4 }] }),
       cr('ops', 'a', { podPolicies: [{ namespace: 's', pod: 'p', maxCheckpoints: 1 }], namespacePolicies: [{ namespace: 'default', maxCheckpoints: 2 }] }),
     ]);
-    expect(policy.podPolicies).toEqual([{ namespace: 's', pod: 'p', maxCheckpoints: 1, source: 'CheckpointRestoreOperator ops/a podPolicies[0]' }]);
+    // ops/a leaves maxTotalSize unset, which in a pod policy means no limit: that deletes less than 1Gi.
+    expect(policy.podPolicies).toEqual([
+      { namespace: 's', pod: 'p', maxCheckpoints: 9, source: 'CheckpointRestoreOperator ops/b podPolicies[0]', fieldSources: { maxCheckpoints: 'CheckpointRestoreOperator ops/b podPolicies[0]' } },
+    ]);
     expect(policy.namespacePolicies.map((p) => p.namespace)).toEqual(['default', 'default-x']);
+    expect(policy.conflicts).toEqual([
+      {
+        field: 'maxCheckpoints',
+        scope: 'pod s/p',
+        settings: [
+          { source: 'CheckpointRestoreOperator ops/a podPolicies[0]', value: 1 },
+          { source: 'CheckpointRestoreOperator ops/b podPolicies[0]', value: 9 },
+        ],
+        applied: { source: 'CheckpointRestoreOperator ops/b podPolicies[0]', value: 9 },
+        rule: 'no limit deletes least, then the larger limit',
+        message:
+          'pod s/p maxCheckpoints is set differently: 1 by CheckpointRestoreOperator ops/a podPolicies[0], 9 by CheckpointRestoreOperator ops/b podPolicies[0]; 9 by CheckpointRestoreOperator ops/b podPolicies[0] applies: no limit deletes least, then the larger limit',
+      },
+      expect.objectContaining({
+        field: 'maxTotalSize',
+        scope: 'pod s/p',
+        settings: [
+          { source: 'CheckpointRestoreOperator ops/a podPolicies[0]', value: null },
+          { source: 'CheckpointRestoreOperator ops/b podPolicies[0]', value: 1024 ** 3 },
+        ],
+        applied: { source: 'CheckpointRestoreOperator ops/a podPolicies[0]', value: null },
+      }),
+    ]);
   });
 
-  it('takes diskPressure whole from the first document that sets it', () => {
-    const policy = mergePolicies([cr('z', 'z', { diskPressure: { highThresholdPercent: 95, lowThresholdPercent: 90 } }), cr('a', 'a', { diskPressure: {} })]);
-    expect(policy.diskPressure).toEqual({ highThresholdPercent: 85, lowThresholdPercent: 80, keepNewestPerContainer: 1, source: 'CheckpointRestoreOperator a/a diskPressure' });
+  it('takes each diskPressure field at its least-deleting setting; an unset field of a diskPressure block is its default', () => {
+    const policy = mergePolicies([cr('z', 'z', { diskPressure: { highThresholdPercent: 95, lowThresholdPercent: 90 } }), cr('a', 'a', { diskPressure: { keepNewestPerContainer: 2 } })]);
+    expect(policy.diskPressure).toEqual({
+      highThresholdPercent: 95,
+      lowThresholdPercent: 90,
+      keepNewestPerContainer: 2,
+      source: 'CheckpointRestoreOperator z/z diskPressure and CheckpointRestoreOperator a/a diskPressure',
+    });
+    expect(policy.conflicts?.map((c) => [c.field, c.applied.value])).toEqual([
+      ['diskPressure.highThresholdPercent', 95],
+      ['diskPressure.lowThresholdPercent', 90],
+      ['diskPressure.keepNewestPerContainer', 2],
+    ]);
+  });
+
+  it('sets no conflict for the same value written twice, and credits the first source', () => {
+    const policy = mergePolicies([cr('b', 'b', { globalPolicy: { maxCheckpointsPerPod: 7 }, orphanGracePeriod: '1h' }), file({ globalPolicy: { maxCheckpointsPerPod: 7 }, orphanGracePeriod: '60m' })]);
+    expect(policy.conflicts).toEqual([]);
+    expect(policy.global.fieldSources?.maxCheckpointsPerPod).toBe('file policy.yaml document 0 globalPolicy');
+    expect(policy.settingSources?.orphanGracePeriod).toBe('file policy.yaml document 0');
   });
 
   it('gives the same policy for any order of the same documents', () => {
@@ -420,18 +463,24 @@ describe('who may set policy', () => {
       return parsed.value;
     };
     const policy = mergePolicies([
-      valid('a', 'aaa', { namespacePolicies: [{ namespace: 'a', maxCheckpoints: 1 }] }),
+      valid('a', 'aaa', { namespacePolicies: [{ namespace: 'a', maxCheckpoints: 5 }] }),
       valid('checkpoint-exporter', 'zzz', { namespacePolicies: [{ namespace: 'a', maxCheckpoints: 5 }] }),
     ]);
-    expect(policy.namespacePolicies).toEqual([{ namespace: 'a', maxCheckpoints: 5, source: 'CheckpointRestoreOperator checkpoint-exporter/zzz namespacePolicies[0]' }]);
+    // The same setting twice: the higher-ranked object is credited with it.
+    const zzz = 'CheckpointRestoreOperator checkpoint-exporter/zzz namespacePolicies[0]';
+    expect(policy.namespacePolicies).toEqual([{ namespace: 'a', maxCheckpoints: 5, source: zzz, fieldSources: { maxCheckpoints: zzz } }]);
+    expect(policy.conflicts).toEqual([]);
   });
 
   it('ranks the documents of the file in the order they are written', () => {
     const parsed = parsePolicyYaml(
-      'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: { name: zzz }\nspec: { globalPolicy: { maxCheckpointsPerContainer: 1 } }\n---\napiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: { name: aaa }\nspec: { globalPolicy: { maxCheckpointsPerContainer: 2 } }\n',
+      'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: { name: zzz }\nspec: { checkpointDirectory: /a }\n---\napiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: { name: aaa }\nspec: { checkpointDirectory: /b }\n',
       'file p.yaml',
     );
     if (!parsed.ok) throw new Error(parsed.reason);
-    expect(mergePolicies(parsed.value).global.maxCheckpointsPerContainer).toBe(1);
+    // The directory is no limit: the first document sets it, and the other one is reported.
+    const policy = mergePolicies(parsed.value);
+    expect(policy.checkpointDirectory).toBe('/a');
+    expect(policy.conflicts).toMatchObject([{ field: 'checkpointDirectory', scope: 'node', applied: { value: '/a', source: 'file p.yaml document 0' } }]);
   });
 });
