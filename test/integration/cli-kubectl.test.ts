@@ -9,6 +9,7 @@ import yaml from 'js-yaml';
 import { pinFileNameOf } from '../../src/archive/archive-name.js';
 import { writeDemoCheckpointDirectory, writeSampleArchive, type DemoDirectory, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
 import { MAIN, runCli } from '../support/serve-binary.js';
+import { stageForUser, type StagedUser } from '../support/stage-for-user.js';
 
 /**
  * Issue 12, the command line the kubectl way, on the built binary: one-line errors without stack
@@ -27,7 +28,7 @@ interface Ran {
   readonly stderr: string;
 }
 
-const cli = (args: readonly string[], options: { uid?: number; gid?: number } = {}): Promise<Ran> => runCli(args, options);
+const cli = (args: readonly string[], options: { as?: StagedUser } = {}): Promise<Ran> => runCli(args, options);
 
 const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
 
@@ -149,7 +150,6 @@ describe('runtime failures: exit 3, one line naming the path or the address', ()
   });
 
   it('an unreadable directory is an error for ls, plan and inspect (as an unprivileged user)', async () => {
-    const nobody = 65_534;
     if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
       if (process.env['CI'] === 'true') throw new Error('this case needs root to run the CLI as another user; CI runs as root');
       process.stderr.write('\n*** SKIPPING the unreadable-directory case: not root, cannot run the CLI as an unprivileged user ***\n\n');
@@ -159,14 +159,16 @@ describe('runtime failures: exit 3, one line naming the path or the address', ()
     await mkdir(dir);
     const archive = await writeSampleArchive(dir, { namespace: 'shop', pod: 'web-0', container: 'nginx', timestamp: new Date(Date.now() - HOUR), runtime: 'cri-o' });
     await chmod(dir, 0o300);
+    const nobody = await stageForUser();
     try {
-      const as = { uid: nobody, gid: nobody };
+      const as = { as: nobody };
       for (const command of ['ls', 'plan']) {
         expectError(await cli([command, '--checkpoint-dir', dir], as), 3, [`checkpoint-exporter: cannot read checkpoint directory ${dir}: permission denied`]);
       }
       expectError(await cli(['inspect', join(dir, archive)], as), 3, [`checkpoint-exporter: cannot read directory ${dir}: permission denied`]);
     } finally {
       await chmod(dir, 0o755);
+      await nobody.remove();
     }
   });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSampleArchive } from '../../src/demo/sample-archives.js';
 import { MAIN, runCli, type CliRun } from '../support/serve-binary.js';
+import { stageForUser, type StagedUser } from '../support/stage-for-user.js';
 
 /**
  * Issue 16, never blind and quiet: `ls` and `plan` run by a user who cannot read the archives say so
@@ -12,20 +13,27 @@ import { MAIN, runCli, type CliRun } from '../support/serve-binary.js';
  * describes the plan it made, not a serving exporter it never talked to. On the built binary, as the
  * unprivileged user 65534 reading archives with mode 000.
  */
-const NOBODY = { uid: 65_534, gid: 65_534 };
 const HOUR = 3_600_000;
 
 let root: string;
+// The built files and Node.js, where the unprivileged user can run them; staged by asRoot.
+let NOBODY: { as: StagedUser };
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does)`);
   root = await mkdtemp(join(tmpdir(), 'cli-unreadable-'));
   await chmod(root, 0o755);
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
+afterAll(async () => {
+  await NOBODY?.as.remove();
+  await rm(root, { recursive: true, force: true });
+});
 
 /** Running the CLI as another user needs root; CI runs as root, so there a skip is a failure. */
-function asRoot(): boolean {
-  if (typeof process.getuid === 'function' && process.getuid() === 0) return true;
+async function asRoot(): Promise<boolean> {
+  if (typeof process.getuid === 'function' && process.getuid() === 0) {
+    NOBODY ??= { as: await stageForUser() };
+    return true;
+  }
   if (process.env['CI'] === 'true') throw new Error('these cases need root to run the CLI as an unprivileged user; CI runs as root');
   process.stderr.write('\n*** SKIPPING the unreadable-archive cases: not root, cannot run the CLI as an unprivileged user ***\n\n');
   return false;
@@ -59,7 +67,7 @@ function expectOneLine(ran: CliRun, code: number, line: string): void {
 
 describe('archives the user cannot read (built binary, as uid 65534)', () => {
   it('none readable: ls and plan in every format exit 3 with one line naming the count and the first path', async () => {
-    if (!asRoot()) return;
+    if (!(await asRoot())) return;
     const { dir, locked } = await directoryWith('none-readable', { locked: 3, open: 0 });
     const line = `checkpoint-exporter: cannot read 3 of 3 archives in ${dir} (first ${join(dir, locked[0] ?? '')}: permission denied)`;
     for (const command of ['ls', 'plan']) {
@@ -74,7 +82,7 @@ describe('archives the user cannot read (built binary, as uid 65534)', () => {
   });
 
   it('some readable: the report stands, one warning line on stderr, the fields in JSON and YAML, exit 0', async () => {
-    if (!asRoot()) return;
+    if (!(await asRoot())) return;
     const { dir, locked, open } = await directoryWith('some-readable', { locked: 2, open: 12 });
     const first = join(dir, locked[0] ?? '');
     const warning = `checkpoint-exporter: warning: cannot read 2 of 14 archives in ${dir} (first ${first}: permission denied); they are counted as unidentified and never deleted`;

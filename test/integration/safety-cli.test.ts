@@ -10,6 +10,7 @@ import { writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sa
 import { findBinary } from '../support/binaries.js';
 import { sampleValue } from '../support/metrics-text.js';
 import { serveBinary, type ServedBinary } from '../support/serve-binary.js';
+import { stageForUser, type StagedUser } from '../support/stage-for-user.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -25,6 +26,8 @@ const HEADER = 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetada
 let root: string;
 let counter = 0;
 const running: ServedBinary[] = [];
+// What the unprivileged user of the EACCES case runs, staged by that case.
+let nobody: StagedUser | undefined;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'safety-cli-'));
@@ -34,7 +37,11 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const served of running.splice(0)) await served.stop();
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
+afterAll(async () => {
+  // After afterEach: the exporter run from these copies has stopped.
+  await nobody?.remove();
+  await rm(root, { recursive: true, force: true });
+});
 
 async function directory(): Promise<string> {
   const dir = join(root, `archives-${(counter += 1)}`);
@@ -50,7 +57,7 @@ async function policy(maxPerContainer: number): Promise<string> {
   return file;
 }
 
-async function serve(args: string[], options: { uid?: number; gid?: number } = {}): Promise<ServedBinary> {
+async function serve(args: string[], options: { as?: StagedUser } = {}): Promise<ServedBinary> {
   const served = await serveBinary(args, options);
   running.push(served);
   await waitUntil(async () => (await fetch(`${served.url}readyz`)).status === 200, 'ready', 30_000);
@@ -136,7 +143,6 @@ describe('safety of deletion on the built binary', () => {
   });
 
   it('case 9: an unreadable directory keeps the last known inventory, reports it and counts the error', async () => {
-    const nobody = 65_534;
     if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
       if (process.env['CI'] === 'true') throw new Error('case 9 needs root to run the exporter as another user; CI runs as root');
       process.stderr.write('\n*** SKIPPING case 9: not root, cannot run the exporter as an unprivileged user ***\n\n');
@@ -144,8 +150,9 @@ describe('safety of deletion on the built binary', () => {
     }
     const dir = await directory();
     for (let i = 0; i < 3; i += 1) await writeSampleArchive(dir, at(Date.parse('2026-03-01T00:00:00Z') + i * 60_000));
-    await chown(dir, nobody, nobody);
-    const served = await serve(['--checkpoint-dir', dir, '--dry-run', '--resync-interval', '300ms', '--settle-time', '200ms'], { uid: nobody, gid: nobody });
+    nobody = await stageForUser();
+    await chown(dir, nobody.uid, nobody.gid);
+    const served = await serve(['--checkpoint-dir', dir, '--dry-run', '--resync-interval', '300ms', '--settle-time', '200ms'], { as: nobody });
     expect(sampleValue(await served.metrics(), 'checkpoint_archives', OWNER)).toBe(3);
     await chmod(dir, 0o000);
     try {

@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { StagedUser } from './stage-for-user.js';
 
 const runFile = promisify(execFile);
 
@@ -18,14 +19,23 @@ export interface ServedBinary {
   stop(): Promise<void>;
 }
 
-/** Starts `serve` on an ephemeral loopback port and resolves once it listens. */
-export async function serveBinary(args: readonly string[], options: { uid?: number; gid?: number } = {}): Promise<ServedBinary> {
+/** How a run is started: by this user from the checkout, or as another user from what stageForUser copied for it. */
+function launch(as: StagedUser | undefined): { node: string; main: string; options: { uid?: number; gid?: number; cwd?: string } } {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does)`);
-  const child = spawn(process.execPath, [MAIN, 'serve', '--listen-address', '127.0.0.1:0', ...args], {
+  if (as === undefined) return { node: process.execPath, main: MAIN, options: {} };
+  return { node: as.node, main: as.main, options: { uid: as.uid, gid: as.gid, cwd: as.dir } };
+}
+
+/**
+ * Starts `serve` on an ephemeral loopback port and resolves once it listens. With `as`, it runs as that
+ * user, from the copies stageForUser made (test/support/stage-for-user.ts).
+ */
+export async function serveBinary(args: readonly string[], options: { readonly as?: StagedUser } = {}): Promise<ServedBinary> {
+  const { node, main, options: user } = launch(options.as);
+  const child = spawn(node, [main, 'serve', '--listen-address', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env['PATH'] ?? '' },
-    ...(options.uid !== undefined ? { uid: options.uid } : {}),
-    ...(options.gid !== undefined ? { gid: options.gid } : {}),
+    ...user,
   });
   let text = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -47,7 +57,7 @@ export async function serveBinary(args: readonly string[], options: { uid?: numb
     });
     child.once('error', (error) => {
       clearInterval(timer);
-      reject(new Error(`cannot start the exporter (${process.execPath}): ${error.message}`));
+      reject(new Error(`cannot start the exporter (${node}): ${error.message}`));
     });
   });
   return {
@@ -73,17 +83,17 @@ export interface CliRun {
 
 /**
  * Runs the built command line once, as a user would (PATH only in the environment), and returns its
- * exit code and output. A run that outlives `timeoutMs` is an error, not an exit code.
+ * exit code and output. A run that outlives `timeoutMs` is an error, not an exit code. With `as`, it
+ * runs as that user, from the copies stageForUser made.
  */
-export async function runCli(args: readonly string[], options: { readonly timeoutMs?: number; readonly uid?: number; readonly gid?: number } = {}): Promise<CliRun> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does)`);
+export async function runCli(args: readonly string[], options: { readonly timeoutMs?: number; readonly as?: StagedUser } = {}): Promise<CliRun> {
+  const { node, main, options: user } = launch(options.as);
   const timeoutMs = options.timeoutMs ?? 30_000;
   try {
-    const { stdout, stderr } = await runFile(process.execPath, [MAIN, ...args], {
+    const { stdout, stderr } = await runFile(node, [main, ...args], {
       env: { PATH: process.env['PATH'] ?? '' },
       timeout: timeoutMs,
-      ...(options.uid !== undefined ? { uid: options.uid } : {}),
-      ...(options.gid !== undefined ? { gid: options.gid } : {}),
+      ...user,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
