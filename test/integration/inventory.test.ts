@@ -319,5 +319,3 @@ describe('inventory: lost events heal within seconds, not at the next periodic r
     expect(inv.status().resyncs.periodic).toBe(0);
   });
 });
-  });
-});
