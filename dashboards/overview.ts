@@ -95,9 +95,29 @@ export function buildOverviewDashboard(options: DashboardOptions = {}): Dashboar
         width: 4,
         height: 4,
       }),
+      statPanel({
+        title: 'Unreadable checkpoint directories',
+        description:
+          'Exporters whose checkpoint directory exists but cannot be stat-ed, watched or listed (permissions, I/O errors, no inotify watch left): nothing there is measured or deleted. A missing directory is not counted.',
+        unit: 'short',
+        queries: [{ expr: `count(checkpoint_directory_readable{${NODE}} == 0) or vector(0)` }],
+        width: 4,
+        height: 4,
+        thresholds: [{ value: 1, color: 'red' }],
+      }),
+      timeseriesPanel({
+        title: 'Directory rescans by reason',
+        description:
+          'Full rescans of the checkpoint directory: periodic, initial, and those after the watch may have lost events (events_lost: a burst that could overflow the inotify queue; unreported_change: the directory changed with no event). Each heals the inventory within seconds.',
+        unit: 'short',
+        queries: [{ expr: `sum by (reason) (increase(checkpoint_inventory_resyncs_total{${NODE}}[$__rate_interval]))`, legend: '{{reason}}' }],
+        width: 8,
+        height: 4,
+        min: 0,
+      }),
       tablePanel({
         title: 'Exporter health by node',
-        description: 'Per node: scrape status, policy reload status (1 = ok), Kubernetes API status (1 = up), dry run, and seconds since the last retention run.',
+        description: 'Per node: scrape status, policy reload status (1 = ok), Kubernetes API status (1 = up), dry run, seconds since the last retention run, and whether the checkpoint directory can be read (0 = unreadable).',
         unit: 'short',
         queries: [
           { expr: `max by (cluster, node) (${UP})`, legend: 'up' },
@@ -105,6 +125,7 @@ export function buildOverviewDashboard(options: DashboardOptions = {}): Dashboar
           { expr: `max by (cluster, node) (checkpoint_kubernetes_api_up{${NODE}})`, legend: 'kubernetes api up' },
           { expr: `max by (cluster, node) (checkpoint_retention_dry_run{${NODE}})`, legend: 'dry run' },
           { expr: `max by (cluster, node) (time() - checkpoint_retention_last_run_timestamp_seconds{${NODE}})`, legend: 'last retention run' },
+          { expr: `min by (cluster, node) (checkpoint_directory_readable{${NODE}})`, legend: 'directory readable' },
         ],
         columnUnits: { 'Value #E': 's' },
         transformations: [
@@ -119,6 +140,7 @@ export function buildOverviewDashboard(options: DashboardOptions = {}): Dashboar
                 'Value #C': 'Kubernetes API up',
                 'Value #D': 'Dry run',
                 'Value #E': 'Since last retention run',
+                'Value #F': 'Directory readable',
               },
             },
           },
