@@ -1,7 +1,7 @@
 /** Generated checkpoint directories for the benchmarks: real tar archives laid out as CRI-O writes them. */
 import { mkdir } from 'node:fs/promises';
 import { writeSampleArchive, type SampleArchiveOptions } from '../src/demo/sample-archives.js';
-import { forEachConcurrent } from '../src/inventory/work-queue.js';
+import { forEachConcurrent } from '../src/concurrency.js';
 
 export interface DirectoryShape {
   readonly archives: number;

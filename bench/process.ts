@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { sampleArchiveName, writeSampleArchive } from '../src/demo/sample-archives.js';
-import { forEachConcurrent } from '../src/inventory/work-queue.js';
+import { forEachConcurrent } from '../src/concurrency.js';
 import { archiveOptions, containerOf, writeDirectory, type DirectoryShape } from './directory.js';
 import { checkViewLoad, measureViewLoad, VIEW_CLIENTS, type ViewLoadFigures } from './views.js';
 

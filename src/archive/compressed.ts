@@ -239,29 +239,3 @@ export async function withDecompressedSource<R extends Result<unknown>>(
     await feeding;
   }
 }
-
-/** At most `permits` tasks at once; the rest wait in arrival order. */
-export interface Semaphore {
-  run<T>(task: () => Promise<T>): Promise<T>;
-}
-
-export function createSemaphore(permits = 1): Semaphore {
-  let free = permits;
-  const waiting: Array<() => void> = [];
-  const release = (): void => {
-    const next = waiting.shift();
-    if (next === undefined) free += 1;
-    else next();
-  };
-  return {
-    async run(task) {
-      if (free > 0) free -= 1;
-      else await new Promise<void>((resolve) => waiting.push(resolve));
-      try {
-        return await task();
-      } finally {
-        release();
-      }
-    },
-  };
-}

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { isCompressedDeferral } from './archive-walk.js';
-import { createSemaphore } from './compressed.js';
+import { createWorkQueue } from '../concurrency.js';
 import { readArchiveIdentity, readArchiveIdentityDeferring, type DeferringIdentityRead, type IdentityReadResult } from './identity.js';
 import type { FileFingerprint, ParsedArchiveName } from './types.js';
 
@@ -93,7 +93,7 @@ export function createIdentityReader(logger: Logger, workers = defaultIdentityWo
   const waiting = new Map<number, Waiting>();
   let queue: IdentityJob[] = [];
   let nextId = 0;
-  const compressedLane = createSemaphore(1);
+  const compressedLane = createWorkQueue(1);
   let compressedTotal = 0;
   let compressedRunning = 0;
   let compressedMost = 0;

@@ -7,7 +7,7 @@
  * is decompressed here asynchronously, so batches of plain archives keep being answered meanwhile.
  */
 import { parentPort } from 'node:worker_threads';
-import { createSemaphore } from './compressed.js';
+import { createWorkQueue } from '../concurrency.js';
 import { readArchiveIdentity, readArchiveIdentityBlocking } from './identity.js';
 import type { IdentityJob, WorkerReply, WorkerRequest } from './identity-pool.js';
 
@@ -15,7 +15,7 @@ const port = parentPort;
 if (port === null) throw new Error('identity-worker must run as a worker thread');
 
 /** The pool sends one compressed read at a time; this keeps it so should a second ever arrive. */
-const compressedReads = createSemaphore(1);
+const compressedReads = createWorkQueue(1);
 
 const failed = (error: unknown): { ok: false; reason: string } => ({ ok: false, reason: `identity read failed: ${error instanceof Error ? error.message : String(error)}` });
 

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { createFifoPump, createInFlight, createWorkQueue, forEachConcurrent } from '../concurrency.js';
 import type { Logger } from 'pino';
 import type { IdentityReadResult } from '../archive/identity.js';
 import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
@@ -10,12 +11,10 @@ import { isGone, listDirectory, lstatEntry, messageOf, probeDirectory, type Dire
 import { watchDirectory, type DirectoryWatch, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
 import { completeIdentify, observeEntry, type EntryState } from './entry-state.js';
 import { createChangeFeed } from './change-feed.js';
-import { createFifoPump, createInFlight } from './in-flight.js';
 import { createInterner } from './interner.js';
 import { createInventoryModel } from './inventory-model.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 import { RESYNC_REASONS, SCAN_OPERATIONS, type ArchiveRecord, type InventoryChange, type InventorySnapshot, type InventoryStatus, type ResyncReason, type ScanOperation } from './types.js';
-import { createWorkQueue } from './work-queue.js';
 
 export const DEFAULT_SETTLE_TIME_MS = 2_000;
 export const DEFAULT_RESYNC_INTERVAL_MS = 300_000;
@@ -162,7 +161,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
   let resyncTimer: TimerHandle | undefined;
   const retryTimers = new Map<string, TimerHandle>();
   let cachedSnapshot: InventorySnapshot | undefined;
-  const inFlight = createInFlight(logger);
+  const inFlight = createInFlight((error) => logger.error({ err: error }, 'inventory task failed'));
   const observing = new Map<string, Promise<void>>();
   const observeAgain = new Set<string>();
   let snapshotBuilds = 0;
@@ -233,7 +232,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     readonly state: EntryState;
     readonly epoch: number;
   }
-  const queueIdentify = createFifoPump<IdentifyJob>(identifyConcurrency, (job) => runIdentify(job.fileName, job.state, job.epoch), inFlight, logger);
+  const queueIdentify = createFifoPump<IdentifyJob>(identifyConcurrency, (job) => runIdentify(job.fileName, job.state, job.epoch), inFlight);
 
   function startIdentify(fileName: string, startedFrom: EntryState): void {
     if (startedFrom.kind !== 'identifying') return;
@@ -599,13 +598,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     const names = new Set(listing.value);
     // Entries readdir no longer lists are lstat'ed rather than dropped: one may have been created after readdir ran.
     for (const fileName of model.names()) names.add(fileName);
-    // A fixed number of lstats in flight, pulled from the list: no promise per entry up front.
-    const list = [...names];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < list.length && epoch === scanEpoch) await observe(list[next++] as string);
-    };
-    await Promise.all(Array.from({ length: LSTAT_CONCURRENCY }, worker));
+    await forEachConcurrent([...names], LSTAT_CONCURRENCY, observe, () => epoch === scanEpoch);
     if (epoch !== scanEpoch || phase !== 'watching') return 'abandoned';
     if (!initialScanDone) {
       initialScanDone = true;

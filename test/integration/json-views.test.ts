@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
-import { forEachConcurrent } from '../../src/inventory/work-queue.js';
+import { forEachConcurrent } from '../../src/concurrency.js';
 import { MAX_VIEW_STREAMS, VIEW_RETRY_AFTER_SECONDS } from '../../src/server/json-views.js';
 import { sampleValue } from '../support/metrics-text.js';
 import { serveBinary, type ServedBinary } from '../support/serve-binary.js';

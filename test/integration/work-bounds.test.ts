@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
-import { forEachConcurrent } from '../../src/inventory/work-queue.js';
+import { forEachConcurrent } from '../../src/concurrency.js';
 import { sampleValue } from '../support/metrics-text.js';
 import { waitUntil } from '../support/wait.js';
 

@@ -6,7 +6,7 @@ import * as zlib from 'node:zlib';
 import { parseArchiveName } from '../../../src/archive/archive-name.js';
 import { walkArchive } from '../../../src/archive/archive-walk.js';
 import { bufferByteSource, countReads, type ByteSource } from '../../../src/archive/byte-source.js';
-import { createSemaphore, DEFAULT_DECOMPRESSION_LIMITS, sniffEncoding, zstdSupported, type DecompressionLimits } from '../../../src/archive/compressed.js';
+import { DEFAULT_DECOMPRESSION_LIMITS, sniffEncoding, zstdSupported, type DecompressionLimits } from '../../../src/archive/compressed.js';
 import { readArchiveIdentity, readArchiveIdentityDeferring, readIdentityFrom } from '../../../src/archive/identity.js';
 import { inspectArchive } from '../../../src/archive/inspect.js';
 import type { ParsedArchiveName } from '../../../src/archive/types.js';
@@ -195,28 +195,5 @@ describe('compressed archives on disk', () => {
     const inspected = await inspectArchive(path);
     expect(inspected).toMatchObject({ ok: true, value: { contents: { compression: 'gzip', missing: ['checkpoint/inventory.img'] }, config: { ok: true } } });
     expect(inspected.ok && inspected.value.entries.map((e) => e.name)).toContain('status.dump');
-  });
-});
-
-describe('createSemaphore', () => {
-  it('runs one task at a time, in arrival order, and releases on failure', async () => {
-    const gate = createSemaphore(1);
-    let running = 0;
-    let most = 0;
-    const order: number[] = [];
-    const task = (id: number, fail = false) =>
-      gate.run(async () => {
-        running += 1;
-        most = Math.max(most, running);
-        await new Promise((wake) => setTimeout(wake, 5));
-        order.push(id);
-        running -= 1;
-        if (fail) throw new Error(`task ${id}`);
-        return id;
-      });
-    const results = await Promise.allSettled([task(1), task(2, true), task(3), task(4)]);
-    expect(most).toBe(1);
-    expect(order).toEqual([1, 2, 3, 4]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
   });
 });
