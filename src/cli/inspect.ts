@@ -6,6 +6,7 @@ import { inspectArchive, type ArchiveInspection } from '../archive/inspect.js';
 import { CONTENT_PARTS, type ArchiveContents } from '../archive/types.js';
 import { readDiskStats } from '../daemon/disk-stats.js';
 import { mergePolicies } from '../retention/merge-policies.js';
+import { warnOnStderr } from './unreadable.js';
 import { DEFAULT_FUTURE_TOLERANCE_MS, planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
 import type { DiskStats } from '../retention/types.js';
@@ -120,6 +121,8 @@ export async function runInspect(opts: InspectOptions): Promise<{ ok: boolean; o
   const futureToleranceMs = opts.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS;
   const pin = await pinOf(path);
   const policy = mergePolicies(opts.documents ?? []);
+  // Fields the documents of --config set differently: the setting that deletes less is the one judged by.
+  for (const conflict of policy.conflicts ?? []) warnOnStderr(`policy conflict: ${conflict.message}`);
   const snapshot = await scanCheckpointDirectory(directory);
   let disk: DiskStats | undefined;
   try {

@@ -80,6 +80,11 @@ describe('two documents of one policy file set the same scope', () => {
       }),
     ]);
     expect((await readdir(dir)).sort()).toEqual(files);
+
+    // inspect judges by the same merged policy and says so: the oldest goes under the limit of 5.
+    const inspected = await runCli(['inspect', join(dir, files[0] ?? ''), '--config', file]);
+    expect({ code: inspected.code, stderr: inspected.stderr.split('\n').filter(Boolean) }).toEqual({ code: 0, stderr: [conflictLine(file)] });
+    expect(inspected.stdout).toContain('limit 5');
   });
 
   it('serve shows the conflict in /api/v1/policy and the metric, logs it once, and deletes to the larger limit', async () => {
