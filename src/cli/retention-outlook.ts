@@ -1,7 +1,8 @@
+import { compareArchiveAge } from '../archive/age-order.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { DEFAULT_FUTURE_TOLERANCE_MS } from '../retention/plan.js';
-import { compareAge, createScopeResolver, describeScope, type Group } from '../retention/plan-scopes.js';
+import { createScopeResolver, describeScope, type Group } from '../retention/plan-scopes.js';
 import type { DeletionReason, DiskStats, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
 import { formatBytes, formatShortDuration } from './format.js';
 
@@ -164,7 +165,7 @@ function limitsOf(input: OutlookInput, record: ArchiveRecord): LimitOutlook[] {
     });
   }
   for (const group of state.groups) {
-    const list = [...(members.get(group) ?? [])].sort(compareAge);
+    const list = [...(members.get(group) ?? [])].sort(compareArchiveAge);
     const where = describeScope(group.scope);
     const interval = checkpointInterval(list);
     const { rule } = group;
@@ -217,7 +218,7 @@ function limitsOf(input: OutlookInput, record: ArchiveRecord): LimitOutlook[] {
   });
   const pressure = policy.diskPressure;
   if (pressure !== undefined) {
-    const newest = [...containerRecords].sort(compareAge).slice(-pressure.keepNewestPerContainer);
+    const newest = [...containerRecords].sort(compareArchiveAge).slice(-pressure.keepNewestPerContainer);
     const protectedByKeep = pressure.keepNewestPerContainer > 0 && newest.some((m) => m.fileName === record.fileName);
     const used = input.disk !== undefined && input.disk.sizeBytes > 0 ? ((input.disk.sizeBytes - input.disk.availBytes) / input.disk.sizeBytes) * 100 : undefined;
     limits.push({

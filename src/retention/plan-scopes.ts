@@ -87,15 +87,6 @@ export function labelsOf(scope: ScopeRef, limit: LimitName): LimitLabels {
   return { namespace: scope.namespace ?? '', pod: scope.pod ?? '', container: scope.container ?? '', limit };
 }
 
-/** Oldest first by the name's timestamp; ties by mtime, then name, so the order never depends on input order. */
-export function compareAge(a: ArchiveRecord, b: ArchiveRecord): number {
-  return (
-    a.name.timestampMs - b.name.timestampMs ||
-    a.fingerprint.mtimeMs - b.fingerprint.mtimeMs ||
-    (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0)
-  );
-}
-
 /** A merged policy records per-field sources, where a missing field is a default; a hand-built one has only `source`. */
 export function sourceOfGlobalField(global: RetentionPolicy['global'], field: GlobalPolicyField): string {
   if (!global.fieldSources) return global.source;

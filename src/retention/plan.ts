@@ -1,8 +1,9 @@
+import { compareArchiveAge } from '../archive/age-order.js';
 import type { InventorySnapshot } from '../inventory/types.js';
 import { formatDuration } from './duration.js';
 import { describeEffectiveLimits } from './effective-limits.js';
 import { planDiskPressure } from './plan-disk-pressure.js';
-import { compareAge, createScopeResolver, describeScope, labelKey, labelsOf, orderGroups, type ContainerState, type Entry } from './plan-scopes.js';
+import { createScopeResolver, describeScope, labelKey, labelsOf, orderGroups, type ContainerState, type Entry } from './plan-scopes.js';
 import { formatBytes } from './quantity.js';
 import type { DeletionReason, DiskStats, LimitName, OwnerLookup, OwnerState, PlannedDeletion, RetentionPlan, RetentionPolicy, ScopeRef, UnsatisfiableLimit } from './types.js';
 
@@ -76,7 +77,7 @@ export function planRetention(input: PlanInput): RetentionPlan {
     }
     entries.push({ record, identity: record.identity, container: resolve(record.identity), planned: false });
   }
-  entries.sort((a, b) => compareAge(a.record, b.record));
+  entries.sort((a, b) => compareArchiveAge(a.record, b.record));
   const containers = new Set<ContainerState>();
   for (const entry of entries) {
     containers.add(entry.container);
