@@ -1,4 +1,5 @@
 import { close, closeSync, constants, fstat, fstatSync, open, openSync, read, readSync, type Stats } from 'node:fs';
+import { sameFingerprint } from './fingerprint.js';
 import type { FileFingerprint, ReadFailure, ReadResult, Result, RetryHint } from './types.js';
 
 /**
@@ -47,7 +48,7 @@ export async function openFileByteSource(path: string, expect?: FileFingerprint)
       await closeOnce();
       return { ok: false, reason: `${path} is not a regular file` };
     }
-    if (expect !== undefined && !(stat.dev === expect.dev && stat.ino === expect.ino && stat.size === expect.size && stat.mtimeMs === expect.mtimeMs)) {
+    if (expect !== undefined && !sameFingerprint(stat, expect)) {
       // Replaced or rewritten since it was listed: whatever it holds now is not what was listed.
       await closeOnce();
       return { ok: false, reason: `${path} changed since it was listed`, retry: 'changed' };
@@ -58,7 +59,7 @@ export async function openFileByteSource(path: string, expect?: FileFingerprint)
     };
     const unchanged = async (): Promise<boolean> => {
       const after = await fstatFd(fd);
-      return after.size === stat.size && after.mtimeMs === stat.mtimeMs;
+      return sameFingerprint(after, stat);
     };
     return { ok: true, value: { source, unchanged, close: closeOnce } };
   } catch (error) {
@@ -100,7 +101,7 @@ export function openFileByteSourceSync(path: string, expect?: FileFingerprint): 
       closeSync(fd);
       return { ok: false, reason: `${path} is not a regular file` };
     }
-    if (expect !== undefined && !(stat.dev === expect.dev && stat.ino === expect.ino && stat.size === expect.size && stat.mtimeMs === expect.mtimeMs)) {
+    if (expect !== undefined && !sameFingerprint(stat, expect)) {
       closeSync(fd);
       return { ok: false, reason: `${path} changed since it was listed`, retry: 'changed' };
     }
@@ -110,7 +111,7 @@ export function openFileByteSourceSync(path: string, expect?: FileFingerprint): 
     };
     const unchanged = (): Promise<boolean> => {
       const after = fstatSync(fd);
-      return Promise.resolve(after.size === stat.size && after.mtimeMs === stat.mtimeMs);
+      return Promise.resolve(sameFingerprint(after, stat));
     };
     return { ok: true, value: { source, unchanged, close: closeOnce } };
   } catch (error) {

@@ -9,7 +9,7 @@
 import { parentPort } from 'node:worker_threads';
 import { createWorkQueue } from '../concurrency.js';
 import { readArchiveIdentity, readArchiveIdentityBlocking } from './identity.js';
-import type { IdentityJob, WorkerReply, WorkerRequest } from './identity-pool.js';
+import type { IdentityJob, WorkerReply, WorkerRequest } from './identity-reader.js';
 
 const port = parentPort;
 if (port === null) throw new Error('identity-worker must run as a worker thread');

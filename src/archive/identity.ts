@@ -189,7 +189,7 @@ export async function readIdentityFrom(source: ByteSource, name: ParsedArchiveNa
  * Identity of the archive at `path`; every failure, including I/O, is an unidentified reason. With
  * `expect`, the file opened must be the one listed (same device, inode, size and mtime), so the
  * identity read belongs to exactly those bytes. Compressed archives are read within the default
- * limits; callers that read many archives run such reads one at a time (see identity-pool).
+ * limits; callers that read many archives run such reads one at a time (see identity-reader).
  */
 export async function readArchiveIdentity(path: string, name: ParsedArchiveName, expect?: FileFingerprint, options: { readonly compressed?: DecompressionLimits } = {}): Promise<IdentityReadResult> {
   const read = await withFileByteSource(path, (source) => readIdentityFrom(source, name, options), expect);

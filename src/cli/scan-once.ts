@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-pool.js';
+import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-reader.js';
 import { createInventory } from '../inventory/inventory.js';
 import type { InventorySnapshot } from '../inventory/types.js';
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { EventEmitter } from 'node:events';
-import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-pool.js';
+import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-reader.js';
 import { createInventory } from '../inventory/inventory.js';
 import type { PolicyEventTarget } from '../kubernetes/events.js';
 import { registerPolicyCollector } from '../metrics/health-collector.js';

@@ -1,3 +1,4 @@
+import { compareArchiveAge } from '../archive/age-order.js';
 import type { ArchiveIdentity } from '../archive/types.js';
 import type { ArchiveRecord } from './types.js';
 
@@ -6,7 +7,7 @@ export interface ContainerArchives {
   /** `namespace \0 pod \0 container`: stable for the life of the group. */
   readonly key: string;
   readonly identity: ArchiveIdentity;
-  /** Oldest first (name timestamp, then mtime, then file name). Mutated in place by the index: copy before an await. */
+  /** Oldest first (compareArchiveAge: name timestamp, then mtime, then file name). Mutated in place by the index: copy before an await. */
   readonly records: readonly ArchiveRecord[];
 }
 
@@ -43,15 +44,6 @@ const SEP = '\u0000';
  * names are validated before an identity is accepted, and NUL is in none of them.
  */
 export const containerKeyOf = (id: ArchiveIdentity): string => `${id.namespace}${SEP}${id.pod}${SEP}${id.container}`;
-
-/** Oldest first by the name's timestamp; ties by mtime, then name, so the order never depends on arrival order. */
-export function compareArchiveAge(a: ArchiveRecord, b: ArchiveRecord): number {
-  return (
-    a.name.timestampMs - b.name.timestampMs ||
-    a.fingerprint.mtimeMs - b.fingerprint.mtimeMs ||
-    (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0)
-  );
-}
 
 interface Group extends ContainerArchives {
   readonly records: ArchiveRecord[];
@@ -148,11 +140,4 @@ export function createArchiveIndex(): MutableArchiveIndex {
       size = 0;
     },
   };
-}
-
-/** An index of a fixed list of records, e.g. one snapshot. */
-export function indexArchives(archives: Iterable<ArchiveRecord>): ArchiveIndex {
-  const index = createArchiveIndex();
-  for (const record of archives) index.add(record);
-  return index;
 }

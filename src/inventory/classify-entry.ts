@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { parseArchiveName, pinTargetOf } from '../archive/archive-name.js';
 import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
-import { fingerprintOf } from './fingerprint.js';
+import { fingerprintOf } from '../archive/fingerprint.js';
 
 /** What one lstat of one directory entry says it is. */
 export type EntryObservation =

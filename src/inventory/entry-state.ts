@@ -2,7 +2,7 @@ import type { ArchiveIdentity, FileFingerprint, IdentifiedArchive, IdentitySourc
 import type { IdentityReadResult } from '../archive/identity.js';
 import type { ArchiveRecord } from './types.js';
 import type { EntryObservation } from './classify-entry.js';
-import { sameFingerprint } from './fingerprint.js';
+import { sameFingerprint } from '../archive/fingerprint.js';
 
 /**
  * What the inventory believes about one directory entry. An archive walks pending → identifying →
@@ -35,10 +35,6 @@ const RETRY_MAX_MS = 60_000;
 
 export function retryDelayMs(attempt: number): number {
   return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempt - 1));
-}
-
-export function isUnsettledArchive(state: EntryState | undefined): boolean {
-  return state?.kind === 'pending' || state?.kind === 'identifying';
 }
 
 /** Folds one lstat of an entry into its state. Pure: the caller performs the effects. */

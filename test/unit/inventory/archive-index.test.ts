@@ -2,9 +2,16 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parseArchiveName } from '../../../src/archive/archive-name.js';
 import type { ArchiveIdentity } from '../../../src/archive/types.js';
-import { containerKeyOf, createArchiveIndex, indexArchives, type ArchiveIndex } from '../../../src/inventory/archive-index.js';
+import { containerKeyOf, createArchiveIndex, type ArchiveIndex } from '../../../src/inventory/archive-index.js';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
 import { archiveName } from './fixtures.js';
+
+/** An index of a fixed list of records, added in this order. */
+function indexArchives(archives: Iterable<ArchiveRecord>): ArchiveIndex {
+  const index = createArchiveIndex();
+  for (const record of archives) index.add(record);
+  return index;
+}
 
 function record(identity: ArchiveIdentity | undefined, stamp: string, opts: { pod?: string; mtimeMs?: number; size?: number } = {}): ArchiveRecord {
   const pod = identity?.pod ?? opts.pod ?? 'p';
@@ -64,7 +71,7 @@ function expectedLayout(records: Iterable<ArchiveRecord>): Record<string, Record
   );
 }
 
-describe('indexArchives', () => {
+describe('an index built from a list', () => {
   it('groups by namespace, pod and container, oldest first, and keeps unidentified archives apart', () => {
     const index = indexArchives([
       record(WEB, '2024-01-03T00:00:00Z'),

@@ -6,7 +6,6 @@ import type { FileFingerprint, ParsedArchiveName } from '../../../src/archive/ty
 import type { EntryObservation } from '../../../src/inventory/classify-entry.js';
 import {
   completeIdentify,
-  isUnsettledArchive,
   MAX_IDENTIFY_ATTEMPTS,
   observeEntry,
   retryDelayMs,
@@ -52,7 +51,6 @@ describe('observeEntry', () => {
     expect(transition.next).toMatchObject({ kind: 'pending', stableSinceMs: 500, fingerprint: print(10) });
     expect(transition.recheckAtMs).toBe(600);
     expect(transition.identify).toBe(false);
-    expect(isUnsettledArchive(transition.next)).toBe(true);
   });
 
   it.each([
@@ -130,7 +128,6 @@ describe('observeEntry', () => {
     const later = observeEntry(settled, seen(print(10), 0), 1_000_000, SETTLE);
     expect(later.next).toBe(settled);
     expect(later.identify).toBe(false);
-    expect(isUnsettledArchive(settled)).toBe(false);
   });
 
   it('takes a new link count into a settled record without reading the archive again: a backup linked it, the bytes are the same', () => {
@@ -197,7 +194,6 @@ describe('observeEntry', () => {
     const identifying = identifyingState();
     const transition = observeEntry(identifying, { kind: 'unrecognized', size: 0 }, SETTLE + 1, SETTLE);
     expect(transition.next).toEqual({ kind: 'unrecognized', size: 0 });
-    expect(isUnsettledArchive(transition.next)).toBe(false);
   });
 });
 

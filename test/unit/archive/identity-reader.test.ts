@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { parseArchiveName } from '../../../src/archive/archive-name.js';
 import type { IdentityReadResult } from '../../../src/archive/identity.js';
-import type * as Pool from '../../../src/archive/identity-pool.js';
+import type * as Reader from '../../../src/archive/identity-reader.js';
 import type { FileFingerprint, ParsedArchiveName } from '../../../src/archive/types.js';
 import { makeTempDir, writeSampleArchive, type SampleArchiveOptions } from '../../support/archives.js';
 
@@ -13,7 +13,7 @@ import { makeTempDir, writeSampleArchive, type SampleArchiveOptions } from '../.
  * The identity reader as the daemon runs it: the built module, so its worker threads start (from the
  * TypeScript sources there is no worker script and reads fall back to the main thread, also tested).
  */
-const BUILT = fileURLToPath(new URL('../../../dist/archive/identity-pool.js', import.meta.url));
+const BUILT = fileURLToPath(new URL('../../../dist/archive/identity-reader.js', import.meta.url));
 const logger = pino({ level: 'silent' });
 
 interface Archive {
@@ -34,8 +34,8 @@ async function archiveAt(dir: string, options: SampleArchiveOptions): Promise<Ar
 const at = (minute: number): Date => new Date(Date.UTC(2024, 0, 1, 0, minute));
 
 describe.each([
-  ['on worker threads (built)', async () => ((await import(pathToFileURL(BUILT).href)) as typeof Pool).createIdentityReader(logger, 2), true],
-  ['on the main thread (from sources)', async () => (await import('../../../src/archive/identity-pool.js')).createIdentityReader(logger, 2), false],
+  ['on worker threads (built)', async () => ((await import(pathToFileURL(BUILT).href)) as typeof Reader).createIdentityReader(logger, 2), true],
+  ['on the main thread (from sources)', async () => (await import('../../../src/archive/identity-reader.js')).createIdentityReader(logger, 2), false],
 ] as const)('identity reader %s', (_label, create, threaded) => {
   let dir: string;
   let remove: () => Promise<void>;
