@@ -405,7 +405,11 @@ describe('the README says what the program does', () => {
     const offered = new Set<string>();
     for (const command of ['serve', 'ls', 'inspect', 'plan']) {
       const help = (await cli([command, '--help'])).stdout;
-      for (const m of help.matchAll(/^ {2}((?:-\w, )?--[\w-]+)/gm)) if (m[1] !== '-h, --help') offered.add(m[1] ?? '');
+      // A flag with a dotted alias (`--web.config.file, --web-config-file`) is documented by its kebab-case name.
+      for (const m of help.matchAll(/^ {2}((?:-\w, )?--[\w.-]+(?:, --[\w-]+)?)/gm)) {
+        const flag = m[1] ?? '';
+        if (flag !== '-h, --help') offered.add(/^--[\w-]*\.[\w.-]*, (--[\w-]+)$/.exec(flag)?.[1] ?? flag);
+      }
     }
     expect([...documented].sort()).toEqual([...offered].sort());
   });
