@@ -2,7 +2,8 @@ import { compareArchiveAge } from '../archive/age-order.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { DEFAULT_FUTURE_TOLERANCE_MS } from '../retention/plan.js';
-import { createScopeResolver, describeScope, type Group } from '../retention/plan-scopes.js';
+import { createScopeResolver, describeScope } from '../retention/plan-scopes.js';
+import type { Group } from '../retention/plan-state.js';
 import type { DeletionReason, DiskStats, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
 import { formatBytes, formatShortDuration } from './format.js';
 

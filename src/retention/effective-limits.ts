@@ -1,4 +1,5 @@
-import { labelKey, labelsOf, scopeOf, sourceOfGlobalField, type ContainerState } from './plan-scopes.js';
+import { labelKey, labelsOf, scopeOf, sourceOfGlobalField } from './plan-scopes.js';
+import type { ContainerState } from './plan-state.js';
 import type { EffectiveLimit, LimitName, RetentionPolicy, ScopeRef } from './types.js';
 
 /**

@@ -1,7 +1,8 @@
-import type { PlanLedger } from './plan.js';
+import type { ArchiveRecord } from '../inventory/types.js';
+import { createScopeResolver } from './plan-scopes.js';
+import { collectEntries, createPlanLedger, DEFAULT_FUTURE_TOLERANCE_MS, orphanPastGrace, type ContainerState, type Entry, type PlanLedger } from './plan-state.js';
 import { formatBytes } from './quantity.js';
-import type { ContainerState, Entry } from './plan-scopes.js';
-import type { DiskPressurePolicy, DiskStats, OwnerState } from './types.js';
+import type { DiskPressurePolicy, DiskStats, OwnerLookup, OwnerState, PlannedDeletion, RetentionPolicy } from './types.js';
 
 /** Used percentage as df computes it: root-reserved blocks count as neither used nor available. */
 export function usedPercent(disk: DiskStats): number | undefined {
@@ -92,3 +93,31 @@ export function planDiskPressure(
 }
 
 const inodeOf = (entry: Entry): string => `${entry.record.fingerprint.dev}:${entry.record.fingerprint.ino}`;
+
+export interface NodeDiskPressureInput {
+  /** The archives disk pressure may look at: every archive of the node but those the run just planned. */
+  readonly archives: Iterable<ArchiveRecord>;
+  /** File names the plan in force deletes by a limit: they count as freed, and not as survivors of their container. */
+  readonly alreadyPlanned: ReadonlySet<string>;
+  readonly disk: DiskStats;
+  readonly policy: RetentionPolicy;
+  readonly owners: OwnerLookup;
+  readonly nowMs: number;
+  readonly futureToleranceMs?: number;
+}
+
+/**
+ * The node-wide disk-pressure pass alone, for a runner that plans limits namespace by namespace and
+ * keeps the plan in force: the limits were planned already, so only pressure is planned here, on the
+ * same entries planRetention would make (identified, not future-dated, oldest first).
+ */
+export function planNodeDiskPressure(input: NodeDiskPressureInput): PlannedDeletion[] {
+  const pressure = input.policy.diskPressure;
+  if (pressure === undefined) return [];
+  const futureLimitMs = input.nowMs + (input.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS);
+  const { entries, containers } = collectEntries(input.archives, createScopeResolver(input.policy), futureLimitMs);
+  for (const entry of entries) if (input.alreadyPlanned.has(entry.record.fileName)) entry.planned = true;
+  const ledger = createPlanLedger(input.owners);
+  planDiskPressure(input.disk, pressure, entries, containers, ledger, orphanPastGrace(input.nowMs, input.policy.orphanGracePeriodSeconds * 1000));
+  return ledger.deletions;
+}

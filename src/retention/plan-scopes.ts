@@ -1,64 +1,9 @@
 import type { ArchiveIdentity } from '../archive/types.js';
-import type { ArchiveRecord } from '../inventory/types.js';
 import { DEFAULT_SOURCE } from './merge-policies.js';
-import type { FieldSourced, GlobalPolicyField, LimitLabels, LimitName, OwnerState, PolicyLimits, RetentionPolicy, ScopeRef, Sourced } from './types.js';
+import type { ContainerState, Governor, Group, Level, Rule } from './plan-state.js';
+import type { FieldSourced, GlobalPolicyField, LimitLabels, LimitName, PolicyLimits, RetentionPolicy, ScopeRef, Sourced } from './types.js';
 
 /** Scope resolution shared by the planner's passes: who governs a container and which groups it counts in. */
-
-export type Level = 'container' | 'pod' | 'namespace';
-
-/** Count and total-size limits of one group of archives. */
-export interface Rule {
-  readonly level: Level;
-  readonly count: number;
-  readonly totalSize: number;
-  readonly countSource: string;
-  readonly totalSizeSource: string;
-  /** Under the count limit, archives known to be unrestorable go before older restorable ones. */
-  readonly unrestorableFirst?: boolean;
-}
-
-/** The most specific policy covering a container, with its limits made explicit (unset = 0 = none). */
-export interface Governor {
-  readonly level: Level | 'global';
-  readonly retainOrphan: boolean;
-  readonly maxCheckpoints: number;
-  readonly maxCheckpointSize: number;
-  readonly maxTotalSize: number;
-  readonly maxCheckpointAgeSeconds: number;
-  /** The governing policy part; for the global policy each field may have its own source, below. */
-  readonly source: string;
-  readonly sizeSource: string;
-  readonly ageSource: string;
-  readonly orphanSource: string;
-  /** Where per-archive limits (size, age) are labelled: the governing policy's scope, or the container for global. */
-  readonly scope: ScopeRef;
-  readonly where: string;
-}
-
-export interface Group {
-  readonly rule: Rule;
-  readonly scope: ScopeRef;
-  /** Oldest first. */
-  readonly members: Entry[];
-}
-
-/** Planning state of one container; lives only for one planRetention call. */
-export interface ContainerState {
-  readonly identity: ArchiveIdentity;
-  readonly governor: Governor;
-  readonly groups: readonly Group[];
-  /** Oldest first. */
-  readonly entries: Entry[];
-  owner: OwnerState | undefined;
-}
-
-export interface Entry {
-  readonly record: ArchiveRecord;
-  readonly identity: ArchiveIdentity;
-  readonly container: ContainerState;
-  planned: boolean;
-}
 
 const SEP = '\u0000';
 export const containerKey = (id: { namespace: string; pod: string; container: string }): string => `${id.namespace}${SEP}${id.pod}${SEP}${id.container}`;
