@@ -296,6 +296,43 @@ describe('createInventory (manual clock, real files)', () => {
       expect(h.inventory.snapshot().archives.map((record) => record.fileName)).toEqual([B]);
     }));
 
+  it('drops an identity read started on a directory replaced meanwhile: what it found never lands in the new view', () =>
+    withTempDir(async (root) => {
+      const dir = join(root, 'checkpoints');
+      await mkdir(dir);
+      await writeFile(join(dir, A), 'shop/nginx\n');
+      const recording = createRecordingIdentify();
+      let release: () => void = () => undefined;
+      let blocked = true;
+      const identify: IdentifyArchive = async (path, name, fingerprint) => {
+        if (blocked) {
+          blocked = false;
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+        }
+        return recording.identify(path, name, fingerprint);
+      };
+      const h = await harness(dir, { identify });
+      h.clock.advance(SETTLE);
+      // Let the settle check reach the blocked read (it never finishes on its own, so idle() would not return).
+      while (blocked) await new Promise((r) => setImmediate(r));
+      await rename(dir, join(root, 'old'));
+      await mkdir(dir);
+      await writeFile(join(dir, A), 'shop/nginx\nanother directory\n');
+      const resynced = h.inventory.resync();
+      while (h.watch.closed() === 0) await new Promise((r) => setImmediate(r));
+      release();
+      await resynced;
+      await h.inventory.idle();
+      // The read of the old directory's A finished after the new directory was attached: A is still pending there.
+      expect(h.inventory.snapshot()).toMatchObject({ archives: [], pendingArchives: 1, initialScanComplete: false });
+      expect(h.settled).toEqual([]);
+      await h.advance(SETTLE);
+      expect(h.inventory.snapshot().archives.map((record) => record.fingerprint)).toEqual([await fingerprintOf(join(dir, A))]);
+      expect(h.settled).toHaveLength(1);
+    }));
+
   it('re-attaches when the directory was replaced by another one at the same path', () =>
     withTempDir(async (root) => {
       const dir = join(root, 'checkpoints');
