@@ -1,20 +1,20 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { createInFlight, createWorkQueue } from '../concurrency.js';
+import { createInFlight, createWorkQueue, type InFlight } from '../concurrency.js';
 import type { ArchiveIndex } from './archive-index.js';
 import { buildSnapshot } from './build-snapshot.js';
 import { createChangeFeed } from './change-feed.js';
-import { createDirectoryAttachment, type AttachmentToken } from './directory-attachment.js';
-import { createDirectoryCondition } from './directory-condition.js';
-import { isGone, messageOf, probeDirectory } from './directory-io.js';
-import { createDirectoryScanner, LSTAT_CONCURRENCY } from './directory-scanner.js';
-import { watchDirectory, type WatchDirectory, type WatchEvents } from './directory-watcher.js';
+import { createDirectoryAttachment, type DirectoryAttachment } from './directory-attachment.js';
+import { createDirectoryCondition, type DirectoryCondition } from './directory-condition.js';
+import { createDirectoryLifecycle } from './directory-lifecycle.js';
+import { createDirectoryScanner, LSTAT_CONCURRENCY, type DirectoryScanner } from './directory-scanner.js';
+import { watchDirectory, type WatchDirectory } from './directory-watcher.js';
 import { createEntryObserver, type IdentifyArchive } from './entry-observer.js';
 import type { EntryState } from './entry-state.js';
-import { createInitialScan } from './initial-scan.js';
-import { createInterner } from './interner.js';
-import { createInventoryModel } from './inventory-model.js';
-import { systemTimers, type TimerHandle, type Timers } from './timers.js';
+import { createInitialScan, type InitialScan } from './initial-scan.js';
+import { createInterner, type Interner } from './interner.js';
+import { createInventoryModel, type InventoryModel } from './inventory-model.js';
+import { systemTimers, type Timers } from './timers.js';
 import { SCAN_OPERATIONS, type ArchiveRecord, type InventoryChange, type InventorySnapshot, type InventoryStatus, type ScanOperation } from './types.js';
 
 export type { IdentifyArchive } from './entry-observer.js';
@@ -87,23 +87,18 @@ export interface Inventory {
   work(): InventoryWork;
 }
 
-
 /**
  * The inventory of one checkpoint directory, wired from parts that each read alone: the directory
  * attachment (stopped, waiting or watching, and the token that tells work started on a directory
  * whether it is still the one watched), its condition (missing or unreadable, and why), the entry
  * observer (one entry: lstat, settle, identity read), the scanner (the whole directory, and the checks
  * for lost events) and the model (entry states, index, counters) that snapshots are built from on
- * demand. What is here: attaching and detaching, the poll and resync timers, and the public face.
+ * demand, and the lifecycle (attaching, detaching, the poll and resync timers). What is here: the
+ * wiring, and the public face.
  */
 export function createInventory(deps: InventoryDeps): Inventory {
   const directory = resolve(deps.directory);
   const { logger } = deps;
-  const resyncIntervalMs = deps.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
-  const pollIntervalMs = deps.directoryPollIntervalMs ?? DEFAULT_DIRECTORY_POLL_INTERVAL_MS;
-  const now = deps.now ?? Date.now;
-  const timers = deps.timers ?? systemTimers;
-  const watch = deps.watch === false ? undefined : (deps.watch ?? watchDirectory);
   const model = createInventoryModel();
   const feed = createChangeFeed(() => model.takeChanges(), logger);
   const inFlight = createInFlight((error) => logger.error({ err: error }, 'inventory task failed'));
@@ -114,9 +109,6 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const scanErrors = Object.fromEntries(SCAN_OPERATIONS.map((operation) => [operation, 0])) as Record<ScanOperation, number>;
   let cachedSnapshot: InventorySnapshot | undefined;
   let snapshotBuilds = 0;
-  let pollTimer: TimerHandle | undefined;
-  let resyncTimer: TimerHandle | undefined;
-  let attaching: Promise<void> | undefined;
 
   /** Marks the views stale and schedules one notification for everything changed in this event-loop turn. */
   function changed(everything = false): void {
@@ -131,197 +123,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     if (initialScan.settled(fileName)) changed(true);
   }
 
-  const attachment = createDirectoryAttachment((open) => {
-    void track(open.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the directory watcher failed')));
-  });
-  const condition = createDirectoryCondition({ directory, logger, pollIntervalMs, scanErrors, changed: () => changed(true) });
-  const observer = createEntryObserver({
-    directory,
-    identify: deps.identify,
-    identifyConcurrency: deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY,
-    settleTimeMs: deps.settleTimeMs ?? DEFAULT_SETTLE_TIME_MS,
-    logger,
-    now,
-    timers,
-    attachment,
-    model,
-    interner,
-    lstatQueue: createWorkQueue(LSTAT_CONCURRENCY),
-    inFlight,
-    scanErrors,
-    commit,
-    onArchiveSettled: deps.onArchiveSettled,
-  });
-  const scanner = createDirectoryScanner({
-    directory,
-    logger,
-    now,
-    attachment,
-    condition,
-    initialScan,
-    model,
-    interner,
-    observe: observer.observe,
-    changed: () => changed(true),
-    lostEventsThreshold: deps.lostEventsThreshold,
-    detach,
-    reattach: tryAttach,
-    armPoll,
-  });
-
-  /** Nothing is seen, for a reason that is not "unreadable": nothing is left for the initial scan to wait for. */
-  function nothingToWaitFor(): void {
-    initialScan.nothingToWaitFor();
-    changed(true);
-  }
-
-  /** Whatever was known about the directory left is dropped with it. */
-  function forget(): void {
-    clearTimers();
-    model.clear();
-  }
-
-  function detach(reason: string): void {
-    if (!attachment.detach()) return;
-    forget();
-    condition.markMissing(reason);
-    nothingToWaitFor();
-    armPoll();
-  }
-
-  /**
-   * The directory is there but cannot be watched (EACCES on inotify_add_watch, no watch left): nothing
-   * in it can be seen, so nothing is held. The poll tries again.
-   */
-  function detachUnreadable(operation: ScanOperation, problem: string): void {
-    attachment.detach();
-    forget();
-    condition.setPresent(true);
-    condition.markUnreadable(operation, problem);
-    nothingToWaitFor();
-    armPoll();
-  }
-
-  function tryAttach(): Promise<void> {
-    attaching ??= attachIfPresent().finally(() => {
-      attaching = undefined;
-    });
-    return attaching;
-  }
-
-  async function attachIfPresent(): Promise<void> {
-    if (attachment.phase() !== 'waiting') return;
-    const probe = await probeDirectory(directory);
-    if (attachment.phase() !== 'waiting') return;
-    if (!probe.ok) {
-      if (probe.gone) condition.markMissing(probe.reason);
-      else {
-        // What is there is unknown (a parent cannot be searched, EIO): not missing, unreadable.
-        condition.setPresent(false);
-        condition.markUnreadable('stat', `cannot stat it: ${probe.reason}`);
-      }
-      nothingToWaitFor();
-      armPoll();
-      return;
-    }
-    const token = attachment.attach(probe.value);
-    cancelPoll();
-    // A directory attached again (recreated, remounted) is rescanned from nothing: until every archive in it
-    // has settled the view is partial, exactly as at start, and must not read as complete.
-    initialScan.restart();
-    model.clear();
-    interner.reset();
-    condition.setPresent(true);
-    scanner.attached(probe.stamp, watch !== undefined);
-    changed(true);
-    if (watch !== undefined && !(await startWatch(watch, token))) return;
-    await scanner.scan(token, 'initial');
-    if (!token.current()) return;
-    armResync();
-    armPoll();
-  }
-
-  /** Makes the watch for this attachment; false when the attachment ended meanwhile or no watch could be made. */
-  async function startWatch(make: WatchDirectory, token: AttachmentToken): Promise<boolean> {
-    try {
-      const live = await make(directory, eventsFor(token));
-      if (attachment.adopt(token, live)) return true;
-      await live.close();
-      return false;
-    } catch (error) {
-      if (!token.current()) return false;
-      if (isGone(error)) detach(messageOf(error));
-      else detachUnreadable('watch', `cannot watch it: ${messageOf(error)}`);
-      return false;
-    }
-  }
-
-  function eventsFor(token: AttachmentToken): WatchEvents {
-    return {
-      entryChanged(fileName) {
-        if (!token.current()) return;
-        scanner.noteEvent();
-        void observer.observe(fileName);
-      },
-      directoryChanged() {
-        // The directory itself was moved, removed or chmod'ed: check it now, not at the next poll.
-        if (token.current()) void track(scanner.check('directory_event'));
-      },
-      error(error) {
-        logger.warn({ err: error }, 'checkpoint directory watch failed; checking the directory and rescanning');
-        if (token.current()) void track(scanner.check('directory_event'));
-      },
-    };
-  }
-
-  function armResync(): void {
-    if (watch === undefined) return;
-    if (resyncTimer !== undefined) timers.clearTimeout(resyncTimer);
-    resyncTimer = timers.setTimeout(() => {
-      resyncTimer = undefined;
-      void track(resync());
-    }, resyncIntervalMs);
-  }
-
-  /**
-   * One cheap stat per interval. While waiting it looks for the directory to appear; while watching
-   * it checks the directory is still the one being watched (a watch on a removed directory is dead
-   * even when the path is recreated at once) and that no event was lost.
-   */
-  function armPoll(): void {
-    if (watch === undefined) return;
-    cancelPoll();
-    pollTimer = timers.setTimeout(() => {
-      pollTimer = undefined;
-      void track(attachment.phase() === 'watching' ? scanner.check() : tryAttach());
-    }, pollIntervalMs);
-  }
-
-  function cancelPoll(): void {
-    if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
-    pollTimer = undefined;
-  }
-
-  function clearTimers(): void {
-    observer.clearTimers();
-    cancelPoll();
-    if (resyncTimer !== undefined) timers.clearTimeout(resyncTimer);
-    resyncTimer = undefined;
-  }
-
-  async function resync(): Promise<void> {
-    const phase = attachment.phase();
-    if (phase === 'stopped') return;
-    if (phase === 'waiting') await tryAttach();
-    else if ((await scanner.scan(attachment.token(), 'periodic')) === 'detached') await tryAttach();
-    else if (attachment.phase() === 'watching') armResync();
-    if (attachment.phase() === 'stopped' || deps.onResync === undefined) return;
-    try {
-      deps.onResync();
-    } catch (error) {
-      logger.error({ err: error }, 'onResync threw');
-    }
-  }
+  const { attachment, condition, scanner, lifecycle, observe } = assemble(deps, { directory, model, interner, initialScan, inFlight, scanErrors, changed: () => changed(true), commit });
 
   function snapshot(): InventorySnapshot {
     if (cachedSnapshot === undefined) {
@@ -338,53 +140,141 @@ export function createInventory(deps: InventoryDeps): Inventory {
     return cachedSnapshot;
   }
 
-  function status(): InventoryStatus {
-    return {
-      directory,
-      directoryPresent: condition.present,
-      directoryIdentity: condition.present ? attachment.identity() : undefined,
-      directoryReadable: condition.readable,
-      directoryProblem: condition.problem,
-      initialScanComplete: initialScan.complete(),
-      archives: model.index.size,
-      identifiedBytes: model.identifiedBytes,
-      unidentifiedArchives: model.index.unidentified.size,
-      unidentifiedBytes: model.unidentifiedBytes,
-      unrecognizedFiles: model.unrecognized.size,
-      unrecognizedBytes: model.unrecognizedBytes,
-      hardLinkedArchives: model.hardLinkedArchives,
-      hardLinkedBytes: model.hardLinkedBytes,
-      pendingArchives: model.pendingArchives,
-      lastScanTimestampMs: scanner.lastScanTimestampMs,
-      lastScanDurationSeconds: scanner.lastScanDurationSeconds,
-      scanErrors: { ...scanErrors },
-      resyncs: { ...scanner.resyncs },
-    };
-  }
-
   return {
     async start() {
       attachment.start();
-      await track(tryAttach());
+      await track(lifecycle.tryAttach());
     },
     async stop() {
       if (!attachment.stop()) return;
-      clearTimers();
+      lifecycle.clearTimers();
       feed.cancel();
       await idle();
     },
     snapshot,
     index: () => model.index,
-    status,
+    status: () => statusOf(directory, model, condition, attachment, initialScan, scanner, scanErrors),
     subscribe: (listener) => feed.subscribe(listener),
-    resync: () => track(resync()),
+    resync: () => track(lifecycle.resync()),
     async refresh(fileNames) {
       if (attachment.phase() !== 'watching') return;
       const runs: Promise<void>[] = [];
-      for (const fileName of fileNames) runs.push(observer.observe(fileName));
+      for (const fileName of fileNames) runs.push(observe(fileName));
       await Promise.all(runs);
     },
     idle,
     work: () => ({ snapshotBuilds, changeBatches: feed.batches() }),
+  };
+}
+
+/** What the parts share with the facade. */
+interface Shared {
+  readonly directory: string;
+  readonly model: InventoryModel;
+  readonly interner: Interner;
+  readonly initialScan: InitialScan;
+  readonly inFlight: InFlight;
+  readonly scanErrors: Record<ScanOperation, number>;
+  /** Marks the whole view changed. */
+  readonly changed: () => void;
+  readonly commit: (fileName: string, next: EntryState | undefined) => void;
+}
+
+/** Makes the parts and wires them to each other. */
+function assemble(deps: InventoryDeps, shared: Shared) {
+  const { directory, model, interner, initialScan, inFlight, scanErrors } = shared;
+  const { logger } = deps;
+  const { track } = inFlight;
+  const pollIntervalMs = deps.directoryPollIntervalMs ?? DEFAULT_DIRECTORY_POLL_INTERVAL_MS;
+  const now = deps.now ?? Date.now;
+  const timers = deps.timers ?? systemTimers;
+  const attachment = createDirectoryAttachment((open) => {
+    void track(open.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the directory watcher failed')));
+  });
+  const condition = createDirectoryCondition({ directory, logger, pollIntervalMs, scanErrors, changed: shared.changed });
+  const observer = createEntryObserver({
+    directory,
+    identify: deps.identify,
+    identifyConcurrency: deps.identifyConcurrency ?? DEFAULT_IDENTIFY_CONCURRENCY,
+    settleTimeMs: deps.settleTimeMs ?? DEFAULT_SETTLE_TIME_MS,
+    logger,
+    now,
+    timers,
+    attachment,
+    model,
+    interner,
+    lstatQueue: createWorkQueue(LSTAT_CONCURRENCY),
+    inFlight,
+    scanErrors,
+    commit: shared.commit,
+    onArchiveSettled: deps.onArchiveSettled,
+  });
+  const scanner = createDirectoryScanner({
+    directory,
+    logger,
+    now,
+    attachment,
+    condition,
+    initialScan,
+    model,
+    interner,
+    observe: observer.observe,
+    changed: shared.changed,
+    lostEventsThreshold: deps.lostEventsThreshold,
+    // The lifecycle is made below; these run only once the inventory has started.
+    detach: (reason) => lifecycle.detach(reason),
+    reattach: () => lifecycle.tryAttach(),
+    armPoll: () => lifecycle.armPoll(),
+  });
+  const lifecycle = createDirectoryLifecycle({
+    directory,
+    logger,
+    timers,
+    watch: deps.watch === false ? undefined : (deps.watch ?? watchDirectory),
+    pollIntervalMs,
+    resyncIntervalMs: deps.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS,
+    attachment,
+    condition,
+    observer,
+    scanner,
+    model,
+    interner,
+    initialScan,
+    inFlight,
+    changed: shared.changed,
+    onResync: deps.onResync,
+  });
+  return { attachment, condition, scanner, lifecycle, observe: observer.observe };
+}
+
+function statusOf(
+  directory: string,
+  model: InventoryModel,
+  condition: DirectoryCondition,
+  attachment: DirectoryAttachment,
+  initialScan: InitialScan,
+  scanner: DirectoryScanner,
+  scanErrors: Record<ScanOperation, number>,
+): InventoryStatus {
+  return {
+    directory,
+    directoryPresent: condition.present,
+    directoryIdentity: condition.present ? attachment.identity() : undefined,
+    directoryReadable: condition.readable,
+    directoryProblem: condition.problem,
+    initialScanComplete: initialScan.complete(),
+    archives: model.index.size,
+    identifiedBytes: model.identifiedBytes,
+    unidentifiedArchives: model.index.unidentified.size,
+    unidentifiedBytes: model.unidentifiedBytes,
+    unrecognizedFiles: model.unrecognized.size,
+    unrecognizedBytes: model.unrecognizedBytes,
+    hardLinkedArchives: model.hardLinkedArchives,
+    hardLinkedBytes: model.hardLinkedBytes,
+    pendingArchives: model.pendingArchives,
+    lastScanTimestampMs: scanner.lastScanTimestampMs,
+    lastScanDurationSeconds: scanner.lastScanDurationSeconds,
+    scanErrors: { ...scanErrors },
+    resyncs: { ...scanner.resyncs },
   };
 }
