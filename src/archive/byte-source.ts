@@ -1,4 +1,5 @@
 import { close, closeSync, constants, fstat, fstatSync, open, openSync, read, readSync, type Stats } from 'node:fs';
+import { describeError } from '../errors.js';
 import { sameFingerprint } from './fingerprint.js';
 import type { FileFingerprint, ReadFailure, ReadResult, Result, RetryHint } from './types.js';
 
@@ -210,16 +211,6 @@ export function bufferByteSource(bytes: Uint8Array): ByteSource {
       return chunk.length;
     },
   };
-}
-
-export function describeError(error: unknown): string {
-  // Not `instanceof Error`: an error from another realm (a vm context, a worker's structured clone) is not one.
-  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
-    const { message, code } = error as { message: string; code?: unknown };
-    // Node's system errors already start with their code (`EACCES: permission denied, open …`).
-    return typeof code !== 'string' || message.startsWith(`${code}:`) ? message : `${code}: ${message}`;
-  }
-  return String(error);
 }
 
 /**

@@ -1,24 +1,13 @@
 import { loadPolicyFile } from '../retention/policy-file.js';
 import { mergePolicies } from '../retention/merge-policies.js';
 import { splitProblems, type PolicyDocument } from '../retention/policy-document.js';
-import { DEFAULT_CHECKPOINT_DIRECTORY } from './options.js';
-import { ConfigurationError } from './errors.js';
-
-export { CliError, ConfigurationError, RuntimeFailure, UsageError } from './errors.js';
+import { DEFAULT_CHECKPOINT_DIRECTORY } from '../defaults.js';
+import { ConfigurationError, fileErrnoWords } from '../errors.js';
 
 export interface LoadedConfiguration {
   readonly checkpointDirectory: string;
   readonly documents: readonly PolicyDocument[];
 }
-
-const ERRNO_WORDS: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory, not a file',
-  ENOTDIR: 'a component of the path is not a directory',
-  ELOOP: 'too many levels of symbolic links',
-  EIO: 'input/output error',
-};
 
 /**
  * Every problem line names the file: the parser's lines already start with `file <path>`; a file that
@@ -27,7 +16,7 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
 export function policyFileProblems(file: string, reason: string): string[] {
   return splitProblems(reason).map((line) => {
     if (line.startsWith(`file ${file}`)) return line;
-    const worded = line.replace(/\b(E[A-Z]+)$/, (code) => ERRNO_WORDS[code] ?? code);
+    const worded = line.replace(/\b(E[A-Z]+)$/, fileErrnoWords);
     return `file ${file}: ${worded}`;
   });
 }

@@ -1,5 +1,6 @@
 import { opendir, stat } from 'node:fs/promises';
-import { describeErrno, RuntimeFailure } from './errors.js';
+import { RuntimeFailure } from '../errors.js';
+import { describeErrno } from './errors.js';
 
 /**
  * `ls`, `plan` and `inspect` report on a directory, so one that is missing or cannot be listed is an

@@ -1,52 +1,4 @@
-/**
- * Exit codes of every command, as the README documents them:
- * 0 done, 1 usage (bad flags or arguments), 2 configuration (a policy or kubeconfig the exporter
- * refuses), 3 runtime failure (a directory or archive that cannot be read, a port that cannot be bound).
- */
-export const EXIT_OK = 0;
-export const EXIT_USAGE = 1;
-export const EXIT_CONFIGURATION = 2;
-export const EXIT_RUNTIME = 3;
-
-/** An error the user can act on: printed without a stack trace, one line per line of its message. */
-export class CliError extends Error {
-  override readonly name: string = 'CliError';
-  readonly exitCode: number = EXIT_RUNTIME;
-  /** Printed after the message, e.g. `see 'checkpoint-exporter ls --help'`. */
-  readonly hint: string | undefined;
-  constructor(message: string, options: { hint?: string } = {}) {
-    super(message);
-    this.hint = options.hint;
-  }
-}
-
-/** Bad flags or arguments: exit 1, with a hint to the command's help instead of the whole help. */
-export class UsageError extends CliError {
-  override readonly name: string = 'UsageError';
-  override readonly exitCode: number = EXIT_USAGE;
-}
-
-/**
- * A configuration the exporter refuses: an invalid or unreadable policy (file or cluster object), an
- * unusable kubeconfig. `serve` and `plan` stop before anything is read or deleted, printing one line
- * per problem, and exit with 2.
- */
-export class ConfigurationError extends CliError {
-  override readonly name: string = 'ConfigurationError';
-  override readonly exitCode: number = EXIT_CONFIGURATION;
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[] | string) {
-    const lines = typeof problems === 'string' ? problems.split('\n').filter((line) => line !== '') : problems;
-    super(lines.join('\n'));
-    this.problems = lines;
-  }
-}
-
-/** Something the command needs could not be done: a directory or archive unreadable, a port taken. Exit 3. */
-export class RuntimeFailure extends CliError {
-  override readonly name: string = 'RuntimeFailure';
-  override readonly exitCode: number = EXIT_RUNTIME;
-}
+import { CliError, ConfigurationError, errnoCodeOf, EXIT_RUNTIME, messageOf, UsageError } from '../errors.js';
 
 /**
  * The daemon's wiring reports a `--kubeconfig` it cannot load as a UsageError (its message names the
@@ -79,7 +31,7 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
   ETIMEDOUT: 'timed out',
 };
 
-export interface SystemErrorLike {
+interface SystemErrorLike {
   readonly code?: unknown;
   readonly syscall?: unknown;
   readonly address?: unknown;
@@ -88,17 +40,11 @@ export interface SystemErrorLike {
   readonly hostname?: unknown;
 }
 
-export function errnoCodeOf(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as SystemErrorLike).code;
-  return typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code) ? code : undefined;
-}
-
 /** `permission denied`, `no such file or directory`, …; the code itself for anything unlisted. */
 export function describeErrno(error: unknown): string {
   const code = errnoCodeOf(error);
   if (code !== undefined) return ERRNO_TEXT[code] ?? code;
-  return error instanceof Error ? error.message : String(error);
+  return messageOf(error);
 }
 
 /**

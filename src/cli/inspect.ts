@@ -7,11 +7,13 @@ import { CONTENT_PARTS, type ArchiveContents } from '../archive/types.js';
 import { readDiskStats } from '../daemon/disk-stats.js';
 import { mergePolicies } from '../retention/merge-policies.js';
 import { warnOnStderr } from './unreadable.js';
-import { DEFAULT_FUTURE_TOLERANCE_MS, planRetention } from '../retention/plan.js';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '../defaults.js';
+import { planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
 import type { DiskStats } from '../retention/types.js';
 import { assertReadableDirectory } from './directory.js';
-import { describeErrno, RuntimeFailure, UsageError } from './errors.js';
+import { codeOf, RuntimeFailure, UsageError } from '../errors.js';
+import { describeErrno } from './errors.js';
 import { formatAge, formatBytes, formatShortDuration, formatTable } from './format.js';
 import { isStructured, renderData, renderingOf, type OutputFormat } from './output.js';
 import { retentionOutlook, type RetentionOutlook } from './retention-outlook.js';
@@ -67,7 +69,7 @@ async function pinOf(path: string): Promise<PinState | undefined> {
       const type = stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'symlink' : 'other';
       return { name, type };
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'ENOENT') continue;
+      if (codeOf(error) === 'ENOENT') continue;
       throw new RuntimeFailure(`cannot check the pin ${join(dirname(path), name)}: ${describeErrno(error)}`);
     }
   }

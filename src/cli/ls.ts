@@ -4,7 +4,7 @@ import { formatAge, formatBytes, formatTable } from './format.js';
 import { scanCheckpointDirectory } from './scan-once.js';
 import { describeArchives } from '../server/views.js';
 import { assertReadableDirectory } from './directory.js';
-import { RuntimeFailure } from './errors.js';
+import { RuntimeFailure } from '../errors.js';
 import { isStructured, renderData, renderingOf, type OutputFormat } from './output.js';
 import { checkReadable, findUnreadable, unreadableFields, warnOnStderr } from './unreadable.js';
 

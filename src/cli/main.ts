@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { asConfigurationError, describeFailure, EXIT_RUNTIME, exitCodeOf, CliError, UsageError, usageMessage } from './errors.js';
+import { CliError, EXIT_RUNTIME, UsageError } from '../errors.js';
+import { asConfigurationError, describeFailure, exitCodeOf, usageMessage } from './errors.js';
 import { flags } from './options.js';
 import type { OutputFormat } from './output-formats.js';
 import { readPackageVersion } from './version.js';

@@ -1,13 +1,17 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { parseIntervalMs } from '../retention/duration.js';
 import { isDns1123Label } from '../archive/kubernetes-names.js';
-import { DEFAULT_EXPORTER_NAMESPACE } from '../retention/policy-document.js';
+import {
+  DEFAULT_CHECKPOINT_DIRECTORY,
+  DEFAULT_EXPORTER_NAMESPACE,
+  DEFAULT_FUTURE_TOLERANCE_MS,
+  DEFAULT_LISTEN_ADDRESS,
+  DEFAULT_RESYNC_INTERVAL_MS,
+  DEFAULT_SETTLE_TIME_MS,
+} from '../defaults.js';
+import { formatDuration, parseIntervalMs } from '../retention/duration.js';
 import { parseListenAddress, type ListenAddress } from '../server/listen.js';
 import { OUTPUT_FORMATS } from './output-formats.js';
 
-export const DEFAULT_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/checkpoints';
-export const DEFAULT_LISTEN_ADDRESS = ':9873';
-export { DEFAULT_EXPORTER_NAMESPACE };
 export const AUTH_MODES = ['none', 'kubernetes'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -60,15 +64,15 @@ export const flags = {
     ),
   resyncInterval: () =>
     new Option('--resync-interval <duration>', 'full rescan of the directory that heals missed events; retention runs after each')
-      .default(durationFlag('--resync-interval')('5m'), '5m')
+      .default(DEFAULT_RESYNC_INTERVAL_MS, formatDuration(DEFAULT_RESYNC_INTERVAL_MS / 1000))
       .argParser(durationFlag('--resync-interval')),
   settleTime: () =>
     new Option('--settle-time <duration>', 'an archive counts once its size and mtime are unchanged this long')
-      .default(durationFlag('--settle-time')('2s'), '2s')
+      .default(DEFAULT_SETTLE_TIME_MS, formatDuration(DEFAULT_SETTLE_TIME_MS / 1000))
       .argParser(durationFlag('--settle-time')),
   futureTolerance: () =>
     new Option('--future-tolerance <duration>', 'an archive whose name lies further ahead of the clock is future-dated: neither counted toward limits nor deleted')
-      .default(durationFlag('--future-tolerance')('10m'), '10m')
+      .default(DEFAULT_FUTURE_TOLERANCE_MS, formatDuration(DEFAULT_FUTURE_TOLERANCE_MS / 1000))
       .argParser(durationFlag('--future-tolerance')),
   json: () => new Option('--json', 'the same as -o json (kept for compatibility; wins over another -o)').default(false),
   output: (wide: string) =>

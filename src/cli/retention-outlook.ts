@@ -1,7 +1,7 @@
 import { compareArchiveAge } from '../archive/age-order.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { formatDuration } from '../retention/duration.js';
-import { DEFAULT_FUTURE_TOLERANCE_MS } from '../retention/plan.js';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '../defaults.js';
 import { createScopeResolver, describeScope } from '../retention/plan-scopes.js';
 import type { Group } from '../retention/plan-state.js';
 import type { DeletionReason, DiskStats, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';

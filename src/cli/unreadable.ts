@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { readFailureCode } from '../archive/byte-source.js';
 import type { InventorySnapshot } from '../inventory/types.js';
-import { describeErrno, RuntimeFailure } from './errors.js';
+import { RuntimeFailure } from '../errors.js';
+import { describeErrno } from './errors.js';
 
 /** Archives of a one-shot scan that could not be read at all (EACCES, EIO), as opposed to read and found without identity. */
 export interface UnreadableArchives {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createKubernetesAccessReviewer } from '../kubernetes/access-review.js';
 import { loadKubeConfig } from '../kubernetes/kube-config.js';
 import type { Authorize } from '../server/auth.js';
-import { ConfigurationError } from '../cli/errors.js';
+import { ConfigurationError } from '../errors.js';
 
 export interface AccessReviewWiringOptions {
   readonly kubeconfigPath: string | undefined;

@@ -22,7 +22,7 @@ import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createPolicySources } from './policy-sources.js';
 import { createRetentionRunner } from './retention-runner.js';
 import { buildExporterStatus, isReady } from './exporter-status.js';
-import { DEFAULT_CHECKPOINT_DIRECTORY } from '../cli/options.js';
+import { DEFAULT_CHECKPOINT_DIRECTORY } from '../defaults.js';
 import { streamArchives, streamPlan } from '../server/views.js';
 import { createHttpViewMetrics } from '../metrics/http-metrics.js';
 

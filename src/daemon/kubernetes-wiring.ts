@@ -6,7 +6,7 @@ import { loadKubeConfig } from '../kubernetes/kube-config.js';
 import { createPodView, type PodView } from '../kubernetes/pod-view.js';
 import { watchPolicyObjects, type PolicyObject, type PolicyWatch } from '../kubernetes/policy-watch.js';
 import type { OwnerLookup, PlannedDeletion } from '../retention/types.js';
-import { ConfigurationError } from '../cli/errors.js';
+import { ConfigurationError } from '../errors.js';
 
 export interface KubernetesConnection {
   start(): void;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { describePolicy, mergePolicies } from '../retention/merge-policies.js';
-import { DEFAULT_EXPORTER_NAMESPACE, parsePolicyDocument, splitProblems, type PolicyDocument } from '../retention/policy-document.js';
+import { DEFAULT_EXPORTER_NAMESPACE } from '../defaults.js';
+import { parsePolicyDocument, splitProblems, type PolicyDocument } from '../retention/policy-document.js';
 import type { PolicyConflict, RetentionPolicy } from '../retention/types.js';
 import type { ConfigStatus } from '../metrics/exporter-view.js';
 import type { PolicyObject } from '../kubernetes/policy-watch.js';

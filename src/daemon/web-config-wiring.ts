@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type https from 'node:https';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ConfigurationError } from '../cli/errors.js';
+import { ConfigurationError } from '../errors.js';
 import { createWebConfigMetrics } from '../metrics/web-config-metrics.js';
 import { createBasicAuth, createPasswordVerifier, createThreadedCompare } from '../server/basic-auth.js';
 import type { WebServer } from '../server/listen.js';

@@ -2,6 +2,7 @@ import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { pinFileNamesOf } from '../archive/archive-name.js';
+import { codeOf } from '../errors.js';
 import type { DirectoryIdentity, PlannedDeletion, RetentionObserver, RetentionPlan } from './types.js';
 
 export interface RetentionExecutorDeps {
@@ -38,9 +39,6 @@ export interface RetentionExecutor {
 
 type Verdict = { readonly ok: true; readonly bytes: number } | { readonly ok: false; readonly operation: 'lstat' | 'verify' | undefined; readonly reason: string; readonly error?: unknown };
 
-const errorCode = (error: unknown): string | undefined =>
-  typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-
 /** A plain base name: no separator, no NUL, not `.` or `..`, and joined it lands directly in the directory. */
 function checkName(directory: string, fileName: string): string | undefined {
   if (fileName === '' || fileName === '.' || fileName === '..') return `file name ${JSON.stringify(fileName)} is not a plain name`;
@@ -61,7 +59,7 @@ async function checkDirectory(directory: string, planned: DirectoryIdentity | un
   try {
     stats = await stat(directory);
   } catch (error) {
-    return { ok: false, operation: 'verify', reason: `cannot stat the checkpoint directory: ${errorCode(error) ?? String(error)}`, error };
+    return { ok: false, operation: 'verify', reason: `cannot stat the checkpoint directory: ${codeOf(error) ?? String(error)}`, error };
   }
   if (stats.dev !== planned.dev || stats.ino !== planned.ino) {
     return { ok: false, operation: 'verify', reason: 'the checkpoint directory is not the one planned (device or inode changed)' };
@@ -84,8 +82,8 @@ async function verify(directory: string, directoryIdentity: DirectoryIdentity | 
   try {
     stats = await lstat(target);
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return { ok: false, operation: undefined, reason: 'already gone' };
-    return { ok: false, operation: 'lstat', reason: `lstat failed: ${errorCode(error) ?? String(error)}`, error };
+    if (codeOf(error) === 'ENOENT') return { ok: false, operation: undefined, reason: 'already gone' };
+    return { ok: false, operation: 'lstat', reason: `lstat failed: ${codeOf(error) ?? String(error)}`, error };
   }
   if (stats.isSymbolicLink()) return { ok: false, operation: 'verify', reason: 'is a symbolic link' };
   if (!stats.isFile()) return { ok: false, operation: 'verify', reason: 'is not a regular file' };
@@ -105,8 +103,8 @@ async function verify(directory: string, directoryIdentity: DirectoryIdentity | 
       await lstat(path.join(directory, pin));
       return { ok: false, operation: 'verify', reason: `pinned since planning (${pin})` };
     } catch (error) {
-      if (errorCode(error) !== 'ENOENT') {
-        return { ok: false, operation: 'verify', reason: `cannot tell whether it is pinned (${pin}): ${errorCode(error) ?? String(error)}`, error };
+      if (codeOf(error) !== 'ENOENT') {
+        return { ok: false, operation: 'verify', reason: `cannot tell whether it is pinned (${pin}): ${codeOf(error) ?? String(error)}`, error };
       }
     }
   }
@@ -142,7 +140,7 @@ export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionE
     try {
       await unlink(path.join(directory, deletion.fileName));
     } catch (error) {
-      const reason = `unlink failed: ${errorCode(error) ?? String(error)}`;
+      const reason = `unlink failed: ${codeOf(error) ?? String(error)}`;
       logger.error({ ...context, err: error }, 'retention: deleting archive failed');
       observer.onError('unlink', deletion, error);
       return { deletion, outcome: 'failed', reason };

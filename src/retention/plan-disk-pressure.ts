@@ -1,6 +1,7 @@
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '../defaults.js';
 import type { ArchiveRecord } from '../inventory/types.js';
 import { createScopeResolver } from './plan-scopes.js';
-import { collectEntries, createPlanLedger, DEFAULT_FUTURE_TOLERANCE_MS, orphanPastGrace, type ContainerState, type Entry, type PlanLedger } from './plan-state.js';
+import { collectEntries, createPlanLedger, orphanPastGrace, type ContainerState, type Entry, type PlanLedger } from './plan-state.js';
 import { formatBytes } from './quantity.js';
 import type { DiskPressurePolicy, DiskStats, OwnerLookup, OwnerState, PlannedDeletion, RetentionPolicy } from './types.js';
 

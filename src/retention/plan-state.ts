@@ -87,9 +87,6 @@ export function createPlanLedger(owners: OwnerLookup): PlanLedger {
   };
 }
 
-/** Clocks disagree by seconds, not by ten minutes: beyond this, a name's time is not to be trusted. */
-export const DEFAULT_FUTURE_TOLERANCE_MS = 10 * 60_000;
-
 export interface PlanEntries {
   /** Oldest first (compareArchiveAge). */
   readonly entries: Entry[];

@@ -1,14 +1,14 @@
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '../defaults.js';
 import type { InventorySnapshot } from '../inventory/types.js';
 import { formatDuration } from './duration.js';
 import { describeEffectiveLimits } from './effective-limits.js';
 import { COUNT_LIMIT, enforceGroupLimit, TOTAL_SIZE_LIMIT, type ReportUnsatisfiable } from './group-limit.js';
 import { planDiskPressure } from './plan-disk-pressure.js';
 import { createScopeResolver, labelKey, labelsOf, orderGroups } from './plan-scopes.js';
-import { collectEntries, createPlanLedger, DEFAULT_FUTURE_TOLERANCE_MS, orphanPastGrace, type Entry, type PlanLedger } from './plan-state.js';
+import { collectEntries, createPlanLedger, orphanPastGrace, type Entry, type PlanLedger } from './plan-state.js';
 import { formatBytes } from './quantity.js';
 import type { DiskStats, OwnerLookup, OwnerState, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from './types.js';
 
-export { DEFAULT_FUTURE_TOLERANCE_MS } from './plan-state.js';
 
 export interface PlanInput {
   /** The archives to plan (a whole snapshot, or every archive of some namespaces) and the directory they are in. */

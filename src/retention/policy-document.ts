@@ -59,12 +59,6 @@ export interface ParseOptions {
   readonly authority?: { readonly exporterNamespace: string };
 }
 
-/**
- * The namespace the exporter runs in unless POD_NAMESPACE or --exporter-namespace says otherwise:
- * CheckpointRestoreOperator objects there may set every policy.
- */
-export const DEFAULT_EXPORTER_NAMESPACE = 'checkpoint-exporter';
-
 export const POLICY_API_VERSION = 'criu.org/v1';
 export const POLICY_KIND = 'CheckpointRestoreOperator';
 

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Result } from '../archive/types.js';
+import { codeOrMessageOf } from '../errors.js';
 import { parsePolicyYaml, splitProblems, type PolicyDocument } from './policy-document.js';
 
 /** A policy file is a few kilobytes; anything this large is a mistake and is refused unread. */
@@ -16,9 +17,6 @@ export const DEFAULT_RELOAD_DEBOUNCE_MS = 200;
  * apart agree on content and mtime; a writer slower than this between two writes is not caught.
  */
 export const DEFAULT_STABILITY_MS = 1000;
-
-const describeError = (error: unknown): string =>
-  typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : error instanceof Error ? error.message : String(error);
 
 interface PolicyText {
   readonly text: string;
@@ -36,7 +34,7 @@ async function readPolicyText(file: string): Promise<Result<PolicyText>> {
     if (buffer.length > MAX_POLICY_FILE_BYTES) return { ok: false, reason: `policy file is larger than ${MAX_POLICY_FILE_BYTES} bytes` };
     return { ok: true, value: { text: buffer.toString('utf8'), mtimeMs: stats.mtimeMs } };
   } catch (error) {
-    return { ok: false, reason: `cannot read policy file: ${describeError(error)}` };
+    return { ok: false, reason: `cannot read policy file: ${codeOrMessageOf(error)}` };
   } finally {
     await handle?.close();
   }
@@ -156,7 +154,7 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
   // A throw from a callback or a failed close must not become an unhandled rejection that ends the process.
   function reloadSafely(): void {
     reload().catch((error: unknown) => {
-      const reason = `reloading the policy file failed: ${describeError(error)}`;
+      const reason = `reloading the policy file failed: ${codeOrMessageOf(error)}`;
       logger.error({ path: file, reason }, 'policy file reload failed');
       try {
         onError(reason);
@@ -170,12 +168,12 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
   try {
     watcher = watch(path.dirname(path.resolve(file)), { persistent: false }, schedule);
     watcher.on('error', (error) => {
-      const reason = `watching the policy directory failed: ${describeError(error)}`;
+      const reason = `watching the policy directory failed: ${codeOrMessageOf(error)}`;
       logger.error({ path: file, reason }, 'policy file is no longer watched');
       onError(reason);
     });
   } catch (error) {
-    const reason = `cannot watch the policy directory: ${describeError(error)}`;
+    const reason = `cannot watch the policy directory: ${codeOrMessageOf(error)}`;
     logger.error({ path: file, reason }, 'policy file will not be reloaded');
     queueMicrotask(() => onError(reason));
   }

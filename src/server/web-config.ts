@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import yaml from 'js-yaml';
 import type { Result } from '../archive/types.js';
+import { describeFileError } from '../errors.js';
 import { closestName } from '../retention/suggest.js';
 
 /**
@@ -324,21 +325,6 @@ export function parseWebConfig(source: string, directory: string): Result<WebCon
   return { ok: true, value: { tls, basicAuthUsers, headers } };
 }
 
-const ERRNO_WORDS: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory, not a file',
-  ENOTDIR: 'a component of the path is not a directory',
-  ELOOP: 'too many levels of symbolic links',
-  EIO: 'input/output error',
-};
-
-function describeReadError(error: unknown): string {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-  if (code !== undefined) return ERRNO_WORDS[code] ?? code;
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** One file, whole, refusing anything larger than `limit` before reading it. */
 async function readBounded(file: string, limit: number): Promise<Result<Buffer>> {
   let handle;
@@ -350,7 +336,7 @@ async function readBounded(file: string, limit: number): Promise<Result<Buffer>>
     const buffer = await handle.readFile();
     return buffer.length > limit ? { ok: false, reason: `larger than ${limit} bytes` } : { ok: true, value: buffer };
   } catch (error) {
-    return { ok: false, reason: describeReadError(error) };
+    return { ok: false, reason: describeFileError(error) };
   } finally {
     await handle?.close().catch(() => undefined);
   }

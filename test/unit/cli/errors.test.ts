@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigurationError, describeFailure, exitCodeOf, RuntimeFailure, UsageError, usageMessage } from '../../../src/cli/errors.js';
+import { ConfigurationError, RuntimeFailure, UsageError } from '../../../src/errors.js';
+import { describeFailure, exitCodeOf, usageMessage } from '../../../src/cli/errors.js';
 
 describe('command line errors', () => {
   it('exit codes: usage 1, configuration 2, runtime failure 3, anything unexpected 3', () => {
