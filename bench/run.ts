@@ -5,10 +5,13 @@
  * BENCH_ONLY=identity (or process) runs that section alone; BENCH_ARCHIVES=20000 runs the process
  * benchmark on that one size, BENCH_RUNS=1 starts the exporter once per size.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
 import { runIdentityBenchmark } from './identity.js';
 import { runProcessBenchmark } from './process.js';
+
+/** The Node.js line of the image's base (`FROM node:24-…` in the Dockerfile): the line whose figures users meet. */
+const IMAGE_NODE_LINE = /^FROM .*\bnode:(\d+)/m.exec(await readFile(new URL('../Dockerfile', import.meta.url), 'utf8'))?.[1] ?? 'unknown';
 
 const sections: string[] = [];
 const smoke = process.env['BENCH_SMOKE'] === '1';
@@ -29,7 +32,8 @@ const header = [
   'Produced by `npm run bench -- --write`. Each figure is measured against a baseline in the same run;',
   'absolute times depend on the machine, the ratios much less.',
   '',
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}.`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB. Node.js ${process.version}` +
+    ` (the Node.js ${process.versions.node.split('.')[0]} line; the image runs Node.js ${IMAGE_NODE_LINE}): the exporter and the Node.js baseline run on it.`,
   '',
 ].join('\n');
 const notes = [
