@@ -2,7 +2,7 @@ import type { InventoryStatus } from '../inventory/types.js';
 import type { RetentionPlan } from '../retention/types.js';
 import type { DirectoryState, ExporterStatus, StatusDeletion, StatusRun } from '../server/status-page.js';
 import type { DiskStats } from '../retention/types.js';
-import type { DeletionRecord, RetentionHistory, RunRecord } from './retention-runner.js';
+import type { DeletionRecord, RetentionHistory, RunRecord } from './run-history.js';
 
 /** What the status view reads from the running exporter's parts. */
 export interface StatusSources {

@@ -4,9 +4,13 @@ import type { ArchiveIndex } from '../inventory/archive-index.js';
 import type { ArchiveRecord, InventoryStatus } from '../inventory/types.js';
 import type { RetentionMetrics } from '../metrics/retention-collector.js';
 import type { ExecutionResult } from '../retention/execute.js';
-import { usedPercent } from '../retention/plan-disk-pressure.js';
+import { planNodeDiskPressure, usedPercent } from '../retention/plan-disk-pressure.js';
 import { planRetention } from '../retention/plan.js';
-import type { DiskStats, EffectiveLimit, OwnerLookup, PlannedDeletion, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
+import type { DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
+import { createPlanStore, type PlanStore } from './plan-store.js';
+import { createReportOnce } from './report-once.js';
+import { createRetentionScheduler, type Admission, type RunRequest } from './retention-scheduler.js';
+import { createRunHistory, type RetentionHistory, type RunHistory } from './run-history.js';
 
 /** Archives planned per slice of a full run; between slices the loop yields to the event loop. */
 export const DEFAULT_SLICE_ARCHIVES = 2_000;
@@ -41,49 +45,10 @@ export interface RetentionRunnerDeps {
 export interface RetentionWork {
   readonly fullRuns: number;
   readonly scopedRuns: number;
-  /** planRetention calls, and the archives they were given in total. */
+  /** Planner calls (a slice of namespaces, or the node-wide disk-pressure pass), and the archives they were given in total. */
   readonly planCalls: number;
   readonly archivesPlanned: number;
 }
-
-/** One archive a run deleted (or, in a dry run, would have). */
-export interface DeletionRecord {
-  readonly fileName: string;
-  readonly namespace: string | undefined;
-  readonly pod: string | undefined;
-  readonly container: string | undefined;
-  readonly reason: string;
-  readonly detail: string;
-  readonly bytes: number;
-  readonly dryRun: boolean;
-  /** The run that deleted it: 1 is the first run since the exporter started. */
-  readonly run: number;
-  readonly atMs: number;
-}
-
-/** What one retention run did, from the executor's own outcomes (not from the plan in force, which later runs replace). */
-export interface RunRecord {
-  readonly number: number;
-  readonly kind: 'full' | 'scoped';
-  readonly startedMs: number;
-  readonly finishedMs: number;
-  readonly deleted: number;
-  readonly deletedBytes: number;
-  readonly skipped: number;
-  readonly failed: number;
-}
-
-export interface RetentionHistory {
-  readonly firstRun: RunRecord | undefined;
-  readonly lastRun: RunRecord | undefined;
-  /** The first run's deletions, kept whatever came after. */
-  readonly firstRunDeletions: readonly DeletionRecord[];
-  /** The latest deletions, newest last, at most RECENT_DELETIONS of them. */
-  readonly recentDeletions: readonly DeletionRecord[];
-}
-
-/** Deletions kept for the status view: enough to read what the last runs did, bounded whatever the rate. */
-export const RECENT_DELETIONS = 100;
 
 export interface RetentionRunner {
   /** Plan everything again (start, policy change, resync, directory re-attached); coalesced. */
@@ -105,14 +70,17 @@ export interface RetentionRunner {
   stop(): Promise<void>;
 }
 
-interface PartPlan {
-  readonly deletions: readonly PlannedDeletion[];
-  readonly unsatisfiable: readonly UnsatisfiableLimit[];
-  readonly effectiveLimits: readonly EffectiveLimit[];
-  readonly futureDated: readonly string[];
+/** What the plain functions of a run share: the runner's dependencies and the state it keeps between runs. */
+interface RunContext {
+  readonly deps: RetentionRunnerDeps;
+  readonly store: PlanStore;
+  readonly history: RunHistory;
+  readonly work: { fullRuns: number; scopedRuns: number; planCalls: number; archivesPlanned: number };
+  readonly sliceArchives: number;
+  owners(): OwnerLookup | undefined;
+  stopped(): boolean;
 }
 
-const EMPTY_PART: PartPlan = Object.freeze({ deletions: [], unsatisfiable: [], effectiveLimits: [], futureDated: [] });
 const UNKNOWN_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'owners not looked up yet' });
 const yieldToEventLoop = (): Promise<void> => new Promise((wake) => setImmediate(wake));
 
@@ -121,376 +89,281 @@ const yieldToEventLoop = (): Promise<void> => new Promise((wake) => setImmediate
  * every scope an archive counts in: its container, its pod, its namespace), plus the node-wide
  * disk-pressure check. A full run (at start, on a policy change, on resync) plans every namespace in
  * slices of about `sliceArchives` archives and yields to the event loop between slices, so neither
- * blocks the server for long whatever the size of the directory. Runs never overlap.
+ * blocks the server for long whatever the size of the directory. Runs never overlap
+ * (retention-scheduler.ts); the plan in force is kept in plan-store.ts, what was deleted in
+ * run-history.ts.
  */
 export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunner {
   const { logger } = deps;
-  const sliceArchives = deps.sliceArchives ?? DEFAULT_SLICE_ARCHIVES;
   const ownerRefreshMs = deps.ownerRefreshMs ?? DEFAULT_OWNER_REFRESH_MS;
-  let fullRequested = false;
-  const dirty = new Set<string>();
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  let waitingLogged = false;
+  const store = createPlanStore();
+  const history = createRunHistory(deps.now);
+  const work = { fullRuns: 0, scopedRuns: 0, planCalls: 0, archivesPlanned: 0 };
   let lastRunMs: number | undefined;
   let owners: OwnerLookup | undefined;
-  const parts = new Map<string, PartPlan>();
-  let nodePart: PartPlan = EMPTY_PART;
-  let merged: RetentionPlan | undefined;
-  let unsatisfiableKeys = new Set<string>();
-  let ownerTimer: NodeJS.Timeout | undefined;
-  const work = { fullRuns: 0, scopedRuns: 0, planCalls: 0, archivesPlanned: 0 };
-  let runNumber = 0;
-  let current: { deleted: number; deletedBytes: number; skipped: number; failed: number } | undefined;
-  let firstRun: RunRecord | undefined;
-  let lastRun: RunRecord | undefined;
-  const firstRunDeletions: DeletionRecord[] = [];
-  let recentDeletions: DeletionRecord[] = [];
-
-  /**
-   * Executes a plan, records what was deleted, and makes the index reflect the unlinks before anything
-   * is planned again: otherwise the next plan, made before the watch events of these unlinks arrive,
-   * would see the files still there and pick them (or their neighbours) a second time.
-   */
-  const executeAndRecord = async (plan: RetentionPlan): Promise<void> => {
-    const result = await deps.execute(plan);
-    try {
-      await deps.inventory.refresh?.(plan.deletions.map((d) => d.fileName));
-    } catch (error) {
-      logger.warn({ err: error }, 'refreshing the inventory after deletions failed; the watch will catch up');
-    }
-    if (result === undefined) return;
-    const atMs = deps.now();
-    for (const outcome of result.outcomes) {
-      if (current !== undefined) {
-        if (outcome.outcome === 'skipped') current.skipped += 1;
-        if (outcome.outcome === 'failed') current.failed += 1;
-      }
-      if (outcome.outcome !== 'deleted' && outcome.outcome !== 'would_delete') continue;
-      const d = outcome.deletion;
-      const record: DeletionRecord = {
-        fileName: d.fileName,
-        namespace: d.identity?.namespace,
-        pod: d.identity?.pod,
-        container: d.identity?.container,
-        reason: d.reason,
-        detail: d.detail,
-        bytes: outcome.bytes,
-        dryRun: outcome.outcome === 'would_delete',
-        run: runNumber,
-        atMs,
-      };
-      if (current !== undefined) {
-        current.deleted += 1;
-        current.deletedBytes += outcome.bytes;
-      }
-      if (runNumber === 1) firstRunDeletions.push(record);
-      recentDeletions.push(record);
-    }
-    if (recentDeletions.length > 2 * RECENT_DELETIONS) recentDeletions = recentDeletions.slice(-RECENT_DELETIONS);
-  };
-
-  /** Runs one retention run, numbered and recorded. */
-  const recordedRun = async (kind: RunRecord['kind'], body: () => Promise<void>): Promise<void> => {
-    runNumber += 1;
-    const startedMs = deps.now();
-    current = { deleted: 0, deletedBytes: 0, skipped: 0, failed: 0 };
-    try {
-      await body();
-    } finally {
-      const record: RunRecord = { number: runNumber, kind, startedMs, finishedMs: deps.now(), ...current };
-      current = undefined;
-      firstRun ??= record;
-      lastRun = record;
-    }
-  };
-
-  const reportUnsatisfiable = (): void => {
-    // Logged once per change, not on every run, so a long-standing pin does not flood the log.
-    const next = new Map<string, UnsatisfiableLimit>();
-    for (const part of parts.values()) for (const u of part.unsatisfiable) next.set(`${u.namespace}/${u.pod}/${u.container}/${u.limit}`, u);
-    for (const [key, u] of next) {
-      if (!unsatisfiableKeys.has(key)) logger.warn({ limit: u }, `retention limit unsatisfiable: ${u.detail}`);
-    }
-    for (const key of unsatisfiableKeys) {
-      if (!next.has(key)) logger.info({ limit: key }, 'retention limit satisfiable again');
-    }
-    unsatisfiableKeys = new Set(next.keys());
-  };
-
-  let futureDatedLogged = new Set<string>();
-  const reportFutureDated = (): void => {
-    // Logged once per archive while it stays future-dated; counted in checkpoint_future_dated_archives.
-    const now = new Set<string>();
-    for (const part of parts.values()) for (const fileName of part.futureDated) now.add(fileName);
-    for (const fileName of now) {
-      if (!futureDatedLogged.has(fileName)) {
-        logger.warn({ fileName }, 'checkpoint archive is future-dated (its name lies ahead of the clock beyond the tolerance): not counted toward limits and not deleted until its time has come');
-      }
-    }
-    futureDatedLogged = now;
-  };
-
-  const allIdentities = (): ArchiveIdentity[] => {
-    const identities: ArchiveIdentity[] = [];
-    for (const group of deps.inventory.index().containers()) identities.push(group.identity);
-    return identities;
-  };
+  const reportChanges = createChangeReports(logger);
 
   const lookUpOwners = async (): Promise<boolean> => {
-    try {
-      owners = await deps.resolveOwners(allIdentities());
-      return true;
-    } catch (error) {
+    const found = await resolveEveryOwner(deps);
+    if (found !== undefined) owners = found;
+    return found !== undefined;
+  };
+
+  const scheduler = createRetentionScheduler({
+    admit: createAdmission(deps),
+    run: (request) => runRequest(request),
+    onError(error) {
       deps.metrics.recordError('plan');
-      logger.error({ err: error }, 'resolving archive owners failed; nothing deleted');
-      return false;
-    }
-  };
+      logger.error({ err: error }, 'retention run failed; nothing more deleted this run');
+    },
+  });
 
-  const directoryIdentityOf = (status: InventoryStatus): RetentionPlan['directoryIdentity'] =>
-    status.directoryIdentity === undefined ? undefined : { dev: status.directoryIdentity.dev, ino: status.directoryIdentity.ino };
+  const context: RunContext = { deps, store, history, work, sliceArchives: deps.sliceArchives ?? DEFAULT_SLICE_ARCHIVES, owners: () => owners, stopped: scheduler.isStopped };
 
-  const plan = (archives: readonly ArchiveRecord[], disk: DiskStats | undefined): RetentionPlan => {
-    work.planCalls += 1;
-    work.archivesPlanned += archives.length;
-    const status = deps.inventory.status();
-    const directoryIdentity = directoryIdentityOf(status);
-    return planRetention({
-      snapshot: directoryIdentity === undefined ? { archives } : { archives, directoryIdentity },
-      policy: deps.policy(),
-      owners: owners ?? UNKNOWN_OWNERS,
-      disk,
-      nowMs: deps.now(),
-      ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
-    });
-  };
-
-  /** Plans these namespaces, a slice at a time, executing each slice's deletions before the next. */
-  const planNamespaces = async (namespaces: readonly string[]): Promise<Set<string>> => {
-    const plannedFiles = new Set<string>();
-    let batch: string[] = [];
-    let archives: ArchiveRecord[] = [];
-    const runBatch = async (): Promise<void> => {
-      const result = plan(archives, undefined);
-      const byNamespace = new Map<string, { deletions: PlannedDeletion[]; unsatisfiable: UnsatisfiableLimit[]; effectiveLimits: EffectiveLimit[]; futureDated: string[] }>();
-      const partOf = (namespace: string) => {
-        let part = byNamespace.get(namespace);
-        if (part === undefined) byNamespace.set(namespace, (part = { deletions: [], unsatisfiable: [], effectiveLimits: [], futureDated: [] }));
-        return part;
-      };
-      const namespaceOfFile = new Map<string, string>();
-      for (const record of archives) if (record.identity !== undefined) namespaceOfFile.set(record.fileName, record.identity.namespace);
-      for (const fileName of result.futureDated ?? []) partOf(namespaceOfFile.get(fileName) ?? '').futureDated.push(fileName);
-      for (const d of result.deletions) partOf(d.identity?.namespace ?? '').deletions.push(d);
-      for (const u of result.unsatisfiable) partOf(u.namespace).unsatisfiable.push(u);
-      for (const l of result.effectiveLimits) partOf(l.namespace).effectiveLimits.push(l);
-      for (const namespace of batch) {
-        const part = byNamespace.get(namespace);
-        if (part === undefined) parts.delete(namespace);
-        else parts.set(namespace, part);
-      }
-      merged = undefined;
-      for (const d of result.deletions) plannedFiles.add(d.fileName);
-      if (result.deletions.length > 0) await executeAndRecord(result);
-      batch = [];
-      archives = [];
-    };
-    for (const namespace of namespaces) {
-      if (stopped) break;
-      batch.push(namespace);
-      for (const record of deps.inventory.index().recordsOfNamespace(namespace)) archives.push(record);
-      if (archives.length >= sliceArchives) {
-        await runBatch();
-        await yieldToEventLoop();
-      }
-    }
-    if (batch.length > 0 && !stopped) await runBatch();
-    reportUnsatisfiable();
-    reportFutureDated();
-    return plannedFiles;
-  };
-
-  /**
-   * Node-wide: above the high mark, the oldest archives go until below the low mark. This needs every
-   * archive at once, so it is one pass over the whole inventory; it runs only while the disk is above
-   * the high mark.
-   */
-  const checkDiskPressure = async (plannedFiles: ReadonlySet<string>): Promise<void> => {
-    const pressure = deps.policy().diskPressure;
-    if (pressure === undefined) {
-      if (nodePart.deletions.length > 0) merged = undefined;
-      nodePart = EMPTY_PART;
-      return;
-    }
-    let disk: DiskStats;
-    try {
-      disk = await deps.diskStats();
-    } catch (error) {
-      deps.metrics.recordError('statfs');
-      logger.warn({ err: error }, 'statfs failed; disk pressure retention skipped this run');
-      return;
-    }
-    const percent = usedPercent(disk);
-    if (percent === undefined || percent <= pressure.highThresholdPercent) {
-      if (nodePart.deletions.length > 0) merged = undefined;
-      nodePart = EMPTY_PART;
-      return;
-    }
-    const archives: ArchiveRecord[] = [];
-    for (const group of deps.inventory.index().containers()) {
-      for (const record of group.records) if (!plannedFiles.has(record.fileName)) archives.push(record);
-    }
-    const result = plan(archives, disk);
-    nodePart = { deletions: result.deletions.filter((d) => d.reason === 'disk_pressure'), unsatisfiable: [], effectiveLimits: [], futureDated: [] };
-    merged = undefined;
-    if (nodePart.deletions.length > 0) await executeAndRecord({ ...result, deletions: nodePart.deletions });
+  /** Plans these namespaces, then the node-wide disk pressure. */
+  const planAndRelieve = async (namespaces: readonly string[]): Promise<void> => {
+    const plannedFiles = await planNamespaces(context, namespaces);
+    reportChanges(store);
+    if (scheduler.isStopped()) return;
+    await relieveDiskPressure(context, plannedFiles);
+    lastRunMs = deps.now();
   };
 
   const fullRun = async (): Promise<void> => {
     work.fullRuns += 1;
     if (!(await lookUpOwners())) return;
-    if (stopped) return;
+    if (scheduler.isStopped()) return;
     const namespaces = [...deps.inventory.index().namespaces.keys()];
-    for (const namespace of parts.keys()) if (!deps.inventory.index().namespaces.has(namespace)) parts.delete(namespace);
-    merged = undefined;
-    const plannedFiles = await planNamespaces(namespaces);
-    if (stopped) return;
-    await checkDiskPressure(plannedFiles);
-    lastRunMs = deps.now();
+    store.retainNamespaces((namespace) => deps.inventory.index().namespaces.has(namespace));
+    await planAndRelieve(namespaces);
   };
 
   const scopedRun = async (namespaces: readonly string[]): Promise<void> => {
     work.scopedRuns += 1;
-    const plannedFiles = await planNamespaces(namespaces);
-    if (stopped) return;
-    await checkDiskPressure(plannedFiles);
-    lastRunMs = deps.now();
+    await planAndRelieve(namespaces);
   };
 
-  const loop = async (): Promise<void> => {
-    while (!stopped && (fullRequested || dirty.size > 0)) {
-      if (!deps.policiesReady()) {
-        if (!waitingLogged) logger.info('retention waits until every policy source has a valid version (cluster policies listed, no refused object without one)');
-        waitingLogged = true;
-        // The policy source asks for a full run once it is ready.
-        fullRequested = false;
-        dirty.clear();
-        return;
-      }
-      const status = deps.inventory.status();
-      // Nothing to plan without a directory: a completed, empty run, so retention does not look stalled.
-      if (!status.directoryPresent) {
-        fullRequested = false;
-        dirty.clear();
-        parts.clear();
-        nodePart = EMPTY_PART;
-        merged = undefined;
-        await recordedRun('full', async () => undefined);
-        lastRunMs = deps.now();
-        return;
-      }
-      // Planning on a partial view would count too few archives and pick the wrong oldest ones; the
-      // inventory reports the completed scan as a change of everything, which asks for a full run.
-      if (!status.initialScanComplete) return;
-      const started = performance.now();
-      if (fullRequested) {
-        fullRequested = false;
-        dirty.clear();
-        await recordedRun('full', fullRun);
-        deps.metrics.observeRun?.('full', (performance.now() - started) / 1000);
-      } else {
-        const namespaces = [...dirty];
-        dirty.clear();
-        await recordedRun('scoped', () => scopedRun(namespaces));
-        deps.metrics.observeRun?.('scoped', (performance.now() - started) / 1000);
-      }
+  const runRequest = async (request: RunRequest): Promise<void> => {
+    if (!deps.inventory.status().directoryPresent) {
+      store.clear();
+      await history.record('full', async () => undefined);
+      lastRunMs = deps.now();
+      return;
     }
-  };
-
-  const kick = (): Promise<void> => {
-    if (stopped) return Promise.resolve();
-    running ??= (async () => {
-      try {
-        await loop();
-      } catch (error) {
-        deps.metrics.recordError('plan');
-        logger.error({ err: error }, 'retention run failed; nothing more deleted this run');
-      }
-    })().finally(() => {
-      running = undefined;
-      // A request that arrived while the loop was returning.
-      if (!stopped && (fullRequested || dirty.size > 0) && deps.policiesReady() && deps.inventory.status().initialScanComplete) void kick();
-    });
-    return running;
-  };
-
-  const settled = async (): Promise<void> => {
-    while (running !== undefined) await running;
-  };
-
-  const armOwnerRefresh = (): void => {
-    if (ownerRefreshMs <= 0 || stopped) return;
-    ownerTimer = setTimeout(() => {
-      ownerTimer = undefined;
-      void refreshOwners().finally(armOwnerRefresh);
-    }, ownerRefreshMs);
-    ownerTimer.unref();
+    const started = performance.now();
+    await (request.kind === 'full' ? history.record('full', fullRun) : history.record('scoped', () => scopedRun(request.namespaces)));
+    deps.metrics.observeRun?.(request.kind, (performance.now() - started) / 1000);
   };
 
   /** Looks owners up again and re-plans the namespaces holding orphans, whose grace periods may have run out. */
   const refreshOwners = async (): Promise<void> => {
-    if (running !== undefined || owners === undefined || !deps.policiesReady()) return;
+    if (scheduler.isRunning() || owners === undefined || !deps.policiesReady()) return;
     if (!(await lookUpOwners()) || owners === undefined) return;
     const lookup = owners;
+    const orphaned: string[] = [];
     for (const group of deps.inventory.index().containers()) {
-      if (lookup(group.identity).state === 'orphan') dirty.add(group.identity.namespace);
+      if (lookup(group.identity).state === 'orphan') orphaned.push(group.identity.namespace);
     }
-    if (dirty.size > 0) void kick();
+    scheduler.namespacesChanged(orphaned);
   };
-  armOwnerRefresh();
+  const stopOwnerRefresh = repeatAfterEach(ownerRefreshMs, refreshOwners, scheduler.isStopped);
 
   return {
-    requestFull() {
-      fullRequested = true;
-      void kick();
-    },
-    namespacesChanged(namespaces) {
-      for (const namespace of namespaces) dirty.add(namespace);
-      if (dirty.size > 0) void kick();
-    },
+    requestFull: () => scheduler.requestFull(),
+    namespacesChanged: (namespaces) => scheduler.namespacesChanged(namespaces),
     async trigger() {
-      fullRequested = true;
-      void kick();
-      await settled();
+      scheduler.requestFull();
+      await scheduler.settled();
     },
-    settled,
-    lastPlan() {
-      if (lastRunMs === undefined && parts.size === 0) return undefined;
-      if (merged === undefined) {
-        const deletions: PlannedDeletion[] = [];
-        const unsatisfiable: UnsatisfiableLimit[] = [];
-        const effectiveLimits: EffectiveLimit[] = [];
-        const futureDated: string[] = [];
-        for (const part of parts.values()) {
-          for (const d of part.deletions) deletions.push(d);
-          for (const u of part.unsatisfiable) unsatisfiable.push(u);
-          for (const l of part.effectiveLimits) effectiveLimits.push(l);
-          for (const f of part.futureDated) futureDated.push(f);
-        }
-        for (const d of nodePart.deletions) deletions.push(d);
-        merged = { deletions, unsatisfiable, effectiveLimits, futureDated };
-      }
-      return merged;
-    },
+    settled: () => scheduler.settled(),
+    lastPlan: () => (lastRunMs === undefined && store.size === 0 ? undefined : store.merged()),
     lastRunMs: () => lastRunMs,
-    history: () => ({ firstRun, lastRun, firstRunDeletions, recentDeletions: recentDeletions.slice(-RECENT_DELETIONS) }),
+    history: () => history.history(),
     owners: () => owners,
     work: () => ({ ...work }),
     async stop() {
-      stopped = true;
-      if (ownerTimer !== undefined) clearTimeout(ownerTimer);
-      await settled();
+      stopOwnerRefresh();
+      await scheduler.stop();
     },
+  };
+}
+
+/** Whether pending requests may run now (see Admission); logs once that retention waits for the policy sources. */
+function createAdmission(deps: RetentionRunnerDeps): () => Admission {
+  let waitingLogged = false;
+  return () => {
+    if (!deps.policiesReady()) {
+      if (!waitingLogged) deps.logger.info('retention waits until every policy source has a valid version (cluster policies listed, no refused object without one)');
+      waitingLogged = true;
+      // The policy source asks for a full run once it is ready.
+      return 'discard';
+    }
+    const status = deps.inventory.status();
+    // No directory: the run records itself as completed and empty, so retention does not look stalled.
+    if (!status.directoryPresent) return 'run';
+    // Planning on a partial view would count too few archives and pick the wrong oldest ones; the
+    // inventory reports the completed scan as a change of everything, which asks for a full run.
+    return status.initialScanComplete ? 'run' : 'hold';
+  };
+}
+
+/** Plans these namespaces, a slice at a time, executing each slice's deletions before the next; returns the files planned. */
+async function planNamespaces(context: RunContext, namespaces: readonly string[]): Promise<Set<string>> {
+  const { deps, store } = context;
+  const plannedFiles = new Set<string>();
+  let batch: string[] = [];
+  let archives: ArchiveRecord[] = [];
+  const runBatch = async (): Promise<void> => {
+    const plan = planArchives(context, archives);
+    store.replaceNamespaces(batch, plan, archives);
+    for (const d of plan.deletions) plannedFiles.add(d.fileName);
+    if (plan.deletions.length > 0) await executeAndRecord(context, plan);
+    batch = [];
+    archives = [];
+  };
+  for (const namespace of namespaces) {
+    if (context.stopped()) break;
+    batch.push(namespace);
+    for (const record of deps.inventory.index().recordsOfNamespace(namespace)) archives.push(record);
+    if (archives.length >= context.sliceArchives) {
+      await runBatch();
+      await yieldToEventLoop();
+    }
+  }
+  if (batch.length > 0 && !context.stopped()) await runBatch();
+  return plannedFiles;
+}
+
+/** The limits of these archives (every archive of some namespaces), planned on the owners last looked up. */
+function planArchives(context: RunContext, archives: readonly ArchiveRecord[]): RetentionPlan {
+  const { deps, work } = context;
+  work.planCalls += 1;
+  work.archivesPlanned += archives.length;
+  const directoryIdentity = directoryIdentityOf(deps.inventory.status());
+  return planRetention({
+    snapshot: directoryIdentity === undefined ? { archives } : { archives, directoryIdentity },
+    policy: deps.policy(),
+    owners: context.owners() ?? UNKNOWN_OWNERS,
+    disk: undefined,
+    nowMs: deps.now(),
+    ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
+  });
+}
+
+/**
+ * Node-wide: above the high mark, the oldest archives go until below the low mark. This needs every
+ * archive at once, so it is one pass over the whole inventory; it runs only while the disk is above
+ * the high mark. The limits were planned already: what the plan in force deletes counts as freed, and
+ * the files this run planned are left out (gone, or going).
+ */
+async function relieveDiskPressure(context: RunContext, plannedFiles: ReadonlySet<string>): Promise<void> {
+  const { deps, store, work } = context;
+  const pressure = deps.policy().diskPressure;
+  if (pressure === undefined) {
+    store.setNodeDeletions([]);
+    return;
+  }
+  let disk: DiskStats;
+  try {
+    disk = await deps.diskStats();
+  } catch (error) {
+    deps.metrics.recordError('statfs');
+    deps.logger.warn({ err: error }, 'statfs failed; disk pressure retention skipped this run');
+    return;
+  }
+  const percent = usedPercent(disk);
+  if (percent === undefined || percent <= pressure.highThresholdPercent) {
+    store.setNodeDeletions([]);
+    return;
+  }
+  const archives: ArchiveRecord[] = [];
+  for (const group of deps.inventory.index().containers()) {
+    for (const record of group.records) if (!plannedFiles.has(record.fileName)) archives.push(record);
+  }
+  work.planCalls += 1;
+  work.archivesPlanned += archives.length;
+  const deletions = planNodeDiskPressure({
+    archives,
+    alreadyPlanned: store.plannedFileNames(),
+    disk,
+    policy: deps.policy(),
+    owners: context.owners() ?? UNKNOWN_OWNERS,
+    nowMs: deps.now(),
+    ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
+  });
+  store.setNodeDeletions(deletions);
+  const directoryIdentity = directoryIdentityOf(deps.inventory.status());
+  if (deletions.length > 0) await executeAndRecord(context, { deletions, unsatisfiable: [], effectiveLimits: [], futureDated: [], ...(directoryIdentity === undefined ? {} : { directoryIdentity }) });
+}
+
+/**
+ * Executes a plan, records what was deleted, and makes the index reflect the unlinks before anything
+ * is planned again: otherwise the next plan, made before the watch events of these unlinks arrive,
+ * would see the files still there and pick them (or their neighbours) a second time.
+ */
+async function executeAndRecord(context: RunContext, plan: RetentionPlan): Promise<void> {
+  const { deps } = context;
+  const result = await deps.execute(plan);
+  try {
+    await deps.inventory.refresh?.(plan.deletions.map((d) => d.fileName));
+  } catch (error) {
+    deps.logger.warn({ err: error }, 'refreshing the inventory after deletions failed; the watch will catch up');
+  }
+  if (result !== undefined) context.history.noteExecution(result);
+}
+
+/** Every owner of the inventory's containers; undefined (counted, logged, nothing deleted) when the lookup fails. */
+async function resolveEveryOwner(deps: RetentionRunnerDeps): Promise<OwnerLookup | undefined> {
+  const identities: ArchiveIdentity[] = [];
+  for (const group of deps.inventory.index().containers()) identities.push(group.identity);
+  try {
+    return await deps.resolveOwners(identities);
+  } catch (error) {
+    deps.metrics.recordError('plan');
+    deps.logger.error({ err: error }, 'resolving archive owners failed; nothing deleted');
+    return undefined;
+  }
+}
+
+const directoryIdentityOf = (status: InventoryStatus): RetentionPlan['directoryIdentity'] =>
+  status.directoryIdentity === undefined ? undefined : { dev: status.directoryIdentity.dev, ino: status.directoryIdentity.ino };
+
+/** Unsatisfiable limits and future-dated archives of the plan in force, each logged once when it appears (and a limit once when it is met again). */
+function createChangeReports(logger: Logger): (store: PlanStore) => void {
+  const unsatisfiable = createReportOnce<UnsatisfiableLimit>({
+    appeared: (_key, u) => logger.warn({ limit: u }, `retention limit unsatisfiable: ${u.detail}`),
+    cleared: (key) => logger.info({ limit: key }, 'retention limit satisfiable again'),
+  });
+  // Counted in checkpoint_future_dated_archives as well.
+  const futureDated = createReportOnce<string>({
+    appeared: (fileName) =>
+      logger.warn({ fileName }, 'checkpoint archive is future-dated (its name lies ahead of the clock beyond the tolerance): not counted toward limits and not deleted until its time has come'),
+  });
+  return (store) => {
+    const limits: [string, UnsatisfiableLimit][] = [];
+    const files: [string, string][] = [];
+    for (const part of store.parts()) {
+      for (const u of part.unsatisfiable) limits.push([`${u.namespace}/${u.pod}/${u.container}/${u.limit}`, u]);
+      for (const fileName of part.futureDated) files.push([fileName, fileName]);
+    }
+    unsatisfiable(limits);
+    futureDated(files);
+  };
+}
+
+/** Calls `task` every `ms` (0: never), the next wait starting once it has finished; returns the stop. */
+function repeatAfterEach(ms: number, task: () => Promise<void>, stopped: () => boolean): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (ms <= 0 || stopped()) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void task().finally(arm);
+    }, ms);
+    timer.unref();
+  };
+  arm();
+  return () => {
+    if (timer !== undefined) clearTimeout(timer);
   };
 }

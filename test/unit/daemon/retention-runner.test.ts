@@ -397,3 +397,47 @@ describe('retention runner: one plan per change, and a record of what each run d
     expect(history.recentDeletions).toHaveLength(2);
   });
 });
+
+describe('retention runner: what it logs, once per change', () => {
+  it('logs an unsatisfiable limit when it appears and when it is met again, and a future-dated archive once, not on every run', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    // Two pinned archives against a limit of 1: the limit cannot be met while they stay pinned.
+    const pinned = archivesOf(web, 2).map((record) => ({ ...record, pinned: true }));
+    const future = archiveRecord(web, { timestamp: '2026-03-01T00:00:00Z', size: 10 });
+    const index = indexOf(pinned, [future]);
+    const policy = policyOf({ containerPolicies: [{ namespace: web.namespace, pod: web.pod, container: web.container, maxCheckpoints: 1 }] });
+    const instance = createRetentionRunner({
+      inventory: { index: () => index, status: () => inventoryStatus(index) },
+      policy: () => policy,
+      policiesReady: () => true,
+      resolveOwners: async () => unknownOwners,
+      diskStats: async () => ({ sizeBytes: 1e9, freeBytes: 9e8, availBytes: 9e8 }),
+      execute: async () => undefined,
+      metrics: { observer: { onDeleted: () => undefined, onError: () => undefined }, recordError: () => undefined },
+      logger,
+      now: () => NOW,
+      ownerRefreshMs: 0,
+    });
+    const count = (text: string): number => lines.filter((line) => line.msg.includes(text)).length;
+    await instance.trigger();
+    instance.namespacesChanged([web.namespace]);
+    await instance.settled();
+    await instance.trigger();
+    expect(instance.work()).toMatchObject({ fullRuns: 2, scopedRuns: 1 });
+    expect(count('retention limit unsatisfiable')).toBe(1);
+    expect(count('future-dated')).toBe(1);
+    expect(count('satisfiable again')).toBe(0);
+
+    // The pins go, and one unpinned archive is left: the limit is met again.
+    for (const record of pinned) index.remove(record);
+    index.add(archivesOf(web, 1, 10, 10)[0]!);
+    instance.namespacesChanged([web.namespace]);
+    await instance.settled();
+    instance.namespacesChanged([web.namespace]);
+    await instance.settled();
+    expect(count('retention limit satisfiable again')).toBe(1);
+    expect(count('retention limit unsatisfiable')).toBe(1);
+    expect(count('future-dated')).toBe(1);
+  });
+});
