@@ -6,6 +6,7 @@ export const JSON_VIEWS = ['archives', 'plan'] as const;
 export interface HttpViewMetrics {
   serialized(view: string): void;
   rejected(view: string): void;
+  stalled(view: string): void;
 }
 
 /**
@@ -26,10 +27,18 @@ export function createHttpViewMetrics(registry: Registry): HttpViewMetrics {
     labelNames: ['view'],
     registers: [registry],
   });
+  const stalled = new Counter({
+    name: 'checkpoint_http_view_responses_stalled_total',
+    help: 'Responses of a JSON view closed because the client read nothing for 30 s while bytes waited for it; its slot is given back.',
+    labelNames: ['view'],
+    registers: [registry],
+  });
   for (const view of JSON_VIEWS) serializations.inc({ view }, 0);
   for (const view of JSON_VIEWS) rejected.inc({ view }, 0);
+  for (const view of JSON_VIEWS) stalled.inc({ view }, 0);
   return {
     serialized: (view) => serializations.inc({ view }),
     rejected: (view) => rejected.inc({ view }),
+    stalled: (view) => stalled.inc({ view }),
   };
 }

@@ -20,6 +20,13 @@ export const MAX_VIEW_STREAMS = 4;
 /** What a refused client is asked to wait, in seconds: about the time one 100,000-archive view takes to stream. */
 export const VIEW_RETRY_AFTER_SECONDS = 2;
 
+/**
+ * A response whose client reads nothing for this long while bytes wait for it is closed, and its slot
+ * given back: four clients that connect and stop reading would otherwise turn every other reader of the
+ * views away for as long as they like. Time spent serializing does not count; only the client's.
+ */
+export const VIEW_STALL_TIMEOUT_MS = 30_000;
+
 /** One version of a view's data. */
 export interface ViewVersion {
   /** Identifies the version: equal element by element (Object.is) to another's key means the same bytes. */
@@ -41,6 +48,8 @@ export interface ViewObserver {
   serialized?(view: string): void;
   /** A request for `view` was refused with 503 because MAX_VIEW_STREAMS responses were streaming. */
   rejected?(view: string): void;
+  /** A response of `view` was closed because its client read nothing for VIEW_STALL_TIMEOUT_MS. */
+  stalled?(view: string): void;
 }
 
 /** A version being serialized or serialized: the bytes so far, shared by its readers. */
@@ -160,11 +169,31 @@ export interface JsonViews {
 
 export interface JsonViewOptions {
   readonly maxStreams?: number;
+  readonly stallTimeoutMs?: number;
   readonly observer?: ViewObserver;
+}
+
+/**
+ * Passes the chunks on, and calls `stalled` when the consumer has not asked for the next chunk within
+ * `timeoutMs` of being offered one: the response stream stops pulling once the socket's buffers are full.
+ */
+async function* watchStalls(chunks: AsyncGenerator<Buffer>, timeoutMs: number, stalled: () => void): AsyncGenerator<Buffer> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    for await (const chunk of chunks) {
+      timer = setTimeout(stalled, timeoutMs);
+      timer.unref();
+      yield chunk;
+      clearTimeout(timer);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createJsonViews(sources: Readonly<Record<string, ViewSource>>, options: JsonViewOptions = {}): JsonViews {
   const maxStreams = options.maxStreams ?? MAX_VIEW_STREAMS;
+  const stallTimeoutMs = options.stallTimeoutMs ?? VIEW_STALL_TIMEOUT_MS;
   const observer = options.observer ?? {};
   const views = new Map(Object.entries(sources).map(([name, source]) => [name, createSharedView(name, source, observer)]));
   let streaming = 0;
@@ -196,7 +225,14 @@ export function createJsonViews(sources: Readonly<Record<string, ViewSource>>, o
         ctx.type = 'json';
         // A body that fails midway makes Koa's pipeline destroy the response: the client sees a broken
         // transfer, never a shorter JSON document that parses.
-        ctx.body = Readable.from(view.read(), { objectMode: false });
+        const res = ctx.res;
+        ctx.body = Readable.from(
+          watchStalls(view.read(), stallTimeoutMs, () => {
+            observer.stalled?.(name);
+            res.destroy();
+          }),
+          { objectMode: false },
+        );
       };
     },
     held: (name) => viewOf(name).held(),

@@ -164,6 +164,50 @@ describe('JSON views over real HTTP', () => {
     await waitUntil(async () => (await fetch(`${base}/api/v1/plan`)).status === 200, 'the slots of the clients gone');
   });
 
+  it('closes a response whose client stops reading, gives its slot back and counts it; a slow serialization is not a stalled client', async () => {
+    // About 32 MB: far more than the socket buffers of a client that reads nothing hold.
+    const chunk = `,${JSON.stringify({ file: 'x'.repeat(1_000) })}`.repeat(512);
+    let slow = true;
+    async function* serialize(): AsyncGenerator<string> {
+      yield '{"archives":[{}';
+      // Slower than the stall timeout before the bytes flow: the server's time, not the client's.
+      if (slow) await new Promise((wake) => setTimeout(wake, 400));
+      for (let i = 0; i < 64; i += 1) yield chunk;
+      yield ']}\n';
+    }
+    const stalled: string[] = [];
+    const app = createServerApp({
+      ...notAsked,
+      metrics: async () => '',
+      metricsContentType: 'text/plain',
+      version: 'test',
+      logger: createCapturingLogger().logger,
+      ready: () => true,
+      archives: fixedVersion(serialize),
+      policy: () => ({}),
+      status: async () => sampleStatus(),
+      plan: { current: () => ({ key: [], serialize: async function* () { yield '{}\n'; } }) },
+      views: { maxStreams: 1, stallTimeoutMs: 200, observer: { stalled: (view) => stalled.push(view) } },
+    });
+    const server: Server = await listen(app, { host: '127.0.0.1', port: 0 });
+    cleanups.push(() => {
+      server.closeAllConnections();
+      return closeServer(server);
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // A reader that keeps reading gets the whole body although the first bytes waited 400 ms on the server.
+    const whole = await (await fetch(`${base}/api/v1/archives`)).text();
+    expect(whole.length).toBeGreaterThan(32_000_000);
+    expect(stalled).toEqual([]);
+    slow = false;
+    const idle = await holdView(`${base}/api/v1/archives`);
+    expect(idle.status).toBe(200);
+    // It reads nothing more: the server closes it and the one slot serves again.
+    await waitUntil(() => stalled.length === 1, 'the idle client is closed');
+    await expect(idle.rest()).rejects.toThrow();
+    await waitUntil(async () => (await fetch(`${base}/api/v1/plan`)).status === 200, 'the slot is given back');
+  });
+
   it('breaks a response whose serialization fails halfway, for every client reading it, and serializes afresh next time', async () => {
     const held = gate();
     let current = heldView({ held: held.opened, items: 3, failAfter: 2 });
