@@ -65,7 +65,7 @@ describe('RBAC of the kubernetes-auth overlay (serve --auth kubernetes)', () => 
   it('grants get on /metrics and on /api/v1/* in two roles, and binds only the metrics reader, to Prometheus', () => {
     const nonResource = (name: string): unknown => (findObject(secured, 'ClusterRole', name) as unknown as IClusterRole).rules;
     expect(nonResource('checkpoint-exporter-metrics-reader')).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
-    expect(nonResource('checkpoint-exporter-api-reader')).toEqual([{ nonResourceURLs: ['/api/v1/*'], verbs: ['get'] }]);
+    expect(nonResource('checkpoint-exporter-api-reader')).toEqual([{ nonResourceURLs: ['/', '/api/v1/*'], verbs: ['get'] }]);
     const binding = findObject(secured, 'ClusterRoleBinding', 'checkpoint-exporter-metrics-reader') as unknown as IClusterRoleBinding;
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'checkpoint-exporter-metrics-reader' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'prometheus-k8s', namespace: 'monitoring' }]);
