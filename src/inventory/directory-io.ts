@@ -1,20 +1,7 @@
 import { lstat as lstatCallback, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import type { Result } from '../archive/types.js';
-
-function codeOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** ENOTDIR: a path component was replaced by a file, which for us is the same as gone. */
-export function isGone(error: unknown): boolean {
-  const code = codeOf(error);
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
+import { isGone, messageOf } from '../errors.js';
 
 /** A directory removed and recreated under the same path is a different directory: the old watch is dead. */
 export interface DirectoryIdentity {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createFifoPump, type InFlight, type WorkQueue } from '../concurrency.js';
 import type { IdentityReadResult } from '../archive/identity.js';
 import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
+import { messageOf } from '../errors.js';
 import { classifyEntry } from './classify-entry.js';
 import type { AttachmentToken, DirectoryAttachment } from './directory-attachment.js';
 import { lstatEntry } from './directory-io.js';
@@ -120,7 +121,7 @@ export function createEntryObserver(deps: EntryObserverDeps): EntryObserver {
     } catch (error) {
       // A throwing reader is a bug; the archive still must not become deletable by scope on a guess.
       logger.error({ err: error, fileName }, 'identity reader threw');
-      identified = { ok: false, reason: `identity reader failed: ${error instanceof Error ? error.message : String(error)}` };
+      identified = { ok: false, reason: `identity reader failed: ${messageOf(error)}` };
     }
     if (!token.current()) return;
     const outcome = completeIdentify(model.get(fileName), state, identified, deps.interner.intern);
