@@ -200,19 +200,6 @@ export function prefetchedByteSource(inner: ByteSource, head: Uint8Array): ByteS
   };
 }
 
-/** An in-memory source, for archives built in tests. */
-export function bufferByteSource(bytes: Uint8Array): ByteSource {
-  return {
-    size: bytes.length,
-    read: async (buffer, offset, length, position) => {
-      if (position >= bytes.length) return 0;
-      const chunk = bytes.subarray(position, Math.min(bytes.length, position + length));
-      buffer.set(chunk, offset);
-      return chunk.length;
-    },
-  };
-}
-
 /**
  * The errno code (`EACCES`, `EIO`) when an unidentified reason says the file itself could not be
  * opened, stat'ed or read, as readFailure words it (`cannot open <path>: EACCES: …`); undefined for a

@@ -13,7 +13,6 @@ import { parseListenAddress, type ListenAddress } from '../server/listen.js';
 import { OUTPUT_FORMATS } from './output-formats.js';
 
 export const AUTH_MODES = ['none', 'kubernetes'] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /**

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-reader.js';
 import { createInventory } from '../inventory/inventory.js';
 import type { PolicyEventTarget } from '../kubernetes/events.js';
-import { registerPolicyCollector } from '../metrics/health-collector.js';
+import { registerPolicyCollector } from '../metrics/policy-collector.js';
 import { createExporterRegistry, registerExporterCollectors } from '../metrics/registry.js';
 import { createRetentionExecutor } from '../retention/execute.js';
 import { watchPolicyFile } from '../retention/policy-file.js';

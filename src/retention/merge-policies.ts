@@ -281,8 +281,6 @@ export interface DescribedSetting<T> {
   readonly source: string;
 }
 
-export type PolicyDescription = ReturnType<typeof describePolicy>;
-
 /** Limits of a specific policy with their source; sizes stay in bytes so the JSON is unambiguous. */
 function describeLimits(policy: PolicyLimits & Sourced & FieldSourced): Record<string, unknown> {
   return {

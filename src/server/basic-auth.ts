@@ -36,7 +36,6 @@ const MAX_CREDENTIALS_LENGTH = 4096;
 const UNKNOWN_USER_HASH = '$2b$10$u0hV3/B8VgOlugDdeOPabeZ1DQNUfiy7z05TtfbcfBk0/rBKu7TNG';
 
 export type BasicAuthResult = 'allowed' | 'unauthenticated' | 'throttled';
-export const BASIC_AUTH_RESULTS: readonly BasicAuthResult[] = ['allowed', 'unauthenticated', 'throttled'];
 
 export interface PasswordVerifierOptions {
   /** The bcrypt compare; tests count calls through it. */

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bufferByteSource, countReads, type ByteSource } from '../../src/archive/byte-source.js';
+import { countReads, type ByteSource } from '../../src/archive/byte-source.js';
+import { bufferByteSource } from './byte-sources.js';
 
 export { encodeTar, writeTarFile, type TarEntrySpec, type TarFormat } from '../../src/demo/tar-writer.js';
 export {

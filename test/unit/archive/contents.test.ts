@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { walkArchive } from '../../../src/archive/archive-walk.js';
-import { bufferByteSource } from '../../../src/archive/byte-source.js';
+import { bufferByteSource } from '../../support/byte-sources.js';
 import { DEFAULT_DECOMPRESSION_LIMITS } from '../../../src/archive/compressed.js';
 import { contentPartOf, RESTORE_ENTRIES } from '../../../src/archive/contents.js';
 import type { ArchiveContents, ContentPart } from '../../../src/archive/types.js';

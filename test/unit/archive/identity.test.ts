@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { parseArchiveName } from '../../../src/archive/archive-name.js';
-import { bufferByteSource, countReads, openFileByteSource } from '../../../src/archive/byte-source.js';
+import { countReads, openFileByteSource } from '../../../src/archive/byte-source.js';
+import { bufferByteSource } from '../../support/byte-sources.js';
 import { MAX_DUMP_BYTES, readArchiveIdentity, readIdentityFrom } from '../../../src/archive/identity.js';
 import type { ParsedArchiveName } from '../../../src/archive/types.js';
 import {

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { withFileByteSource } from '../../../src/archive/byte-source.js';
-import { normalizeEntryName, listTarEntries, readTarEntries } from '../../../src/archive/tar-reader.js';
+import { normalizeEntryName } from '../../../src/archive/tar-reader.js';
+import { listTarEntries, readTarEntries } from '../../support/tar-entries.js';
 import { findBinary } from '../../support/binaries.js';
 import { makeTempDir, writeTarFile, type TarFormat } from '../../support/archives.js';
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { walkArchive } from '../../../src/archive/archive-walk.js';
 import { MAX_DUMP_BYTES } from '../../../src/archive/identity.js';
-import { HEADER_WINDOW_BYTES, MAX_METADATA_BODY_BYTES, listTarEntries, readTarEntries, type TarWalkLimits } from '../../../src/archive/tar-reader.js';
+import { HEADER_WINDOW_BYTES, MAX_METADATA_BODY_BYTES, type TarWalkLimits } from '../../../src/archive/tar-reader.js';
+import { listTarEntries, readTarEntries } from '../../support/tar-entries.js';
 import { numRuns } from '../../support/properties.js';
 import { END, base256, bodyBlocks, concat, headerBlock, loggedSource, member, paxRecord, zeroBlocks, type RawHeaderSpec, type ReadLog } from '../../support/tar-blocks.js';
 

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { bufferByteSource, countReads, openFileByteSource, withFileByteSource } from '../../../src/archive/byte-source.js';
-import { MAX_METADATA_BODY_BYTES, listTarEntries, readTarEntries, type TarEntry } from '../../../src/archive/tar-reader.js';
+import { countReads, openFileByteSource, withFileByteSource } from '../../../src/archive/byte-source.js';
+import { MAX_METADATA_BODY_BYTES, type TarEntry } from '../../../src/archive/tar-reader.js';
+import { bufferByteSource } from '../../support/byte-sources.js';
+import { listTarEntries, readTarEntries } from '../../support/tar-entries.js';
 import {
   countingBufferSource,
   encodeTar,

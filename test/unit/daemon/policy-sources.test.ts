@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createPolicySources, type PolicyObjectRef } from '../../../src/daemon/policy-sources.js';
 import type { PolicyObject } from '../../../src/kubernetes/policy-watch.js';
-import { registerPolicyCollector } from '../../../src/metrics/health-collector.js';
+import { registerPolicyCollector } from '../../../src/metrics/policy-collector.js';
 import { sampleValue } from '../../support/metrics-text.js';
 
 function object(namespace: string, name: string, spec: unknown, resourceVersion = '1'): PolicyObject {
