@@ -96,6 +96,13 @@ async function moreRuns(served: Served, runs: number, what: string): Promise<voi
   }, what, 30_000);
 }
 
+/** Waits until the inventory has started `resyncs` more periodic full scans than now, each of which asks for a full retention run once done. */
+async function morePeriodicResyncs(served: Served, resyncs: number, what: string): Promise<void> {
+  const periodic = async (): Promise<number> => sampleValue(await served.metrics(), 'checkpoint_inventory_resyncs_total', { reason: 'periodic' }) ?? 0;
+  const target = (await periodic()) + resyncs;
+  await waitUntil(async () => (await periodic()) >= target, what, 30_000);
+}
+
 async function expectAll(dir: string, files: readonly string[]): Promise<void> {
   expect((await readdir(dir)).sort()).toEqual([...files]);
 }
@@ -258,8 +265,10 @@ describe('case 10: an invalid cluster policy with no valid version stops retenti
       'Warning Event on the object',
     );
     expect(served.log()).toContain('spec.globalPolicy.maxCheckpointPerContainer: unknown field; did you mean maxCheckpointsPerContainer?');
-    // Five resync intervals later, still no run and nothing deleted: the defaults would have deleted 5.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Every periodic resync asks for a full run, which with the defaults would delete 5. Three more
+    // resyncs than now: one that began after this point has finished and asked, and the run it asked
+    // for (a few milliseconds on 15 archives) had its chance before the next two. Still no run, nothing deleted.
+    await morePeriodicResyncs(served, 3, 'three periodic resyncs, each asking for a retention run');
     expect(await lastRun(served)).toBe(0);
     await expectAll(dir, files);
 

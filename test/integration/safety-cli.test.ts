@@ -65,9 +65,10 @@ async function serve(args: string[], options: { as?: StagedUser } = {}): Promise
   return served;
 }
 
-const retentionRuns = async (served: ServedBinary): Promise<number> => {
-  const text = await served.metrics();
-  return (sampleValue(text, 'checkpoint_retention_runs_total', { kind: 'full' }) ?? 0) + (sampleValue(text, 'checkpoint_retention_runs_total', { kind: 'scoped' }) ?? 0);
+/** When the last finished retention run started, from the status view; 0 before the first. */
+const lastRunStartMs = async (served: ServedBinary): Promise<number> => {
+  const status = (await (await fetch(`${served.url}api/v1/status`)).json()) as { retention: { lastRun: { startedAt: string } | null } };
+  return status.retention.lastRun === null ? 0 : Date.parse(status.retention.lastRun.startedAt);
 };
 
 describe('safety of deletion on the built binary', () => {
@@ -75,12 +76,13 @@ describe('safety of deletion on the built binary', () => {
     const dir = await directory();
     const now = Date.now();
     const future = [await writeSampleArchive(dir, at(now + 365 * 24 * HOUR)), await writeSampleArchive(dir, at(now + 366 * 24 * HOUR))];
-    const served = await serve(['--checkpoint-dir', dir, '--config', await policy(2), '--settle-time', '200ms']);
-    const runsBefore = await retentionRuns(served);
+    // A resync every second asks for a full run, so a run that starts after the new archive is counted comes whatever the load.
+    const served = await serve(['--checkpoint-dir', dir, '--config', await policy(2), '--settle-time', '200ms', '--resync-interval', '1s']);
     const real = await writeSampleArchive(dir, at(now - 60_000));
     await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_archives', OWNER) === 3, 'the new archive is counted');
-    await waitUntil(async () => (await retentionRuns(served)) > runsBefore, 'retention ran on the new archive');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const countedMs = Date.now();
+    // Not a pause: a run that began after the archive was counted has finished (its deletions with it), so it had its chance to delete.
+    await waitUntil(async () => (await lastRunStartMs(served)) > countedMs, 'a retention run that saw the new archive finished');
     expect((await readdir(dir)).sort()).toEqual([...future, real].sort());
     const text = await served.metrics();
     expect(sampleValue(text, 'checkpoint_future_dated_archives')).toBe(2);
