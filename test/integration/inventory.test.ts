@@ -23,6 +23,27 @@ async function until(what: string, condition: () => boolean): Promise<void> {
   }
 }
 
+/** File times come from the kernel's coarse clock, up to a tick (10 ms at HZ=100) behind the write. */
+const TIMESTAMP_SLACK_MS = 20;
+
+/**
+ * Appends `bytes` in chunks of `step`, pausing `pauseMs` between them, and remembers how long the file can
+ * have kept each size at most: from before the append that made it to after the append that followed it.
+ */
+async function appendSlowly(path: string, bytes: Uint8Array, step: number, pauseMs: number): Promise<{ heldAtMostMs(size: number): number }> {
+  const held = new Map<number, number>();
+  let previous: { size: number; startedMs: number } | undefined;
+  for (let offset = 0; offset < bytes.length; offset += step) {
+    const startedMs = Date.now();
+    await appendFile(path, bytes.subarray(offset, offset + step));
+    if (previous !== undefined) held.set(previous.size, Date.now() - previous.startedMs);
+    previous = { size: Math.min(offset + step, bytes.length), startedMs };
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  // A size the file never had (half an append) was held for no time at all.
+  return { heldAtMostMs: (size) => (size === previous?.size ? Infinity : (held.get(size) ?? 0)) };
+}
+
 const sample = (pod: string, container: string, runtime: SampleArchiveOptions['runtime'] = 'cri-o'): SampleArchiveOptions => ({
   namespace: 'shop-prod',
   pod,
@@ -92,22 +113,28 @@ describe('inventory on a real directory with a real watcher', () => {
 
   it('does not read an archive while it is still being written', async () => {
     await mkdir(dir);
-    // A settle time far above the write cadence: the writer never pauses that long.
-    const inv = await startInventory({ settleTimeMs: 400 });
+    // A settle time far above the write cadence: the writer pauses that long only when the machine stalls it.
+    const settleTimeMs = 400;
+    const inv = await startInventory({ settleTimeMs });
     const options = sample('web-0', 'nginx');
     const fileName = sampleArchiveName(options);
     const bytes = encodeTar(sampleArchiveEntries(options));
     const chunks = 60;
     const step = Math.ceil(bytes.length / chunks);
-    for (let offset = 0; offset < bytes.length; offset += step) {
-      await appendFile(join(dir, fileName), bytes.subarray(offset, offset + step));
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const appends = await appendSlowly(join(dir, fileName), bytes, step, 10);
     await until('the finished archive settles', () => inv.snapshot().archives.length === 1);
     const [record] = inv.snapshot().archives;
     expect(record?.fingerprint.size).toBe(bytes.length);
     expect(record?.identity).toEqual({ namespace: 'shop-prod', pod: 'web-0', container: 'nginx' });
-    expect(reads.map((read) => read.fingerprint.size)).toEqual([bytes.length]);
+    expect(reads.at(-1)?.fingerprint.size).toBe(bytes.length);
+    // Every read of a shorter size happened at a size the file kept at least the settle time: a stall of
+    // the writer on a loaded machine, which the exporter cannot tell from a finished file. Not one read
+    // at a size the file kept for a few milliseconds, which is what reading an unsettled file looks like.
+    const unsettled = reads
+      .filter((read) => read.fingerprint.size !== bytes.length)
+      .map((read) => ({ size: read.fingerprint.size, heldAtMostMs: appends.heldAtMostMs(read.fingerprint.size) }))
+      .filter((read) => read.heldAtMostMs < settleTimeMs - TIMESTAMP_SLACK_MS);
+    expect(unsettled).toEqual([]);
   });
 
   it('counts a symlink named like an archive and a foreign file as unrecognized, and never reads them', async () => {
