@@ -1,33 +1,47 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '../../../src/defaults.js';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
+import { planNodeDiskPressure } from '../../../src/retention/plan-disk-pressure.js';
 import { planRetention } from '../../../src/retention/plan.js';
-import type { DiskStats, OwnerState } from '../../../src/retention/types.js';
+import type { DiskStats, OwnerLookup, OwnerState } from '../../../src/retention/types.js';
+import { numRuns } from '../../support/properties.js';
 import { archive, MiB, MINUTE, policyOf, snapshotOf, T0 } from './builders.js';
+import { violationsOf } from './plan-oracle.js';
 
-// After every generated archive (minute 3000 at most): future-dated archives are covered in plan-safety.test.ts.
+// After nearly every generated archive (minute 3100 at most): the last few lie beyond the 10-minute tolerance.
 const NOW = T0 + 51 * 60 * MINUTE;
 
 const archiveArb = fc.record({
   namespace: fc.constantFrom('default', 'default-x', 'shop'),
   pod: fc.constantFrom('web-0', 'web-01', 'db-0'),
   container: fc.constantFrom('api', 'side'),
-  minute: fc.integer({ min: 0, max: 3000 }),
+  minute: fc.integer({ min: 0, max: 3100 }),
   size: fc.integer({ min: 1, max: 8 * MiB }),
   pinned: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
   identified: fc.integer({ min: 0, max: 9 }).map((n) => n !== 0),
+  // Known unrestorable, known restorable, or unknown.
+  restorable: fc.constantFrom<boolean | undefined>(false, true, undefined, undefined),
 });
 
 /** Distinct file names: the directory cannot hold two files of one name. */
-const archivesArb = fc.uniqueArray(archiveArb, { maxLength: 60, selector: (a) => `${a.namespace}/${a.pod}/${a.container}/${a.minute}` }).map((specs) => specs.map(archive));
+const archivesArb = fc
+  .uniqueArray(archiveArb, { maxLength: 60, size: 'max', selector: (a) => `${a.namespace}/${a.pod}/${a.container}/${a.minute}` })
+  .map((specs) =>
+    specs.map(({ restorable, ...spec }): ArchiveRecord => ({ ...archive(spec), restorable, missingEntries: restorable === false ? ['checkpoint/inventory.img'] : restorable === true ? [] : undefined })),
+  );
+
+/** Mostly unset, so the count and total-size limits see archives that the per-archive size limit left. */
+const perArchiveSizeArb = fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 8 * MiB }), weight: 1 });
 
 const limitsArb = fc.record(
   {
     retainOrphan: fc.boolean(),
-    maxCheckpoints: fc.integer({ min: 0, max: 6 }),
-    maxCheckpointSize: fc.integer({ min: 0, max: 8 * MiB }),
+    maxCheckpoints: fc.integer({ min: 0, max: 3 }),
+    maxCheckpointSize: perArchiveSizeArb,
     maxTotalSize: fc.integer({ min: 0, max: 30 * MiB }),
-    maxCheckpointAge: fc.constantFrom('0s', '12h', '30h', '2d'),
+    maxCheckpointAge: fc.constantFrom('0s', '0s', '0s', '12h', '30h', '2d'),
+    deleteUnrestorableFirst: fc.boolean(),
   },
   { requiredKeys: [] },
 );
@@ -37,14 +51,15 @@ const specArb = fc.record(
     globalPolicy: fc.record(
       {
         retainOrphan: fc.boolean(),
-        maxCheckpointsPerNamespace: fc.integer({ min: 0, max: 20 }),
-        maxCheckpointsPerPod: fc.integer({ min: 0, max: 10 }),
-        maxCheckpointsPerContainer: fc.integer({ min: 0, max: 6 }),
-        maxCheckpointSize: fc.integer({ min: 0, max: 8 * MiB }),
+        maxCheckpointsPerNamespace: fc.integer({ min: 0, max: 8 }),
+        maxCheckpointsPerPod: fc.integer({ min: 0, max: 5 }),
+        maxCheckpointsPerContainer: fc.integer({ min: 0, max: 3 }),
+        maxCheckpointSize: perArchiveSizeArb,
         maxTotalSizePerNamespace: fc.integer({ min: 0, max: 80 * MiB }),
         maxTotalSizePerPod: fc.integer({ min: 0, max: 40 * MiB }),
         maxTotalSizePerContainer: fc.integer({ min: 0, max: 20 * MiB }),
-        maxCheckpointAge: fc.constantFrom('0s', '36h'),
+        maxCheckpointAge: fc.constantFrom('0s', '0s', '0s', '36h'),
+        deleteUnrestorableFirst: fc.boolean(),
       },
       { requiredKeys: [] },
     ),
@@ -71,6 +86,13 @@ const ownerArb: fc.Arbitrary<OwnerState> = fc.oneof(
   fc.constant({ state: 'unknown' as const, reason: 'no informer' }),
   fc.integer({ min: 0, max: 60 }).map((minutes) => ({ state: 'orphan' as const, sinceMs: NOW - minutes * MINUTE })),
 );
+
+/** Each pod's owner on its own: alive, unknown, or gone for up to an hour. */
+const ownersArb: fc.Arbitrary<OwnerLookup> = fc.array(ownerArb, { minLength: 9, maxLength: 9 }).map((states) => {
+  const namespaces = ['default', 'default-x', 'shop'];
+  const pods = ['web-0', 'web-01', 'db-0'];
+  return (id) => states[namespaces.indexOf(id.namespace) * 3 + pods.indexOf(id.pod)]!;
+});
 
 const diskArb: fc.Arbitrary<DiskStats | undefined> = fc.option(
   fc.integer({ min: 0, max: 100 }).map((usedPercent) => ({ sizeBytes: 400 * MiB, freeBytes: ((100 - usedPercent) * 400 * MiB) / 100, availBytes: ((100 - usedPercent) * 400 * MiB) / 100 })),
@@ -101,7 +123,7 @@ describe('planRetention invariants', () => {
         const shuffled = [...archives].sort((a, b) => ((hash(a.fileName) ^ seed) >>> 0) - ((hash(b.fileName) ^ seed) >>> 0));
         expect(planRetention({ ...input, snapshot: snapshotOf(shuffled) })).toEqual(result);
       }),
-      { numRuns: 300 },
+      { numRuns: numRuns(300) },
     );
   });
 
@@ -124,7 +146,7 @@ describe('planRetention invariants', () => {
           expect(deletion.fileName).not.toBe(newest.fileName);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: numRuns(300) },
     );
   });
 
@@ -136,7 +158,8 @@ describe('planRetention invariants', () => {
         const expected: string[] = [];
         const byContainer = new Map<string, ArchiveRecord[]>();
         for (const a of unpinned) {
-          if (!a.identity) continue;
+          // Unidentified and future-dated archives are neither counted nor deleted.
+          if (!a.identity || a.name.timestampMs > NOW + DEFAULT_FUTURE_TOLERANCE_MS) continue;
           const key = `${a.identity.namespace}/${a.identity.pod}/${a.identity.container}`;
           byContainer.set(key, [...(byContainer.get(key) ?? []), a]);
         }
@@ -147,46 +170,37 @@ describe('planRetention invariants', () => {
         expect(result.deletions.map((d) => d.fileName).sort()).toEqual(expected.sort());
         expect(result.deletions.every((d) => d.reason === 'count')).toBe(true);
       }),
-      { numRuns: 200 },
+      { numRuns: numRuns(200) },
     );
   });
 
-  it('leaves every count and total-size limit met, or reports it unsatisfiable', () => {
+  it('keeps to every limit the policy sets, as an oracle enumerates them from the policy alone', () => {
     fc.assert(
-      fc.property(archivesArb, specArb, (archives, spec) => {
+      fc.property(archivesArb, specArb, ownersArb, diskArb, (archives, spec, owners, disk) => {
         const policy = policyOf(spec);
-        const result = planRetention({ snapshot: snapshotOf(archives), policy, owners: () => ({ state: 'alive' }), disk: undefined, nowMs: NOW });
-        const gone = new Set(result.deletions.map((d) => d.fileName));
-        const kept = archives.filter((a) => a.identity && !gone.has(a.fileName));
-        for (const limit of result.effectiveLimits) {
-          if (limit.limit !== 'count' && limit.limit !== 'total_size') continue;
-          const inScope = kept.filter(
-            (a) =>
-              a.identity!.namespace === limit.namespace &&
-              (limit.pod === '' || a.identity!.pod === limit.pod) &&
-              (limit.container === '' || a.identity!.container === limit.container) &&
-              governedBy(a, limit.policySource, policy),
-          );
-          const measured = limit.limit === 'count' ? inScope.length : inScope.reduce((sum, a) => sum + a.fingerprint.size, 0);
-          if (measured > limit.value) {
-            expect(result.unsatisfiable).toContainEqual(expect.objectContaining({ namespace: limit.namespace, pod: limit.pod, container: limit.container, limit: limit.limit }));
-          }
-        }
+        const result = planRetention({ snapshot: snapshotOf(archives), policy, owners, disk, nowMs: NOW });
+        expect(violationsOf({ archives, policy, owners, disk, nowMs: NOW, futureToleranceMs: DEFAULT_FUTURE_TOLERANCE_MS }, result)).toEqual([]);
       }),
-      { numRuns: 300 },
+      { numRuns: numRuns(400) },
+    );
+  });
+
+  it('the node-wide disk-pressure pass alone plans what planRetention plans for pressure, given the limits it planned', () => {
+    const linkedArb = fc.array(fc.constantFrom(1, 1, 1, 2), { minLength: 60, maxLength: 60 });
+    const pressingArb = fc.integer({ min: 50, max: 100 }).map((usedPercent) => ({ sizeBytes: 400 * MiB, freeBytes: ((100 - usedPercent) * 400 * MiB) / 100, availBytes: ((100 - usedPercent) * 400 * MiB) / 100 }));
+    fc.assert(
+      fc.property(archivesArb, specArb, ownersArb, pressingArb, linkedArb, (plain, spec, owners, disk, links) => {
+        const archives = plain.map((a, i) => ({ ...a, fingerprint: { ...a.fingerprint, nlink: links[i] } }));
+        const policy = policyOf(spec);
+        const whole = planRetention({ snapshot: snapshotOf(archives), policy, owners, disk, nowMs: NOW });
+        const alreadyPlanned = new Set(whole.deletions.filter((d) => d.reason !== 'disk_pressure').map((d) => d.fileName));
+        const alone = planNodeDiskPressure({ archives, alreadyPlanned, disk, policy, owners, nowMs: NOW });
+        expect(alone).toEqual(whole.deletions.filter((d) => d.reason === 'disk_pressure'));
+      }),
+      { numRuns: numRuns(200) },
     );
   });
 });
-
-/** True when the archive is counted by the limit from `source`: specific policies by their own scope, global ones when nothing specific covers it. */
-function governedBy(a: ArchiveRecord, source: string, policy: ReturnType<typeof policyOf>): boolean {
-  const id = a.identity!;
-  const specific =
-    policy.containerPolicies.find((p) => p.namespace === id.namespace && p.pod === id.pod && p.container === id.container) ??
-    policy.podPolicies.find((p) => p.namespace === id.namespace && p.pod === id.pod) ??
-    policy.namespacePolicies.find((p) => p.namespace === id.namespace);
-  return specific ? specific.source === source : !/(container|pod|namespace)Policies\[/.test(source);
-}
 
 function hash(text: string): number {
   let h = 2166136261;
