@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_RUNTIME, UsageError } from '../errors.js';
 import { asConfigurationError, describeFailure, exitCodeOf, usageMessage } from './errors.js';
 import { flags } from './options.js';
+import { addOffloadOptions, offloadOptionsOf } from './offload-options.js';
 import type { OutputFormat } from './output-formats.js';
 import { readPackageVersion } from './version.js';
 
@@ -39,7 +40,7 @@ const program = configure(
 );
 
 configure(
-  program
+  addOffloadOptions(program
     .command('serve', { isDefault: true })
     .description('watch the checkpoint directory, serve metrics and enforce retention (default)')
     .addOption(flags.checkpointDir())
@@ -55,13 +56,14 @@ configure(
     .addOption(flags.nodeName())
     .addOption(flags.logLevel())
     .addOption(flags.exporterNamespace())
-    .option('--no-container-metrics', 'leave out the per-container metric families (node-level totals stay); for nodes with very many containers')
+    .option('--no-container-metrics', 'leave out the per-container metric families (node-level totals stay); for nodes with very many containers'))
     .action(async (opts) => {
       const { pino } = await import('pino');
       const { loadConfiguration } = await import('./configuration.js');
       // Logs go to stderr, synchronously, so the last lines before an exit are not lost.
       const logger = pino({ level: opts.logLevel, base: { nodeName: opts.nodeName } }, pino.destination({ dest: 2, sync: true }));
       const config = await loadConfiguration(opts);
+      const offload = offloadOptionsOf(opts);
       // Validated whole before anything starts: a refused web configuration is exit 2, like a policy.
       const webConfig = opts.webConfigFile === undefined ? undefined : await (await import('../daemon/web-config-wiring.js')).loadWebConfigAtStart(opts.webConfigFile, { basicAuthAllowed: opts.auth !== 'kubernetes' });
       const { startExporter } = await import('../daemon/exporter.js');
@@ -83,6 +85,7 @@ configure(
         exporterNamespace: opts.exporterNamespace,
         auth: opts.auth,
         ...(webConfig !== undefined ? { webConfig } : {}),
+        ...(offload !== undefined ? { offload } : {}),
       }).catch(asConfigurationError);
       // Once running, a failure nobody caught is logged in full (one JSON line, with its stack) and
       // said in one plain line, and the process exits 3 for the DaemonSet to restart it.

@@ -25,6 +25,7 @@ import { buildExporterStatus, isReady } from './exporter-status.js';
 import { DEFAULT_CHECKPOINT_DIRECTORY } from '../defaults.js';
 import { streamArchives, streamPlan } from '../server/views.js';
 import { createHttpViewMetrics } from '../metrics/http-metrics.js';
+import type { OffloadSettings } from '../offload/settings.js';
 
 export interface ExporterConfig {
   readonly checkpointDirectory: string;
@@ -50,6 +51,8 @@ export interface ExporterConfig {
   readonly auth?: 'none' | 'kubernetes';
   /** `--web-config-file`, loaded and validated at start: TLS, basic auth and headers, reloaded as it changes. */
   readonly webConfig?: LoadedWebConfig;
+  /** `--offload-to` and its flags: archives retention deletes are copied there first, verified. */
+  readonly offload?: OffloadSettings;
 }
 
 export interface RunningExporter {
@@ -138,10 +141,15 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   const { registry, retention: retentionMetrics } = createExporterRegistry();
   registerPolicyCollector(registry, policies);
 
+  const offloader =
+    config.offload === undefined
+      ? undefined
+      : await (await import('./offload-wiring.js')).createOffloadWiring({ settings: config.offload, directory, nodeName: config.nodeName, registry, index: () => inventory.index(), logger, now });
   const executor = createRetentionExecutor({
     directory,
     dryRun: config.dryRun,
     logger,
+    ...(offloader !== undefined ? { offloader } : {}),
     observer: {
       onDeleted(deletion, bytes) {
         retentionMetrics.observer.onDeleted(deletion, bytes);
@@ -315,6 +323,8 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
         await kubernetes?.stopWatching();
         // Finishes the unlink in flight; no new run starts after this.
         await runner.stop();
+        // Copies in flight are aborted: their archives stay, and are offloaded after the restart.
+        offloader?.close();
         await executor.idle();
         await kubernetes?.stop();
         await closed;

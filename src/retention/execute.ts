@@ -11,11 +11,27 @@ export interface RetentionExecutorDeps {
   readonly dryRun: boolean;
   readonly logger: Logger;
   readonly observer: RetentionObserver;
+  /** With `--offload-to`: every archive is copied and verified elsewhere before its unlink (see src/offload). */
+  readonly offloader?: ArchiveOffloader;
 }
 
+/**
+ * Copies an archive off the node before the executor unlinks it. The executor asks only for archives
+ * that passed every unlink check, and checks them all again after the copy, right before the unlink.
+ */
+export interface ArchiveOffloader {
+  /** Where the archive would go, for a dry run; undefined when it cannot be offloaded. */
+  locationOf(deletion: PlannedDeletion): string | undefined;
+  /** Never throws. `deleteAnyway`: the copy failed but the configuration lets this deletion go ahead. */
+  offload(deletion: PlannedDeletion): Promise<{ readonly ok: true; readonly location: string } | { readonly ok: false; readonly reason: string; readonly deleteAnyway: boolean }>;
+}
+
+type OffloadVerdict = Awaited<ReturnType<ArchiveOffloader['offload']>>;
+
 export type DeletionOutcome =
-  | { readonly deletion: PlannedDeletion; readonly outcome: 'deleted'; readonly bytes: number }
-  | { readonly deletion: PlannedDeletion; readonly outcome: 'would_delete'; readonly bytes: number }
+  /** `offloadedTo`: the verified copy, with `--offload-to`. */
+  | { readonly deletion: PlannedDeletion; readonly outcome: 'deleted'; readonly bytes: number; readonly offloadedTo?: string }
+  | { readonly deletion: PlannedDeletion; readonly outcome: 'would_delete'; readonly bytes: number; readonly offloadTo?: string }
   /** A check failed or the file was already gone: nothing was unlinked. */
   | { readonly deletion: PlannedDeletion; readonly outcome: 'skipped'; readonly reason: string }
   | { readonly deletion: PlannedDeletion; readonly outcome: 'failed'; readonly reason: string };
@@ -118,11 +134,27 @@ async function verify(directory: string, directoryIdentity: DirectoryIdentity | 
  * plans never race over one file and `idle()` can await the unlink in flight.
  */
 export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionExecutor {
-  const { directory, dryRun, logger, observer } = deps;
+  const { directory, dryRun, logger, observer, offloader } = deps;
   let tail: Promise<unknown> = Promise.resolve();
 
-  const runOne = async (deletion: PlannedDeletion, directoryIdentity: DirectoryIdentity | undefined): Promise<DeletionOutcome> => {
+  /** Copies an archive that passes every check now; undefined (nothing copied) for one that does not, which runOne then reports. */
+  const offloadFirst = async (deletion: PlannedDeletion, directoryIdentity: DirectoryIdentity | undefined): Promise<OffloadVerdict | undefined> => {
+    if (offloader === undefined || dryRun) return undefined;
+    if (!(await verify(directory, directoryIdentity, deletion)).ok) return undefined;
+    return offloader.offload(deletion).catch((error: unknown) => ({ ok: false as const, reason: `offload failed: ${String(error)}`, deleteAnyway: false }));
+  };
+
+  const runOne = async (deletion: PlannedDeletion, directoryIdentity: DirectoryIdentity | undefined, offloading: Promise<OffloadVerdict | undefined>): Promise<DeletionOutcome> => {
     const context = { file: deletion.fileName, reason: deletion.reason, detail: deletion.detail, policySource: deletion.policySource };
+    // The copy comes first; every check below runs again after it, right before the unlink.
+    const offloaded = await offloading;
+    if (offloaded && !offloaded.ok) {
+      if (!offloaded.deleteAnyway) {
+        logger.warn({ ...context, skipped: offloaded.reason }, 'retention: keeping archive: its offload failed');
+        return { deletion, outcome: 'skipped', reason: offloaded.reason };
+      }
+      logger.warn({ ...context, offloadFailure: offloaded.reason }, 'retention: offload keeps failing; disk pressure deletes the archive without a copy (--offload-disk-pressure-delete)');
+    }
     const verdict = await verify(directory, directoryIdentity, deletion);
     if (!verdict.ok) {
       if (verdict.operation === undefined) {
@@ -134,6 +166,11 @@ export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionE
       return { deletion, outcome: 'skipped', reason: verdict.reason };
     }
     if (dryRun) {
+      const offloadTo = offloader?.locationOf(deletion);
+      if (offloadTo !== undefined) {
+        logger.info({ ...context, bytes: verdict.bytes, offloadTo }, `retention: would offload archive to ${offloadTo}, then delete it (dry run)`);
+        return { deletion, outcome: 'would_delete', bytes: verdict.bytes, offloadTo };
+      }
       logger.info({ ...context, bytes: verdict.bytes }, 'retention: would delete archive (dry run)');
       return { deletion, outcome: 'would_delete', bytes: verdict.bytes };
     }
@@ -145,6 +182,12 @@ export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionE
       observer.onError('unlink', deletion, error);
       return { deletion, outcome: 'failed', reason };
     }
+    if (offloaded?.ok) {
+      logger.info({ ...context, bytes: verdict.bytes, offloadedTo: offloaded.location }, `retention: deleted archive; offloaded to ${offloaded.location}`);
+      // The Event's message carries the detail: it says where the archive went.
+      observer.onDeleted({ ...deletion, detail: `${deletion.detail}; offloaded to ${offloaded.location}` }, verdict.bytes);
+      return { deletion, outcome: 'deleted', bytes: verdict.bytes, offloadedTo: offloaded.location };
+    }
     logger.info({ ...context, bytes: verdict.bytes }, 'retention: deleted archive');
     observer.onDeleted(deletion, verdict.bytes);
     return { deletion, outcome: 'deleted', bytes: verdict.bytes };
@@ -153,12 +196,16 @@ export function createRetentionExecutor(deps: RetentionExecutorDeps): RetentionE
   const run = async (plan: RetentionPlan): Promise<ExecutionResult> => {
     const outcomes: DeletionOutcome[] = [];
     const seen = new Set<string>();
+    const deletions: PlannedDeletion[] = [];
     for (const deletion of plan.deletions) {
       // A plan never lists a file twice; if one did, the second attempt could only fail or mislead.
       if (seen.has(deletion.fileName)) continue;
       seen.add(deletion.fileName);
-      outcomes.push(await runOne(deletion, plan.directoryIdentity));
+      deletions.push(deletion);
     }
+    // Copies start together (the offloader bounds how many run at once); unlinks stay one at a time, in plan order.
+    const offloads = deletions.map((deletion) => offloadFirst(deletion, plan.directoryIdentity));
+    for (const [index, deletion] of deletions.entries()) outcomes.push(await runOne(deletion, plan.directoryIdentity, offloads[index] ?? Promise.resolve(undefined)));
     const count = (outcome: DeletionOutcome['outcome']): number => outcomes.filter((o) => o.outcome === outcome).length;
     const bytes = outcomes.reduce((sum, o) => sum + (o.outcome === 'deleted' || o.outcome === 'would_delete' ? o.bytes : 0), 0);
     return { dryRun, outcomes, deleted: count('deleted'), wouldDelete: count('would_delete'), skipped: count('skipped'), failed: count('failed'), bytes };
