@@ -1,4 +1,3 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Result } from '../archive/types.js';
 import { codeOrMessageOf } from '../errors.js';
 import { parsePolicyYaml, splitProblems, type PolicyDocument } from './policy-document.js';
+import { watchPolicyDirectory } from './policy-directory-watch.js';
 
 /** A policy file is a few kilobytes; anything this large is a mistake and is refused unread. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
@@ -68,6 +68,8 @@ export interface PolicyFileWatchOptions {
   readonly stabilityMs?: number;
   /** Waits between those two reads; tests replace it. */
   readonly delay?: (ms: number) => Promise<void>;
+  /** How often the directory is stat'ed to notice it gone, replaced or back. */
+  readonly pollIntervalMs?: number;
 }
 
 export interface PolicyFileWatch {
@@ -80,7 +82,9 @@ export interface PolicyFileWatch {
  * The parent directory is watched, not the file: editors save by writing a new file and renaming it
  * over the old one, and a Kubernetes ConfigMap volume swaps a `..data` symlink, and in both cases a
  * watch on the old file would go quiet. Every event in the directory re-reads the path (following
- * symlinks) and only a change of content is reported, so unrelated files cost one read.
+ * symlinks) and only a change of content is reported, so unrelated files cost one read. When the
+ * directory goes away (a ConfigMap volume unmounted) the last good policy stays in force, and when it
+ * comes back the file is loaded again (watchPolicyDirectory).
  */
 export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): PolicyFileWatch {
   const { logger, onLoad, onError } = options;
@@ -164,26 +168,26 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
     });
   }
 
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(path.dirname(path.resolve(file)), { persistent: false }, schedule);
-    watcher.on('error', (error) => {
-      const reason = `watching the policy directory failed: ${codeOrMessageOf(error)}`;
-      logger.error({ path: file, reason }, 'policy file is no longer watched');
+  const directoryWatch = watchPolicyDirectory(path.dirname(path.resolve(file)), {
+    file,
+    logger,
+    onChange: schedule,
+    onWatchLost: (reason) => {
+      // Once watching again, the file is read afresh and reported even if its text did not change, so a
+      // failure counted here does not outlive the watch's recovery.
+      lastText = undefined;
+      lastFailure = reason;
       onError(reason);
-    });
-  } catch (error) {
-    const reason = `cannot watch the policy directory: ${codeOrMessageOf(error)}`;
-    logger.error({ path: file, reason }, 'policy file will not be reloaded');
-    queueMicrotask(() => onError(reason));
-  }
+    },
+    ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+  });
   reloadSafely();
 
   return {
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
-      watcher?.close();
+      directoryWatch.close();
     },
   };
 }

@@ -126,4 +126,30 @@ async function writeConfigMapVersion(dir: string, version: number, content: stri
     expect(updated.value).toBe(3);
     expect(child?.exitCode).toBeNull();
   }, 2 * TIMEOUT_MS);
+
+  const reloadSuccessful = async (): Promise<string | undefined> =>
+    /^checkpoint_config_last_reload_successful (\d)$/m.exec(await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5_000) })).text())?.[1];
+
+  it('keeps the last good policy while the policy volume is gone, and applies the one mounted again', async () => {
+    await poll('readiness', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined));
+    const policyDir = path.join(scratch, 'policy');
+    const before = await containerLimit();
+    expect(await reloadSuccessful()).toBe('1');
+
+    await rm(policyDir, { recursive: true });
+    await poll('the failed reload', async () => ((await reloadSuccessful()) === '0' ? true : undefined));
+    await poll('the log line of the directory gone', async () => (stderr.includes('policy directory is gone') ? true : undefined));
+    expect(await containerLimit()).toEqual(before);
+
+    await mkdir(policyDir);
+    await writeConfigMapVersion(policyDir, 3, policy(8));
+    await symlink('..data/policy.yaml', path.join(policyDir, 'policy.yaml'));
+    await poll('the policy mounted again', async () => ((await containerLimit())?.value === 8 ? true : undefined));
+    expect(await reloadSuccessful()).toBe('1');
+    // The log is written asynchronously: wait for the line rather than expect it already there.
+    await poll('the log line of the directory back', async () => (stderr.includes('policy directory is back') ? true : undefined));
+    expect(stderr.match(/policy directory is gone/g)).toHaveLength(1);
+    expect(stderr.match(/policy directory is back/g)).toHaveLength(1);
+    expect(child?.exitCode).toBeNull();
+  }, 2 * TIMEOUT_MS);
 });

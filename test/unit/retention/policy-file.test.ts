@@ -5,6 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { PolicyDocument } from '../../../src/retention/policy-document.js';
 import { loadPolicyFile, watchPolicyFile, type PolicyFileWatch } from '../../../src/retention/policy-file.js';
+import { waitUntil } from '../../support/wait.js';
 
 const policy = (maxCheckpointsPerContainer: number): string =>
   `apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nspec:\n  globalPolicy:\n    maxCheckpointsPerContainer: ${maxCheckpointsPerContainer}\n`;
@@ -28,7 +29,11 @@ type Event = { kind: 'load'; docs: PolicyDocument[] } | { kind: 'error'; reason:
  * wait between the two reads of a new text runs `duringStabilityWait` first (a writer still busy),
  * and counts as a 'wait' in `log`.
  */
-function watchEvents(file: string, duringStabilityWait: (() => Promise<void>)[] = []): { next(): Promise<Event>; log: string[] } {
+function watchEvents(
+  file: string,
+  duringStabilityWait: (() => Promise<void>)[] = [],
+  extra: { readonly logger?: pino.Logger; readonly pollIntervalMs?: number } = {},
+): { next(): Promise<Event>; log: string[] } {
   const log: string[] = [];
   const queued: Event[] = [];
   const waiting: ((event: Event) => void)[] = [];
@@ -39,7 +44,8 @@ function watchEvents(file: string, duringStabilityWait: (() => Promise<void>)[] 
     else queued.push(event);
   };
   watch = watchPolicyFile(file, {
-    logger: pino({ level: 'silent' }),
+    logger: extra.logger ?? pino({ level: 'silent' }),
+    ...(extra.pollIntervalMs === undefined ? {} : { pollIntervalMs: extra.pollIntervalMs }),
     debounceMs: 5,
     stabilityMs: 1,
     delay: async () => {
@@ -185,6 +191,68 @@ describe('watchPolicyFile', () => {
     await replaceFile(file, policy(8));
     expect(limitOf(await events.next())).toBe(8);
     expect(events.log).toEqual(['wait', 'load', 'wait', 'wait', 'load']);
+  });
+});
+
+/** A ConfigMap volume as the kubelet lays it out: a timestamped directory, `..data` pointing at it, the file through `..data`. */
+async function configMapVolume(volume: string, text: string): Promise<void> {
+  await mkdir(path.join(volume, '..2024_01_01'), { recursive: true });
+  await writeFile(path.join(volume, '..2024_01_01', 'policy.yaml'), text);
+  await symlink('..2024_01_01', path.join(volume, '..data'));
+  await symlink('..data/policy.yaml', path.join(volume, 'policy.yaml'));
+}
+
+/** The log lines' messages, as the exporter writes them. */
+function recordingLogger(): { logger: pino.Logger; messages: string[] } {
+  const messages: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) });
+  return { logger, messages };
+}
+
+describe('watchPolicyFile when its directory goes away', () => {
+  it('keeps the last good policy while the volume is gone and loads the new one when it comes back, logging each once', async () => {
+    const volume = path.join(dir, 'policy');
+    const file = path.join(volume, 'policy.yaml');
+    await configMapVolume(volume, policy(3));
+    const { logger, messages } = recordingLogger();
+    const events = watchEvents(file, [], { logger, pollIntervalMs: 20 });
+    expect(limitOf(await events.next())).toBe(3);
+
+    await rm(volume, { recursive: true });
+    expect(await events.next()).toEqual({ kind: 'error', reason: 'cannot read policy file: ENOENT' });
+    await waitUntil(() => messages.includes('policy directory is gone; keeping the last good policy until it comes back'), 'the gone log line');
+
+    await configMapVolume(volume, policy(7));
+    expect(limitOf(await events.next())).toBe(7);
+    expect(messages.filter((m) => m.startsWith('policy directory is gone')).length).toBe(1);
+    expect(messages.filter((m) => m === 'policy directory is back; watching it again').length).toBe(1);
+
+    // The watch is on the new directory: the kubelet's next update there is seen.
+    await mkdir(path.join(volume, '..2024_01_02'));
+    await writeFile(path.join(volume, '..2024_01_02', 'policy.yaml'), policy(9));
+    await symlink('..2024_01_02', path.join(volume, '..data_tmp'));
+    await rename(path.join(volume, '..data_tmp'), path.join(volume, '..data'));
+    expect(limitOf(await events.next())).toBe(9);
+  });
+
+  it('moves its watch to a directory swapped in under the same path', async () => {
+    const volume = path.join(dir, 'policy');
+    const file = path.join(volume, 'policy.yaml');
+    await mkdir(volume);
+    await writeFile(file, policy(3));
+    const events = watchEvents(file, [], { pollIntervalMs: 20 });
+    expect(limitOf(await events.next())).toBe(3);
+
+    const staged = path.join(dir, 'staged');
+    await mkdir(staged);
+    await writeFile(path.join(staged, 'policy.yaml'), policy(5));
+    await rename(volume, path.join(dir, 'old'));
+    await rename(staged, volume);
+    expect(limitOf(await events.next())).toBe(5);
+
+    // The old directory's watch would see nothing of this; only a watch on the new one does.
+    await replaceFile(file, policy(6));
+    expect(limitOf(await events.next())).toBe(6);
   });
 });
 
