@@ -9,7 +9,6 @@ import { collectEntries, createPlanLedger, orphanPastGrace, type Entry, type Pla
 import { formatBytes } from './quantity.js';
 import type { DiskStats, OwnerLookup, OwnerState, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from './types.js';
 
-
 export interface PlanInput {
   /** The archives to plan (a whole snapshot, or every archive of some namespaces) and the directory they are in. */
   readonly snapshot: Pick<InventorySnapshot, 'archives' | 'directoryIdentity'> & Partial<InventorySnapshot>;
