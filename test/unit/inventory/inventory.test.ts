@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FileFingerprint, IdentifiedArchive, ParsedArchiveName, Result } from '../../../src/archive/types.js';
 import { createInventory, type IdentifyArchive, type Inventory, type InventoryDeps } from '../../../src/inventory/inventory.js';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
-import { createManualClock, type ManualClock } from './manual-clock.js';
+import { clockBehindFiles, createManualClock, type ManualClock } from './manual-clock.js';
 import { archiveName, createCapturingLogger, createManualWatch, createRecordingIdentify, withTempDir, type CapturedLog } from './fixtures.js';
 
 const SETTLE = 100;
@@ -31,8 +31,9 @@ afterEach(async () => {
   for (const inventory of running.splice(0)) await inventory.stop();
 });
 
-async function harness(directory: string, overrides: Partial<InventoryDeps> = {}): Promise<Harness> {
-  const clock = createManualClock();
+/** `clockStartMs`: where the clock stands against the files' real ctimes (see clockBehindFiles). */
+async function harness(directory: string, overrides: Partial<InventoryDeps> = {}, clockStartMs = clockBehindFiles()): Promise<Harness> {
+  const clock = createManualClock(clockStartMs);
   const watch = createManualWatch();
   const recording = createRecordingIdentify();
   const { logger, lines } = createCapturingLogger();
@@ -112,6 +113,31 @@ describe('createInventory (manual clock, real files)', () => {
       });
       expect(h.reads).toHaveLength(1);
       expect(h.settled.map((record) => record.fileName)).toEqual([A]);
+    }));
+
+  it('reads an archive untouched for the settle time at once, with no second look (the ctime fast path)', () =>
+    withTempDir(async (dir) => {
+      await writeFile(join(dir, A), 'shop/nginx\n');
+      // The clock exactly the settle time after the file's last change: nothing can still be writing it.
+      // (Whole milliseconds, so the sub-millisecond part of ctime cannot round the age below the settle time.)
+      const h = await harness(dir, {}, Math.ceil((await stat(join(dir, A))).ctimeMs) + SETTLE);
+      expect(h.reads).toHaveLength(1);
+      expect(h.reads[0]?.fingerprint).toEqual(await fingerprintOf(join(dir, A)));
+      expect(h.inventory.snapshot()).toMatchObject({ pendingArchives: 0, initialScanComplete: true, archives: [{ fileName: A }] });
+    }));
+
+  it('holds an archive changed just under the settle time ago pending for a full settle time (the slow path)', () =>
+    withTempDir(async (dir) => {
+      await writeFile(join(dir, A), 'shop/nginx\n');
+      // One millisecond short of the fast path: the settle clock starts at this first look.
+      const h = await harness(dir, {}, Math.floor((await stat(join(dir, A))).ctimeMs) + SETTLE - 1);
+      expect(h.reads).toHaveLength(0);
+      expect(h.inventory.snapshot()).toMatchObject({ pendingArchives: 1, initialScanComplete: false, archives: [] });
+      await h.advance(SETTLE - 1);
+      expect(h.reads).toHaveLength(0);
+      await h.advance(1);
+      expect(h.reads).toHaveLength(1);
+      expect(h.inventory.snapshot()).toMatchObject({ pendingArchives: 0, initialScanComplete: true, archives: [{ fileName: A }] });
     }));
 
   it('never reads a file that keeps growing, and reads it once it stops', () =>
@@ -466,7 +492,7 @@ describe('createInventory (manual clock, real files)', () => {
 
   it('records when each full scan finished and how long it took', () =>
     withTempDir(async (dir) => {
-      const clock = createManualClock();
+      const clock = createManualClock(clockBehindFiles());
       // Each reading of the clock moves it 250 ms, so a scan spanning two readings takes a known time.
       const now = (): number => {
         clock.advance(250);

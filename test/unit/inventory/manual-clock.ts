@@ -16,7 +16,21 @@ interface Armed {
   readonly callback: () => void;
 }
 
-export function createManualClock(startMs = 1_700_000_000_000): ManualClock {
+const DAY_MS = 86_400_000;
+
+/**
+ * Where a test's clock stands against the files it writes. The inventory compares its clock with their
+ * real ctimes (an archive untouched for the settle time is read at once, with no second look), so a
+ * clock years behind them skipped that fast path without saying so. Here the choice is named:
+ * a day behind the real time, every file the test writes, before or after advancing the clock, looks
+ * just written, and the settle clock alone decides (the slow path), however slowly the machine runs.
+ * The tests of the fast path and of the boundary start the clock from a file's ctime instead.
+ */
+export function clockBehindFiles(): number {
+  return Date.now() - DAY_MS;
+}
+
+export function createManualClock(startMs: number): ManualClock {
   let nowMs = startMs;
   let seq = 0;
   let armed: Armed[] = [];
