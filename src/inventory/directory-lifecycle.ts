@@ -133,7 +133,7 @@ export function createDirectoryLifecycle(deps: DirectoryLifecycleDeps): Director
   /** Makes the watch for this attachment; false when the attachment ended meanwhile or no watch could be made. */
   async function startWatch(make: WatchDirectory, token: AttachmentToken): Promise<boolean> {
     try {
-      const live = await make(directory, eventsFor(token));
+      const live = await make(directory, watchEventsFor(token, deps));
       if (attachment.adopt(token, live)) return true;
       await live.close();
       return false;
@@ -143,24 +143,6 @@ export function createDirectoryLifecycle(deps: DirectoryLifecycleDeps): Director
       else detachUnreadable('watch', `cannot watch it: ${messageOf(error)}`);
       return false;
     }
-  }
-
-  function eventsFor(token: AttachmentToken): WatchEvents {
-    return {
-      entryChanged(fileName) {
-        if (!token.current()) return;
-        scanner.noteEvent();
-        void observer.observe(fileName);
-      },
-      directoryChanged() {
-        // The directory itself was moved, removed or chmod'ed: check it now, not at the next poll.
-        if (token.current()) void track(scanner.check('directory_event'));
-      },
-      error(error) {
-        logger.warn({ err: error }, 'checkpoint directory watch failed; checking the directory and rescanning');
-        if (token.current()) void track(scanner.check('directory_event'));
-      },
-    };
   }
 
   function armResync(): void {
@@ -211,5 +193,25 @@ export function createDirectoryLifecycle(deps: DirectoryLifecycleDeps): Director
       logger.error({ err: error }, 'onResync threw');
     }
   }
+
   return { tryAttach, detach, armPoll, resync, clearTimers };
+}
+
+/** What the watch's events do while its attachment lasts: an entry is looked at, the directory checked. */
+function watchEventsFor(token: AttachmentToken, { scanner, observer, inFlight, logger }: DirectoryLifecycleDeps): WatchEvents {
+  return {
+    entryChanged(fileName) {
+      if (!token.current()) return;
+      scanner.noteEvent();
+      void observer.observe(fileName);
+    },
+    directoryChanged() {
+      // The directory itself was moved, removed or chmod'ed: check it now, not at the next poll.
+      if (token.current()) void inFlight.track(scanner.check('directory_event'));
+    },
+    error(error) {
+      logger.warn({ err: error }, 'checkpoint directory watch failed; checking the directory and rescanning');
+      if (token.current()) void inFlight.track(scanner.check('directory_event'));
+    },
+  };
 }

@@ -9,7 +9,8 @@ import { createDirectoryCondition, type DirectoryCondition } from './directory-c
 import { createDirectoryLifecycle } from './directory-lifecycle.js';
 import { createDirectoryScanner, LSTAT_CONCURRENCY, type DirectoryScanner } from './directory-scanner.js';
 import { watchDirectory, type WatchDirectory } from './directory-watcher.js';
-import { createEntryObserver, type IdentifyArchive } from './entry-observer.js';
+import type { IdentifyArchive } from './archive-identifier.js';
+import { createEntryObserver } from './entry-observer.js';
 import type { EntryState } from './entry-state.js';
 import { createInitialScan, type InitialScan } from './initial-scan.js';
 import { createInterner, type Interner } from './interner.js';
@@ -17,7 +18,7 @@ import { createInventoryModel, type InventoryModel } from './inventory-model.js'
 import { systemTimers, type Timers } from './timers.js';
 import { SCAN_OPERATIONS, type ArchiveRecord, type InventoryChange, type InventorySnapshot, type InventoryStatus, type ScanOperation } from './types.js';
 
-export type { IdentifyArchive } from './entry-observer.js';
+export type { IdentifyArchive } from './archive-identifier.js';
 
 export const DEFAULT_SETTLE_TIME_MS = 2_000;
 export const DEFAULT_RESYNC_INTERVAL_MS = 300_000;
