@@ -188,6 +188,26 @@ configure(
   'plan',
 );
 
+configure(
+  program
+    .command('fetch')
+    .description('bring an offloaded archive back into a checkpoint directory, verified against the SHA-256 recorded when it was offloaded')
+    .argument('<key>', 'the archive\'s key under the target: <node>/<namespace>/<pod>/<container>/<archive file name>')
+    .requiredOption('--from <target>', 'the offload target: a directory or s3://bucket/prefix, as given to --offload-to')
+    .addOption(flags.checkpointDir())
+    .option('--offload-s3-endpoint <url>', 'S3-compatible endpoint, addressed path-style; default: AWS S3')
+    .option('--offload-s3-region <region>', 'S3 region; default: the SDK\'s, else us-east-1')
+    .action(async (key: string, opts: { from: string; checkpointDir?: string; offloadS3Endpoint?: string; offloadS3Region?: string }) => {
+      const { loadConfiguration } = await import('./configuration.js');
+      const config = await loadConfiguration(opts);
+      const { runFetch } = await import('./fetch.js');
+      process.stdout.write(
+        await runFetch({ key, from: opts.from, directory: config.checkpointDirectory, s3Endpoint: opts.offloadS3Endpoint, s3Region: opts.offloadS3Region }),
+      );
+    }),
+  'fetch',
+);
+
 /** The first word names a command, or is a flag of the default command `serve`; anything else is a typo. */
 function unknownCommand(argv: readonly string[]): string | undefined {
   const first = argv[2];

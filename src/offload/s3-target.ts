@@ -58,8 +58,16 @@ export function createS3Target(options: S3TargetOptions): OffloadTarget {
       });
       const onAbort = (): void => void upload.abort().catch(() => undefined);
       signal.addEventListener('abort', onAbort, { once: true });
+      // The stream's own error (the source changed, a short read) is the reason, not what the store
+      // answers to the abort that follows it.
+      let bodyError: unknown;
+      body.once('error', (error) => {
+        bodyError = error;
+      });
       try {
         await upload.done();
+      } catch (error) {
+        throw bodyError ?? error;
       } finally {
         signal.removeEventListener('abort', onAbort);
       }

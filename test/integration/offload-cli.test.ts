@@ -54,7 +54,7 @@ const at = (ms: number): SampleArchiveOptions => ({ ...OWNER, timestamp: new Dat
 const sha256Of = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
 
 describeMounted('offload before delete on the built binary', () => {
-  it('the archive a count limit selects is copied to the other filesystem, verified, recorded, then deleted', async () => {
+  it('the archive a count limit selects is copied to the other filesystem, verified, recorded, then deleted; fetch brings it back verified', async () => {
     const dir = await directory();
     const target = join(offloadRoot, `run-${counter}`);
     const now = Date.now();
@@ -76,6 +76,19 @@ describeMounted('offload before delete on the built binary', () => {
     expect(sampleValue(text, 'checkpoint_offload_last_success_timestamp_seconds')).toBeGreaterThan(now / 1000 - 60);
     expect(sampleValue(text, 'checkpoint_retention_deletions_total', { namespace: OWNER.namespace, reason: 'count' })).toBe(1);
     expect(served.log()).toContain(`offloaded to ${copy}`);
+
+    // fetch: back into a checkpoint directory, verified against the record, under the archive's own name.
+    const restoreDir = await directory();
+    const key = `${NODE}/${OWNER.namespace}/${OWNER.pod}/${OWNER.container}/${oldest}`;
+    const fetched = await runCli(['fetch', key, '--from', target, '--checkpoint-dir', restoreDir]);
+    expect(fetched).toMatchObject({ code: 0, stdout: expect.stringContaining(`sha256 ${originalSha}`) });
+    expect(await sha256Of(join(restoreDir, oldest))).toBe(originalSha);
+    expect(await readdir(restoreDir)).toEqual([oldest]);
+    // A copy whose bytes are not the recorded ones is refused, exit 3, and nothing is written.
+    await writeFile(copy, 'tampered');
+    const refused = await runCli(['fetch', key, '--from', target, '--checkpoint-dir', await directory()]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('bytes, ');
   });
 
   it('a target that cannot be written keeps every archive, counts the failure and logs it', async () => {
