@@ -268,6 +268,15 @@ export function buildAlertRuleGroupsFromText(parameters: AlertRuleText): AlertRu
             'archives written there are neither measured nor deleted, and its figures are the last known ones.',
         ),
         rule(
+          'CheckpointOffloadFailing',
+          'warning',
+          30 * MINUTE,
+          `${metric('checkpoint_offload_failing_archives')} > 0`,
+          'Checkpoint archives cannot be offloaded and stay on the node.',
+          `{{ $value }} checkpoint archives ${onNode} failed to copy to the offload target 3 times or more in a row; ` +
+            'retention keeps them until a copy succeeds (disk pressure deletes them only with --offload-disk-pressure-delete), so the directory grows.',
+        ),
+        rule(
           'CheckpointUnidentifiedArchives',
           'warning',
           HOUR,
