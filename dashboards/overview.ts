@@ -365,6 +365,29 @@ export function buildOverviewDashboard(options: DashboardOptions = {}): Dashboar
         width: 18,
         height: 6,
       }),
+      timeseriesPanel({
+        title: 'Offloads by result',
+        description:
+          'With --offload-to: archives copied and verified before their deletion (offloaded), copies that failed and kept the archive (failed), and runs that skipped an archive while it backs off (backoff), per second.',
+        unit: 'ops',
+        queries: [{ expr: `sum by (result) (rate(checkpoint_offload_archives_total{${NODE}}[$__rate_interval]))`, legend: '{{result}}' }],
+        width: 12,
+        height: 8,
+        min: 0,
+      }),
+      timeseriesPanel({
+        title: 'Offload queue and failing archives',
+        description:
+          'Archives waiting for or in a copy, and archives whose offload failed 3 times in a row and stay on the node (CheckpointOffloadFailing); `checkpoint-exporter plan` lists what retention keeps trying to remove.',
+        unit: 'short',
+        queries: [
+          { expr: `sum(checkpoint_offload_queue_archives{${NODE}})`, legend: 'queued or copying' },
+          { expr: `sum(checkpoint_offload_failing_archives{${NODE}})`, legend: 'failing' },
+        ],
+        width: 12,
+        height: 8,
+        min: 0,
+      }),
     ]),
   });
 }

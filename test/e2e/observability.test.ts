@@ -276,6 +276,9 @@ async function deletionCount(): Promise<number> {
         '1s',
         '--log-level',
         'warn',
+        // The archive the count limit deletes is offloaded first, so the offload panels have data.
+        '--offload-to',
+        path.join(work, 'offload'),
       ],
       env: exporterEnvironment(),
     });
