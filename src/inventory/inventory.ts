@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createInFlight, createWorkQueue, type InFlight } from '../concurrency.js';
+import { DEFAULT_DIRECTORY_POLL_INTERVAL_MS, DEFAULT_RESYNC_INTERVAL_MS, DEFAULT_SETTLE_TIME_MS } from '../defaults.js';
 import type { ArchiveIndex } from './archive-index.js';
 import { buildSnapshot } from './build-snapshot.js';
 import { createChangeFeed } from './change-feed.js';
@@ -19,15 +20,6 @@ import { systemTimers, type Timers } from './timers.js';
 import { SCAN_OPERATIONS, type ArchiveRecord, type InventoryChange, type InventorySnapshot, type InventoryStatus, type ScanOperation } from './types.js';
 
 export type { IdentifyArchive } from './archive-identifier.js';
-
-export const DEFAULT_SETTLE_TIME_MS = 2_000;
-export const DEFAULT_RESYNC_INTERVAL_MS = 300_000;
-/**
- * One stat of the directory per interval: it notices a directory replaced or gone, a missing one that
- * appeared, and events the watch lost (the directory's mtime/ctime moved while no event came), so the
- * inventory heals within seconds rather than at the next periodic resync.
- */
-export const DEFAULT_DIRECTORY_POLL_INTERVAL_MS = 2_000;
 
 /**
  * Each identity read opens an archive and reads its tar headers. Four matches libuv's default
