@@ -4,6 +4,7 @@ import { CliError, EXIT_RUNTIME, UsageError } from '../errors.js';
 import { asConfigurationError, describeFailure, exitCodeOf, usageMessage } from './errors.js';
 import { flags } from './options.js';
 import { addOffloadOptions, offloadOptionsOf } from './offload-options.js';
+import { planOffloadOption } from './plan-offload.js';
 import type { OutputFormat } from './output-formats.js';
 import { readPackageVersion } from './version.js';
 
@@ -167,6 +168,7 @@ configure(
     .addOption(flags.futureTolerance())
     .addOption(flags.output('the limit and the sentence saying which scope and policy chose each deletion'))
     .addOption(flags.json())
+    .addOption(planOffloadOption())
     .action(async (opts) => {
       const { loadConfiguration } = await import('./configuration.js');
       const config = await loadConfiguration(opts);
@@ -182,6 +184,7 @@ configure(
           json: opts.json,
           ...(opts.output !== undefined ? { output: opts.output as OutputFormat } : {}),
           futureToleranceMs: opts.futureTolerance,
+          ...(opts.offloadTo !== undefined ? { offloadTo: opts.offloadTo } : {}),
         }),
       );
     }),

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
-import type { DiskStats, RetentionPlan } from '../retention/types.js';
+import type { DiskStats, PlannedDeletion, RetentionPlan } from '../retention/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { readDiskStats } from '../daemon/disk-stats.js';
 import { formatAge, formatBytes, formatTable } from './format.js';
@@ -15,6 +15,8 @@ import { createPolicySources } from '../daemon/policy-sources.js';
 import { scanCheckpointDirectory } from './scan-once.js';
 import { describeDeletion } from '../server/views.js';
 import { checkReadable, findUnreadable, unreadableFields, warnOnStderr } from './unreadable.js';
+import type { TargetSpec } from '../offload/target-spec.js';
+import { plannedActions, type PlannedAction } from './plan-offload.js';
 
 export interface PlanOptions {
   readonly directory: string;
@@ -32,6 +34,8 @@ export interface PlanOptions {
   readonly nowMs?: number;
   /** Where one-line warnings go (default stderr): archives that could not be read, policy conflicts. */
   readonly warn?: (line: string) => void;
+  /** `--offload-to`: each deletion is an offload to this target, then a delete. */
+  readonly offloadTo?: TargetSpec;
 }
 
 /**
@@ -83,6 +87,7 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   const conflicts = policies.conflicts();
   for (const conflict of conflicts) (opts.warn ?? warnOnStderr)(`policy conflict: ${conflict.message}`);
   const rendering = renderingOf(opts);
+  const actionOf = opts.offloadTo === undefined ? undefined : plannedActions(opts.offloadTo, opts.nodeName);
   if (isStructured(rendering)) {
     // What this plan is of, not a serving exporter's state: `plan` never talks to one.
     return renderData(rendering, {
@@ -92,14 +97,14 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
       archivesConsidered: snapshot.archives.length,
       identifiedArchives: snapshot.archives.filter((a) => a.identity !== undefined).length,
       ...unreadableFields(unreadable),
-      deletions: plan.deletions.map(describeDeletion),
+      deletions: plan.deletions.map((d) => (actionOf ? { ...(describeDeletion(d) as object), ...actionOf(d) } : describeDeletion(d))),
       unsatisfiable: plan.unsatisfiable,
       futureDated: plan.futureDated ?? [],
       warnings,
       conflicts,
     });
   }
-  return formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings });
+  return formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings, ...(actionOf ? { actionOf } : {}) });
 }
 
 const containerOf = (identity: { namespace: string; pod: string; container: string } | undefined): string =>
@@ -113,7 +118,7 @@ const containerOf = (identity: { namespace: string; pod: string; container: stri
 export function formatPlan(
   plan: RetentionPlan,
   snapshot: Pick<InventorySnapshot, 'archives'>,
-  opts: { readonly wide: boolean; readonly nowMs: number; readonly warnings?: readonly string[] },
+  opts: { readonly wide: boolean; readonly nowMs: number; readonly warnings?: readonly string[]; readonly actionOf?: (deletion: PlannedDeletion) => PlannedAction },
 ): string {
   const { wide, nowMs } = opts;
   const timeOf = new Map(snapshot.archives.map((a) => [a.fileName, a.name.timestampMs]));
@@ -134,6 +139,15 @@ export function formatPlan(
         ? [d.fileName, containerOf(d.identity), formatBytes(d.fingerprint.size), ageOf(d.fileName), d.reason, limitText(d.reason, d.limitValue), d.detail]
         : [d.fileName, containerOf(d.identity), formatBytes(d.fingerprint.size), d.reason, ageOf(d.fileName)],
     );
+    // With --offload-to: what happens to each (offload, then delete), and with -o wide where the copy goes.
+    const { actionOf } = opts;
+    if (actionOf) {
+      header.push(...(wide ? ['ACTION', 'OFFLOAD-TO'] : ['ACTION']));
+      plan.deletions.forEach((d, index) => {
+        const { action, offloadTo } = actionOf(d);
+        rows[index]?.push(...(wide ? [action, offloadTo ?? '-'] : [action]));
+      });
+    }
     lines.push(formatTable(header, rows));
   }
   if (plan.unsatisfiable.length > 0) {

@@ -27,3 +27,9 @@ export function parseTargetSpec(text: string): Result<TargetSpec> {
 export function describeTargetSpec(spec: TargetSpec): string {
   return spec.kind === 'directory' ? spec.root : `s3://${spec.bucket}${spec.prefix === '' ? '' : `/${spec.prefix}`}`;
 }
+
+/** Where a key lands, as the targets name it (directory-target.ts and s3-target.ts): for `plan`, which copies nothing. */
+export function locationIn(spec: TargetSpec, key: string): string {
+  if (spec.kind === 'directory') return path.join(spec.root, ...key.split('/'));
+  return `s3://${spec.bucket}/${spec.prefix === '' ? key : `${spec.prefix}/${key}`}`;
+}

@@ -403,7 +403,7 @@ describe('the README says what the program does', () => {
   it('every flag of the flags table is a flag of a command, and every flag of a command is in the table', async () => {
     const documented = new Set([...usage.matchAll(/^\| `((?:-\w, )?--[\w-]+)/gm)].map((m) => m[1] ?? ''));
     const offered = new Set<string>();
-    for (const command of ['serve', 'ls', 'inspect', 'plan']) {
+    for (const command of ['serve', 'ls', 'inspect', 'plan', 'fetch']) {
       const help = (await cli([command, '--help'])).stdout;
       // A flag with a dotted alias (`--web.config.file, --web-config-file`) is documented by its kebab-case name.
       for (const m of help.matchAll(/^ {2}((?:-\w, )?--[\w.-]+(?:, --[\w-]+)?)/gm)) {

@@ -107,6 +107,27 @@ describeMounted('offload before delete on the built binary', () => {
     expect(served.log()).toContain('retention: keeping archive: its offload failed');
   });
 
+  it('plan --offload-to shows each deletion as an offload and where its copy goes; without it, as a delete', async () => {
+    const dir = await directory();
+    const now = Date.now();
+    const oldest = await writeSampleArchive(dir, at(now - 3 * 3_600_000));
+    await writeSampleArchive(dir, at(now - 3_600_000));
+    const config = await policy(1);
+    const target = join(offloadRoot, 'planned');
+    const table = await runCli(['plan', '--checkpoint-dir', dir, '--config', config, '--node-name', NODE, '--offload-to', target, '-o', 'wide']);
+    expect(table.code).toBe(0);
+    const row = table.stdout.split('\n').find((line) => line.startsWith(oldest));
+    expect(row).toContain(' offload ');
+    expect(row).toContain(join(target, NODE, OWNER.namespace, OWNER.pod, OWNER.container, oldest));
+    expect(table.stdout).toMatch(/ACTION +OFFLOAD-TO/);
+    const json = JSON.parse((await runCli(['plan', '--checkpoint-dir', dir, '--config', config, '--node-name', NODE, '--offload-to', 's3://forensics/node-archive', '-o', 'json'])).stdout) as { deletions: Array<Record<string, unknown>> };
+    expect(json.deletions).toEqual([expect.objectContaining({ file: oldest, action: 'offload', offloadTo: `s3://forensics/node-archive/${NODE}/${OWNER.namespace}/${OWNER.pod}/${OWNER.container}/${oldest}` })]);
+    // plan copies nothing.
+    expect(existsSync(target)).toBe(false);
+    const plain = await runCli(['plan', '--checkpoint-dir', dir, '--config', config]);
+    expect(plain.stdout).not.toContain('ACTION');
+  });
+
   it('refuses a relative or unknown target in one line, exit 1', async () => {
     for (const [value, message] of [
       ['relative/dir', 'is not an absolute directory path or an s3:// URL'],
