@@ -3,6 +3,7 @@ import type { Transform } from 'node:stream';
 import type { ByteSource } from './byte-source.js';
 import { decodeHeader, BLOCK_SIZE, isZeroBlock } from './tar-header.js';
 import type { CompressionFormat, Result } from './types.js';
+import { messageOf } from '../errors.js';
 
 /**
  * Compressed checkpoint archives. The upstream operator accepts gzip-compressed archives; a gzip
@@ -205,7 +206,7 @@ export async function withDecompressedSource<R extends Result<unknown>>(
   try {
     inflater = createDecompressor(format);
   } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    return { ok: false, reason: messageOf(error) };
   }
   let stopped = false;
   // Every read of the file happens in this loop, so awaiting it is enough to know none is in flight.

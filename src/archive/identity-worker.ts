@@ -10,6 +10,7 @@ import { parentPort } from 'node:worker_threads';
 import { createWorkQueue } from '../concurrency.js';
 import { readArchiveIdentity, readArchiveIdentityBlocking } from './identity.js';
 import type { IdentityJob, WorkerReply, WorkerRequest } from './identity-reader.js';
+import { messageOf } from '../errors.js';
 
 const port = parentPort;
 if (port === null) throw new Error('identity-worker must run as a worker thread');
@@ -17,7 +18,7 @@ if (port === null) throw new Error('identity-worker must run as a worker thread'
 /** The pool sends one compressed read at a time; this keeps it so should a second ever arrive. */
 const compressedReads = createWorkQueue(1);
 
-const failed = (error: unknown): { ok: false; reason: string } => ({ ok: false, reason: `identity read failed: ${error instanceof Error ? error.message : String(error)}` });
+const failed = (error: unknown): { ok: false; reason: string } => ({ ok: false, reason: `identity read failed: ${messageOf(error)}` });
 
 async function readBatch(jobs: readonly IdentityJob[]): Promise<WorkerReply> {
   const replies: Array<WorkerReply['replies'][number]> = [];

@@ -4,6 +4,7 @@ import { DEFAULT_DECOMPRESSION_LIMITS, type DecompressionLimits } from './compre
 import { isDns1123Label, isDns1123Subdomain } from './kubernetes-names.js';
 import type { RequestedEntry } from './tar-reader.js';
 import type { ArchiveContents, ArchiveIdentity, FileFingerprint, IdentifiedArchive, IdentitySource, ParsedArchiveName, ReadFailure, Result } from './types.js';
+import { messageOf } from '../errors.js';
 
 /**
  * An archive without an identity: why, with a hint when reading again may help, and its composition
@@ -65,7 +66,7 @@ function parseJson(text: string): Result<unknown> {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    return { ok: false, reason: messageOf(error) };
   }
 }
 

@@ -6,6 +6,7 @@ import { DEFAULT_DECOMPRESSION_LIMITS } from './compressed.js';
 import { CONFIG_DUMP, MAX_DUMP_BYTES, SPEC_DUMP, dumpBytesOf, identifyFromSpecDump } from './identity.js';
 import type { TarEntry } from './tar-reader.js';
 import type { ArchiveContents, IdentifiedArchive, ParsedArchiveName, Result } from './types.js';
+import { messageOf } from '../errors.js';
 
 /** The config.dump fields worth showing; each is present only when the runtime wrote it as a string. */
 export interface CheckpointConfig {
@@ -39,7 +40,7 @@ function parseConfigDump(bytes: Uint8Array): Result<CheckpointConfig> {
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
-    return { ok: false, reason: `config.dump is not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, reason: `config.dump is not valid JSON: ${messageOf(error)}` };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, reason: 'config.dump is not a JSON object' };
   const config: Record<string, string> = {};

@@ -13,6 +13,7 @@ import { runLs } from './ls.js';
 import { parseListenAddress, type ListenAddress } from '../server/listen.js';
 import { readPackageVersion } from './version.js';
 import type { ExporterStatus } from '../server/status-page.js';
+import { codeOf, messageOf } from '../errors.js';
 
 const directory = resolve(process.argv[2] ?? 'demo-checkpoints');
 const chosenAddress = process.env['DEMO_LISTEN_ADDRESS'];
@@ -48,9 +49,9 @@ let exporter: Awaited<ReturnType<typeof startExporter>>;
 try {
   exporter = await start(listenAddress);
 } catch (error) {
-  const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+  const inUse = codeOf(error) === 'EADDRINUSE';
   if (!inUse || chosenAddress !== undefined) {
-    process.stderr.write(`checkpoint-exporter demo: cannot listen on ${listenAddress.host}:${listenAddress.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`checkpoint-exporter demo: cannot listen on ${listenAddress.host}:${listenAddress.port}: ${messageOf(error)}\n`);
     process.exit(3);
   }
   // The default port is taken (another demo, another exporter): any free port will do for a demo.

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Result } from '../archive/types.js';
+import { messageOf } from '../errors.js';
 
 /** Where a pod's service account credentials are mounted. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -39,7 +40,7 @@ function loadFromFile(path: string): Result<LoadedKubeConfig> {
   try {
     kubeConfig.loadFromFile(path);
   } catch (error) {
-    return { ok: false, reason: `cannot load kubeconfig ${path}: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, reason: `cannot load kubeconfig ${path}: ${messageOf(error)}` };
   }
   return checkUsable(kubeConfig, `kubeconfig ${path}`);
 }

@@ -5,6 +5,7 @@ import { describeValue, parseSizeValue } from './quantity.js';
 import { formatDuration, MAX_TIMER_SECONDS, parseDurationValue } from './duration.js';
 import { closestName } from './suggest.js';
 import type { ContainerPolicy, DiskPressurePolicy, GlobalPolicy, GlobalPolicyField, NamespacePolicy, PodPolicy, PolicyLimits } from './types.js';
+import { messageOf } from '../errors.js';
 
 /**
  * One validated CheckpointRestoreOperator custom resource (`criu.org/v1`), normalized: sizes in
@@ -456,7 +457,7 @@ function yamlErrorText(error: unknown): string {
     const at = mark?.line !== undefined ? ` at line ${mark.line + 1}, column ${(mark.column ?? 0) + 1}` : '';
     return `invalid YAML${at}: ${error.reason}`;
   }
-  return `invalid YAML: ${error instanceof Error ? error.message : String(error)}`;
+  return `invalid YAML: ${messageOf(error)}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import { messageOf } from '../errors.js';
 
 /**
  * What the authorizer said about one request. `unavailable` means it could not ask (the API server
@@ -90,7 +91,7 @@ export function createAuthGuard(options: AuthGuardOptions): Middleware {
     try {
       decision = await options.authorize(token, ctx.path);
     } catch (error) {
-      decision = { kind: 'unavailable', review: 'unknown', reason: error instanceof Error ? error.message : String(error) };
+      decision = { kind: 'unavailable', review: 'unknown', reason: messageOf(error) };
     }
     switch (decision.kind) {
       case 'allowed':
