@@ -51,10 +51,6 @@ const DEFAULT_GLOBAL: Omit<GlobalPolicy, 'source' | 'fieldSources'> = {
   deleteUnrestorableFirst: false,
 };
 
-export function defaultRetentionPolicy(): RetentionPolicy {
-  return mergePolicies([]);
-}
-
 const ORIGIN_RANK: Readonly<Record<PolicyOrigin, number>> = { file: 0, cluster: 1 };
 
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -4,7 +4,7 @@ import type { ArchiveIdentity } from '../../../src/archive/types.js';
 import { createRetentionRunner, type RetentionRunnerDeps } from '../../../src/daemon/retention-runner.js';
 import { createArchiveIndex, type MutableArchiveIndex } from '../../../src/inventory/archive-index.js';
 import type { ArchiveRecord, InventoryStatus } from '../../../src/inventory/types.js';
-import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
+import { mergePolicies } from '../../../src/retention/merge-policies.js';
 import type { DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy } from '../../../src/retention/types.js';
 import { MiB, policyOf } from '../retention/builders.js';
 import { archiveRecord, inventoryStatus } from '../../support/snapshots.js';
@@ -46,7 +46,7 @@ function runner(opts: RunnerOptions) {
   const errors: string[] = [];
   const deps: RetentionRunnerDeps = {
     inventory: { index: () => opts.index, status: () => inventoryStatus(opts.index, [], opts.status?.() ?? {}) },
-    policy: opts.policy ?? (() => defaultRetentionPolicy()),
+    policy: opts.policy ?? (() => mergePolicies([])),
     policiesReady: opts.policiesReady ?? (() => true),
     resolveOwners: opts.resolveOwners ?? (async () => unknownOwners),
     diskStats: opts.diskStats ?? (async () => ({ sizeBytes: 1e9, freeBytes: 9e8, availBytes: 9e8 })),
@@ -348,7 +348,7 @@ describe('retention runner: one plan per change, and a record of what each run d
           }
         },
       },
-      policy: () => defaultRetentionPolicy(),
+      policy: () => mergePolicies([]),
       policiesReady: () => true,
       resolveOwners: async () => unknownOwners,
       diskStats: async () => ({ sizeBytes: 1e9, freeBytes: 9e8, availBytes: 9e8 }),

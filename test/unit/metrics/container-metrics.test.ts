@@ -6,7 +6,7 @@ import { containerKeyOf, createArchiveIndex } from '../../../src/inventory/archi
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
 import { CONTAINER_FAMILIES, createContainerMetrics } from '../../../src/metrics/container-metrics.js';
 import { createExporterRegistry, registerExporterCollectors } from '../../../src/metrics/registry.js';
-import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
+import { mergePolicies } from '../../../src/retention/merge-policies.js';
 import type { OwnerLookup } from '../../../src/retention/types.js';
 import { findBinary } from '../../support/binaries.js';
 import { archiveRecord, inventoryStatus } from '../../support/snapshots.js';
@@ -259,7 +259,7 @@ describe('full scrape', () => {
         owners: () => (id) => (id.namespace === web.namespace ? { state: 'orphan', sinceMs: 0 } : { state: 'alive' }),
         lastPlan: () => undefined,
         lastRetentionRunMs: () => 5000,
-        policy: () => defaultRetentionPolicy(),
+        policy: () => mergePolicies([]),
         kubernetesApiUp: () => true,
         configStatus: () => ({ lastReloadSuccessful: true, lastSuccessMs: 1000 }),
         diskStats: async () => ({ sizeBytes: 1000, freeBytes: 400, availBytes: 300 }),

@@ -5,7 +5,7 @@ import { containerKeyOf, createArchiveIndex, type MutableArchiveIndex } from '..
 import type { ArchiveRecord, UnrecognizedFile } from '../../../src/inventory/types.js';
 import type { ExporterView } from '../../../src/metrics/exporter-view.js';
 import { createExporterRegistry, registerExporterCollectors } from '../../../src/metrics/registry.js';
-import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
+import { mergePolicies } from '../../../src/retention/merge-policies.js';
 import type { DiskStats, OwnerLookup, PlannedDeletion, RetentionPlan } from '../../../src/retention/types.js';
 import { policyOf } from '../retention/builders.js';
 import { findBinary } from '../../support/binaries.js';
@@ -34,7 +34,7 @@ function makeView(state: State, overrides: Partial<ExporterView> = {}): Exporter
     owners: () => undefined,
     lastPlan: () => undefined,
     lastRetentionRunMs: () => undefined,
-    policy: () => defaultRetentionPolicy(),
+    policy: () => mergePolicies([]),
     kubernetesApiUp: () => false,
     configStatus: () => ({ lastReloadSuccessful: true, lastSuccessMs: undefined }),
     diskStats: async (): Promise<DiskStats> => ({ sizeBytes: 1000, freeBytes: 400, availBytes: 300 }),
@@ -197,7 +197,7 @@ describe('exporter metrics', () => {
   it('sets limits again when the plan or the policy changes, dropping series no longer in force', async () => {
     const limitOf = (value: number): RetentionPlan => ({ deletions: [], unsatisfiable: [], effectiveLimits: [{ ...cart, limit: 'count', value, policySource: 'CR' }] });
     let plan: RetentionPlan | undefined = limitOf(3);
-    let policy = defaultRetentionPolicy();
+    let policy = mergePolicies([]);
     const { metrics } = exporterMetrics(makeView(inventoryOf(records()), { lastPlan: () => plan, policy: () => policy }));
     expect(sample(await metrics.scrape(), 'checkpoint_retention_limit_archives', cart)).toBe(3);
 

@@ -3,7 +3,7 @@ import { buildSnapshot } from '../../../src/inventory/build-snapshot.js';
 import { createInventoryModel } from '../../../src/inventory/inventory-model.js';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
 import { globalLimitsOf } from '../../../src/retention/effective-limits.js';
-import { defaultRetentionPolicy } from '../../../src/retention/merge-policies.js';
+import { mergePolicies } from '../../../src/retention/merge-policies.js';
 import { planRetention } from '../../../src/retention/plan.js';
 import type { DeletionReason, DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy } from '../../../src/retention/types.js';
 import { allAlive, archive, MiB, MINUTE, ownersByPod, policyOf, series, snapshotOf, SOURCE, T0 } from './builders.js';
@@ -297,7 +297,7 @@ describe('planRetention limits', () => {
   });
 
   it('uses the built-in default when no document is given, naming it as the source', () => {
-    const result = plan(series(11, {}), defaultRetentionPolicy());
+    const result = plan(series(11, {}), mergePolicies([]));
     expect(result.deletions.map((d) => [d.reason, d.limitValue, d.policySource])).toEqual([['count', 10, 'default']]);
   });
 
@@ -315,7 +315,7 @@ describe('planRetention limits', () => {
     ['carries no directory identity when the snapshot has none', undefined],
   ])('%s', (_name, directoryIdentity) => {
     const snapshot = { ...snapshotOf(series(11, {})), ...(directoryIdentity ? { directoryIdentity } : {}) };
-    const result = planRetention({ snapshot, policy: defaultRetentionPolicy(), owners: allAlive, disk: undefined, nowMs: NOW });
+    const result = planRetention({ snapshot, policy: mergePolicies([]), owners: allAlive, disk: undefined, nowMs: NOW });
     expect(result.directoryIdentity).toEqual(directoryIdentity);
     expect(result.deletions).toHaveLength(1);
   });
@@ -569,6 +569,6 @@ describe('planRetention effective limits', () => {
   it('gives the global limits once, per level, with the field each came from', () => {
     const rows = globalLimitsOf(policy).map((g) => `${g.level} ${g.limit}=${g.value} <- ${g.policySource.replace(SOURCE, 'CR')}`).sort();
     expect(rows).toEqual(['archive age=604800 <- CR globalPolicy', 'container count=10 <- default', 'pod count=7 <- CR globalPolicy'].sort());
-    expect(globalLimitsOf(defaultRetentionPolicy()).map((g) => [g.level, g.limit, g.value])).toEqual([['container', 'count', 10]]);
+    expect(globalLimitsOf(mergePolicies([])).map((g) => [g.level, g.limit, g.value])).toEqual([['container', 'count', 10]]);
   });
 });

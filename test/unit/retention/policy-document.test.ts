@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { describePolicy, defaultRetentionPolicy, mergePolicies } from '../../../src/retention/merge-policies.js';
+import { describePolicy, mergePolicies } from '../../../src/retention/merge-policies.js';
 import { parsePolicyDocument, parsePolicyYaml, splitProblems, type PolicyDocument } from '../../../src/retention/policy-document.js';
 import { numRuns } from '../../support/properties.js';
 
@@ -244,7 +244,7 @@ function file(spec: Record<string, unknown>, index = 0): PolicyDocument {
 
 describe('mergePolicies', () => {
   it('has built-in defaults: 10 per container and nothing else, orphans retained, 10m grace', () => {
-    const policy = defaultRetentionPolicy();
+    const policy = mergePolicies([]);
     expect(policy).toMatchObject({
       checkpointDirectory: undefined,
       global: { retainOrphan: true, maxCheckpointsPerContainer: 10, maxCheckpointsPerPod: 0, maxCheckpointsPerNamespace: 0, maxCheckpointSize: 0, maxCheckpointAgeSeconds: 0, source: 'default' },

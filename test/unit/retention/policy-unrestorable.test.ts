@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { describePolicy, defaultRetentionPolicy, mergePolicies } from '../../../src/retention/merge-policies.js';
+import { describePolicy, mergePolicies } from '../../../src/retention/merge-policies.js';
 import { parsePolicyDocument, parsePolicyYaml, splitProblems, type PolicyDocument } from '../../../src/retention/policy-document.js';
 
 /** `deleteUnrestorableFirst`: parsed, refused when mistyped, merged like every other field, shown with its source. */
@@ -24,8 +24,8 @@ function cluster(namespace: string, name: string, spec: Record<string, unknown>)
 
 describe('deleteUnrestorableFirst', () => {
   it('is off by default', () => {
-    expect(defaultRetentionPolicy().global.deleteUnrestorableFirst).toBe(false);
-    expect(describePolicy(defaultRetentionPolicy()).globalPolicy.deleteUnrestorableFirst).toEqual({ value: false, source: 'default' });
+    expect(mergePolicies([]).global.deleteUnrestorableFirst).toBe(false);
+    expect(describePolicy(mergePolicies([])).globalPolicy.deleteUnrestorableFirst).toEqual({ value: false, source: 'default' });
   });
 
   it('is read in the global policy and in every specific policy', () => {
