@@ -58,11 +58,6 @@ export function describeArchives(snapshot: InventorySnapshot, options: { readonl
   return { ...archivesHead(snapshot), archives: archives.map(describeArchive), unrecognized: unrecognized.map(describeUnrecognized) };
 }
 
-/** JSON for `plan --json`: planned deletions and unsatisfiable limits only. */
-export function describePlan(plan: RetentionPlan | undefined, lastRunMs: number | undefined, dryRun: boolean): unknown {
-  return { ...planHead(lastRunMs, dryRun), deletions: (plan?.deletions ?? []).map(describeDeletion), unsatisfiable: plan?.unsatisfiable ?? [] };
-}
-
 type Field = readonly [name: string, items: readonly unknown[], describe: (item: never) => unknown];
 
 /**

@@ -3,8 +3,16 @@ import fc from 'fast-check';
 import type { ArchiveIdentity, IdentitySource } from '../../../src/archive/types.js';
 import type { ArchiveRecord, InventorySnapshot, UnrecognizedFile } from '../../../src/inventory/types.js';
 import { DELETION_REASONS, type PlannedDeletion, type RetentionPlan, type UnsatisfiableLimit } from '../../../src/retention/types.js';
-import { describeArchives, describePlan, streamArchives, streamPlan } from '../../../src/server/views.js';
+import { describeArchives, describeDeletion, streamArchives, streamPlan } from '../../../src/server/views.js';
 import { archiveRecord, inventorySnapshot } from '../../support/snapshots.js';
+
+/** What the plan view must equal, built whole: the head, every deletion described, the unsatisfiable limits as they are. */
+const describePlan = (plan: RetentionPlan | undefined, lastRunMs: number | undefined, dryRun: boolean): unknown => ({
+  dryRun,
+  lastRun: lastRunMs === undefined ? null : new Date(lastRunMs).toISOString(),
+  deletions: (plan?.deletions ?? []).map(describeDeletion),
+  unsatisfiable: plan?.unsatisfiable ?? [],
+});
 
 /** Any text, including quotes, backslashes, control characters, U+2028 and lone surrogates. */
 const text = fc.string({ unit: 'binary', maxLength: 12 });
