@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
+import { BUFFERED_BYTES } from './hashing-stream.js';
 import { parseOffloadRecord } from './record.js';
 import { RECORD_SUFFIX, type OffloadTarget } from './types.js';
 
@@ -54,7 +55,7 @@ export function createDirectoryTarget(root: string): OffloadTarget {
       await mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
       const temporary = temporaryNameOf(file);
       await commit(temporary, file, async () => {
-        await pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o640, highWaterMark: COPY_CHUNK_BYTES }), { signal });
+        await pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o640, highWaterMark: BUFFERED_BYTES }), { signal });
         const written = await syncedSize(temporary);
         if (written !== copied().size) throw new Error(`the copy holds ${written} bytes, ${copied().size} were read`);
       });

@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { CopiedBytes } from './types.js';
 
+/**
+ * Bytes buffered on each side of the hash: enough that reads run ahead and writes behind while the main
+ * thread hashes (the default 16 KiB made read, hash and write take turns: 0.2× the speed of cp instead
+ * of 0.3×), small enough that two copies stay far under the 64 MiB budget.
+ */
+export const BUFFERED_BYTES = 4 * 1024 * 1024;
+
 export interface HashingStream extends Transform {
   copied(): CopiedBytes;
 }
@@ -11,11 +18,13 @@ export interface HashingStream extends Transform {
  * the stream ends: an error it returns fails the stream, so the target never completes a copy of a
  * source that changed or was read short.
  */
-export function createHashingStream(check: (copied: CopiedBytes) => Promise<string | undefined>): HashingStream {
+export function createHashingStream(check: (copied: CopiedBytes) => Promise<string | undefined>, highWaterMark = BUFFERED_BYTES): HashingStream {
   const hash = createHash('sha256');
   let size = 0;
   let digest: string | undefined;
   const stream = new Transform({
+    readableHighWaterMark: highWaterMark,
+    writableHighWaterMark: highWaterMark,
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       hash.update(chunk);
       size += chunk.length;
