@@ -76,6 +76,16 @@ function toEpochMs(match: RegExpExecArray): Result<number> {
   return { ok: true, value: date.getTime() - offsetMinutes * 60_000 };
 }
 
+/** The RFC 3339 stamp that ends a name's stem (after a `-`): where it starts, its text and its instant. */
+export function readTimestampAtEnd(stem: string): Result<{ readonly index: number; readonly timestampText: string; readonly timestampMs: number }> {
+  const stamp = TIMESTAMP_AT_END.exec(stem);
+  if (stamp === null) return { ok: false, reason: 'no RFC 3339 timestamp (YYYY-MM-DDThh:mm:ss[.frac][Z|±hh:mm]) before ".tar"' };
+  const timestampText = stamp[0].slice(1);
+  const instant = toEpochMs(stamp);
+  if (!instant.ok) return { ok: false, reason: `invalid timestamp ${timestampText}: ${instant.reason}` };
+  return { ok: true, value: { index: stamp.index, timestampText, timestampMs: instant.value } };
+}
+
 /**
  * Parses `checkpoint-<pod>_<namespace>-<container>-<timestamp>.tar`. Namespace and container may both
  * contain `-`, so only the pod, the instant and the `<namespace>-<container>` remainder come out; the
