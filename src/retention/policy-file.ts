@@ -76,25 +76,19 @@ export interface PolicyFileWatch {
   close(): void;
 }
 
-/**
- * Loads the policy file now and again whenever it may have changed.
- *
- * The parent directory is watched, not the file: editors save by writing a new file and renaming it
- * over the old one, and a Kubernetes ConfigMap volume swaps a `..data` symlink, and in both cases a
- * watch on the old file would go quiet. Every event in the directory re-reads the path (following
- * symlinks) and only a change of content is reported, so unrelated files cost one read. When the
- * directory goes away (a ConfigMap volume unmounted) the last good policy stays in force, and when it
- * comes back the file is loaded again (watchPolicyDirectory).
- */
-export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): PolicyFileWatch {
+/** Reports a change of the file's text or of its failure; a new text only once two reads `stabilityMs` apart agree. */
+interface PolicyReloader {
+  reload(): Promise<void>;
+  /** Something failed outside a read (the watch): the next good read is reported even if its text is the same. */
+  forget(reason: string): void;
+}
+
+function createPolicyReloader(file: string, options: PolicyFileWatchOptions, isClosed: () => boolean): PolicyReloader {
   const { logger, onLoad, onError } = options;
-  const debounceMs = options.debounceMs ?? DEFAULT_RELOAD_DEBOUNCE_MS;
   const stabilityMs = options.stabilityMs ?? DEFAULT_STABILITY_MS;
   const delay = options.delay ?? ((ms: number) => sleep(ms));
   let lastText: string | undefined;
   let lastFailure: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
   let reading = false;
   let again = false;
 
@@ -108,7 +102,7 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
       do {
         again = false;
         const read = await readPolicyText(file);
-        if (closed) return;
+        if (isClosed()) return;
         if (!read.ok) {
           if (read.reason !== lastFailure) {
             lastFailure = read.reason;
@@ -120,9 +114,9 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
         }
         if (read.value.text === lastText) continue;
         await delay(stabilityMs);
-        if (closed) return;
+        if (isClosed()) return;
         const confirm = await readPolicyText(file);
-        if (closed) return;
+        if (isClosed()) return;
         if (!confirm.ok || confirm.value.text !== read.value.text || confirm.value.mtimeMs !== read.value.mtimeMs) {
           // Still being written (or gone meanwhile): read it all again from the start.
           again = true;
@@ -140,11 +134,38 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
           logger.warn({ path: file, problems: splitProblems(parsed.reason) }, 'policy file invalid; keeping the last good policy');
           onError(parsed.reason);
         }
-      } while (again && !closed);
+      } while (again && !isClosed());
     } finally {
       reading = false;
     }
   };
+
+
+  return {
+    reload,
+    forget(reason) {
+      lastText = undefined;
+      lastFailure = reason;
+    },
+  };
+}
+
+/**
+ * Loads the policy file now and again whenever it may have changed.
+ *
+ * The parent directory is watched, not the file: editors save by writing a new file and renaming it
+ * over the old one, and a Kubernetes ConfigMap volume swaps a `..data` symlink, and in both cases a
+ * watch on the old file would go quiet. Every event in the directory re-reads the path (following
+ * symlinks) and only a change of content is reported, so unrelated files cost one read. When the
+ * directory goes away (a ConfigMap volume unmounted) the last good policy stays in force, and when it
+ * comes back the file is loaded again (watchPolicyDirectory).
+ */
+export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): PolicyFileWatch {
+  const { logger, onError } = options;
+  const debounceMs = options.debounceMs ?? DEFAULT_RELOAD_DEBOUNCE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const reloader = createPolicyReloader(file, options, () => closed);
 
   const schedule = (): void => {
     if (closed) return;
@@ -157,7 +178,7 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
 
   // A throw from a callback or a failed close must not become an unhandled rejection that ends the process.
   function reloadSafely(): void {
-    reload().catch((error: unknown) => {
+    reloader.reload().catch((error: unknown) => {
       const reason = `reloading the policy file failed: ${codeOrMessageOf(error)}`;
       logger.error({ path: file, reason }, 'policy file reload failed');
       try {
@@ -175,8 +196,7 @@ export function watchPolicyFile(file: string, options: PolicyFileWatchOptions): 
     onWatchLost: (reason) => {
       // Once watching again, the file is read afresh and reported even if its text did not change, so a
       // failure counted here does not outlive the watch's recovery.
-      lastText = undefined;
-      lastFailure = reason;
+      reloader.forget(reason);
       onError(reason);
     },
     ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
