@@ -30,11 +30,11 @@ function launch(as: StagedUser | undefined): { node: string; main: string; optio
  * Starts `serve` on an ephemeral loopback port and resolves once it listens. With `as`, it runs as that
  * user, from the copies stageForUser made (test/support/stage-for-user.ts).
  */
-export async function serveBinary(args: readonly string[], options: { readonly as?: StagedUser } = {}): Promise<ServedBinary> {
+export async function serveBinary(args: readonly string[], options: { readonly as?: StagedUser; readonly env?: Readonly<Record<string, string>> } = {}): Promise<ServedBinary> {
   const { node, main, options: user } = launch(options.as);
   const child = spawn(node, [main, 'serve', '--listen-address', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '' },
+    env: { PATH: process.env['PATH'] ?? '', ...options.env },
     ...user,
   });
   let text = '';
@@ -86,12 +86,12 @@ export interface CliRun {
  * exit code and output. A run that outlives `timeoutMs` is an error, not an exit code. With `as`, it
  * runs as that user, from the copies stageForUser made.
  */
-export async function runCli(args: readonly string[], options: { readonly timeoutMs?: number; readonly as?: StagedUser } = {}): Promise<CliRun> {
+export async function runCli(args: readonly string[], options: { readonly timeoutMs?: number; readonly as?: StagedUser; readonly env?: Readonly<Record<string, string>> } = {}): Promise<CliRun> {
   const { node, main, options: user } = launch(options.as);
   const timeoutMs = options.timeoutMs ?? 30_000;
   try {
     const { stdout, stderr } = await runFile(node, [main, ...args], {
-      env: { PATH: process.env['PATH'] ?? '' },
+      env: { PATH: process.env['PATH'] ?? '', ...options.env },
       timeout: timeoutMs,
       ...user,
     });
