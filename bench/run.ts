@@ -2,13 +2,14 @@
  * `npm run bench`: every benchmark, each against its baseline in the same run, printed as markdown.
  * `npm run bench -- --write` also replaces docs/benchmarks.md with the results. BENCH_SMOKE=1 runs a
  * small version of the process benchmark (2,000 archives, one run) and skips the rest.
- * BENCH_ONLY=identity (or process) runs that section alone; BENCH_ARCHIVES=20000 runs the process
+ * BENCH_ONLY=identity (or process, offload) runs that section alone; BENCH_ARCHIVES=20000 runs the process
  * benchmark on that one size, BENCH_RUNS=1 starts the exporter once per size.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
 import { runIdentityBenchmark } from './identity.js';
 import { runProcessBenchmark } from './process.js';
+import { runOffloadBenchmark } from './offload.js';
 
 /** The Node.js line of the image's base (`FROM node:24-…` in the Dockerfile): the line whose figures users meet. */
 const IMAGE_NODE_LINE = /^FROM .*\bnode:(\d+)/m.exec(await readFile(new URL('../Dockerfile', import.meta.url), 'utf8'))?.[1] ?? 'unknown';
@@ -19,6 +20,7 @@ const only = process.env['BENCH_ONLY'];
 for (const [name, run] of [
   ['process', runProcessBenchmark],
   ['identity', runIdentityBenchmark],
+  ['offload', runOffloadBenchmark],
 ] as const) {
   if (smoke && name !== 'process') continue;
   if (only !== undefined && only !== '' && only !== name) continue;
