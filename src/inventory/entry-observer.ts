@@ -52,12 +52,21 @@ export function createEntryObserver(deps: EntryObserverDeps): EntryObserver {
     return run;
   }
 
-  async function observeLoop(fileName: string, token: AttachmentToken): Promise<void> {
+  async function observeLoop(fileName: string, startedUnder: AttachmentToken): Promise<void> {
+    let token = startedUnder;
     try {
       do {
         observeAgain.delete(fileName);
         const outcome = await deps.lstatQueue.run(() => lstatEntry(join(directory, fileName)));
-        if (!token.current()) return;
+        if (!token.current()) {
+          // The directory was detached meanwhile: this lstat belongs to the old one and is dropped. A caller
+          // that asked again since (a reattached directory's scan waits on this very loop) still gets an
+          // lstat of its own, under the attachment in force; otherwise the entry would stay unseen until
+          // its next event or resync.
+          if (!observeAgain.has(fileName) || attachment.phase() !== 'watching') return;
+          token = attachment.token();
+          continue;
+        }
         if (outcome.kind === 'failed') {
           deps.scanErrors.lstat += 1;
           logger.warn({ fileName, reason: outcome.message }, 'cannot lstat checkpoint directory entry; keeping what was known');
