@@ -65,6 +65,7 @@ function expectOneLine(ran: CliRun, code: number, line: string): void {
   expect({ code: ran.code, stdout: ran.stdout, stderr: lines(ran.stderr) }).toEqual({ code, stdout: ran.code === 0 ? ran.stdout : '', stderr: [line] });
 }
 
+// Each case runs the built command line several times as another user: generous deadlines for a loaded machine.
 describe('archives the user cannot read (built binary, as uid 65534)', () => {
   it('none readable: ls and plan in every format exit 3 with one line naming the count and the first path', async () => {
     if (!(await asRoot())) return;
@@ -79,7 +80,7 @@ describe('archives the user cannot read (built binary, as uid 65534)', () => {
     // As root the same directory is read: the failure is the user's access, not the archives.
     const asOwner = await runCli(['plan', '--checkpoint-dir', dir]);
     expect({ code: asOwner.code, stderr: asOwner.stderr }).toEqual({ code: 0, stderr: '' });
-  });
+  }, 120_000);
 
   it('some readable: the report stands, one warning line on stderr, the fields in JSON and YAML, exit 0', async () => {
     if (!(await asRoot())) return;
@@ -106,7 +107,7 @@ describe('archives the user cannot read (built binary, as uid 65534)', () => {
     expectOneLine(lsYaml, 0, warning);
     expect(lsYaml.stdout).toContain('unreadableArchives: 2\n');
     expect(lsYaml.stdout).toContain(`firstUnreadable: ${first}\n`);
-  });
+  }, 120_000);
 
   it('archives read and found without identity are no read failure: no warning, exit 0', async () => {
     const dir = join(root, 'no-identity');
@@ -117,7 +118,7 @@ describe('archives the user cannot read (built binary, as uid 65534)', () => {
       expect({ code: ran.code, stderr: ran.stderr }).toEqual({ code: 0, stderr: '' });
       expect(JSON.parse(ran.stdout)).toMatchObject({ unreadableArchives: 0, firstUnreadable: null });
     }
-  });
+  }, 120_000);
 });
 
 describe('plan -o json describes the plan, not a server', () => {
@@ -152,5 +153,5 @@ describe('plan -o json describes the plan, not a server', () => {
 
     const defaults = JSON.parse((await runCli(['plan', '--checkpoint-dir', dir, '-o', 'json'])).stdout) as Record<string, unknown>;
     expect(defaults['policySources']).toEqual([]);
-  });
+  }, 120_000);
 });
