@@ -128,13 +128,22 @@ describeMounted('offload before delete on the built binary', () => {
     expect(plain.stdout).not.toContain('ACTION');
   });
 
-  it('refuses a relative or unknown target in one line, exit 1', async () => {
+  it('refuses a relative or unknown target, a bad bandwidth or concurrency, and S3 flags without a target, in one line, exit 1', async () => {
     for (const [value, message] of [
       ['relative/dir', 'is not an absolute directory path or an s3:// URL'],
       ['https://example.com/x', 'only s3:// URLs and directories are offload targets'],
       ['s3://Bad_Bucket/x', 'is not an S3 bucket name'],
     ] as const) {
       const result = await runCli(['serve', '--offload-to', value]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(message);
+    }
+    for (const [args, message] of [
+      [['--offload-to', '/x', '--offload-bandwidth', 'fast'], '--offload-bandwidth: "fast" is not a Kubernetes quantity'],
+      [['--offload-to', '/x', '--offload-concurrency', '0'], '--offload-concurrency: expected a whole number from 1 to 32'],
+      [['--offload-s3-endpoint', 'http://127.0.0.1:9'], '--offload-s3-endpoint needs --offload-to'],
+    ] as const) {
+      const result = await runCli(['serve', ...args]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(message);
     }
