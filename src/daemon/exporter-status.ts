@@ -25,16 +25,18 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** Missing and unreadable are different states: one is normal before the first checkpoint, the other blinds the exporter. */
 export function directoryState(status: InventoryStatus): DirectoryState {
   if (!status.directoryReadable) return 'unreadable';
-  if (!status.directoryPresent) return 'missing';
+  // Absent with no problem reported: the first look at it has not finished yet.
+  if (!status.directoryPresent) return status.directoryProblem === undefined ? 'scanning' : 'missing';
   return status.initialScanComplete ? 'watching' : 'scanning';
 }
 
 /**
- * Ready once the initial scan is complete, or once there is nothing it could wait for (the directory is
- * missing or cannot be read): an exporter that cannot see must stay scraped, so its metrics say so.
+ * Ready once the initial scan is complete (a missing directory completes it at once: nothing to wait
+ * for), or once the directory cannot be read: an exporter that cannot see must stay scraped, so its
+ * metrics say so. Not before the first look at the directory has finished.
  */
 export function isReady(status: InventoryStatus): boolean {
-  return status.initialScanComplete || !status.directoryReadable || !status.directoryPresent;
+  return status.initialScanComplete || !status.directoryReadable;
 }
 
 const describeRun = (run: RunRecord | undefined): StatusRun | null =>

@@ -171,7 +171,7 @@ describe('JSON views over real HTTP', () => {
     async function* serialize(): AsyncGenerator<string> {
       yield '{"archives":[{}';
       // Slower than the stall timeout before the bytes flow: the server's time, not the client's.
-      if (slow) await new Promise((wake) => setTimeout(wake, 400));
+      if (slow) await new Promise((wake) => setTimeout(wake, 3_000));
       for (let i = 0; i < 64; i += 1) yield chunk;
       yield ']}\n';
     }
@@ -187,7 +187,7 @@ describe('JSON views over real HTTP', () => {
       policy: () => ({}),
       status: async () => sampleStatus(),
       plan: { current: () => ({ key: [], serialize: async function* () { yield '{}\n'; } }) },
-      views: { maxStreams: 1, stallTimeoutMs: 200, observer: { stalled: (view) => stalled.push(view) } },
+      views: { maxStreams: 1, stallTimeoutMs: 2_000, observer: { stalled: (view) => stalled.push(view) } },
     });
     const server: Server = await listen(app, { host: '127.0.0.1', port: 0 });
     cleanups.push(() => {
@@ -195,7 +195,7 @@ describe('JSON views over real HTTP', () => {
       return closeServer(server);
     });
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // A reader that keeps reading gets the whole body although the first bytes waited 400 ms on the server.
+    // A reader that keeps reading gets the whole body although the first bytes waited 3 s on the server.
     const whole = await (await fetch(`${base}/api/v1/archives`)).text();
     expect(whole.length).toBeGreaterThan(32_000_000);
     expect(stalled).toEqual([]);
