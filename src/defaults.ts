@@ -6,6 +6,9 @@
 /** Where the kubelet writes checkpoint archives (`/var/lib/kubelet/checkpoints`), unless a flag or the policy says otherwise. */
 export const DEFAULT_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/checkpoints';
 
+/** Where the kubelet writes pod-level checkpoint archives (KEP-5823, behind its PodLevelCheckpointRestore gate). */
+export const DEFAULT_POD_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/pod-checkpoints';
+
 /** Every interface, the exporter's port. */
 export const DEFAULT_LISTEN_ADDRESS = ':9873';
 

@@ -45,6 +45,7 @@ configure(
     .command('serve', { isDefault: true })
     .description('watch the checkpoint directory, serve metrics and enforce retention (default)')
     .addOption(flags.checkpointDir())
+    .addOption(flags.podCheckpointDir())
     .addOption(flags.config())
     .addOption(flags.listenAddress())
     .addOption(flags.dryRun())
@@ -87,6 +88,8 @@ configure(
         auth: opts.auth,
         ...(webConfig !== undefined ? { webConfig } : {}),
         ...(offload !== undefined ? { offload } : {}),
+        // An empty value turns the pod checkpoint directory off.
+        ...(opts.podCheckpointDir !== '' ? { podCheckpointDirectory: opts.podCheckpointDir } : {}),
       }).catch(asConfigurationError);
       // Once running, a failure nobody caught is logged in full (one JSON line, with its stack) and
       // said in one plain line, and the process exits 3 for the DaemonSet to restart it.

@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { isDns1123Label } from '../archive/kubernetes-names.js';
 import {
   DEFAULT_CHECKPOINT_DIRECTORY,
+  DEFAULT_POD_CHECKPOINT_DIRECTORY,
   DEFAULT_EXPORTER_NAMESPACE,
   DEFAULT_FUTURE_TOLERANCE_MS,
   DEFAULT_LISTEN_ADDRESS,
@@ -43,6 +44,8 @@ function listenFlag(value: string): ListenAddress {
 export const flags = {
   checkpointDir: () =>
     new Option('--checkpoint-dir <dir>', `directory the kubelet writes checkpoint archives to (overrides spec.checkpointDirectory; default ${DEFAULT_CHECKPOINT_DIRECTORY})`),
+  podCheckpointDir: () =>
+    new Option('--pod-checkpoint-dir <dir>', 'directory the kubelet writes pod-level checkpoint archives to (KEP-5823); a missing one is normal, an empty value turns it off').default(DEFAULT_POD_CHECKPOINT_DIRECTORY),
   config: (how = 'hot-reloaded') =>
     new Option('--config <file>', `policy YAML: one or more criu.org/v1 CheckpointRestoreOperator documents; ${how}`),
   logLevel: () => new Option('--log-level <level>', 'log level of the JSON log lines on stderr').choices(LOG_LEVELS).default('info'),

@@ -13,6 +13,7 @@ import { closeServer, listen, type ListenAddress, type WebServer } from '../serv
 import type { LoadedWebConfig } from '../server/web-config.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createMetricsWiring } from './metrics-wiring.js';
+import { createPodInventory } from './pod-inventory-wiring.js';
 import { createPolicyWiring, watchPolicyFileInto } from './policy-wiring.js';
 import { createRetentionRequests, type RetentionRequests } from './retention-requests.js';
 import { createRetentionWiring, type RetentionWiring } from './retention-wiring.js';
@@ -45,6 +46,8 @@ export interface ExporterConfig {
   readonly webConfig?: LoadedWebConfig;
   /** `--offload-to` and its flags: archives retention deletes are copied there first, verified. */
   readonly offload?: OffloadSettings;
+  /** `--pod-checkpoint-dir`: the kubelet's pod-level archives (KEP-5823), watched beside the container directory. */
+  readonly podCheckpointDirectory?: string;
 }
 
 export interface RunningExporter {
@@ -98,6 +101,8 @@ interface Running {
   readonly web: WebConfigRuntime | undefined;
   readonly inventory: Inventory;
   readonly identities: IdentityReader;
+  readonly podInventory: Inventory | undefined;
+  readonly podStartup: Promise<void> | undefined;
   readonly kubernetes: KubernetesConnection | undefined;
   readonly retention: RetentionWiring;
 }
@@ -113,6 +118,8 @@ function createStop(parts: Running): () => Promise<void> {
       parts.web?.close();
       await parts.startup;
       await inventory.stop();
+      await parts.podStartup;
+      await parts.podInventory?.stop();
       await identities.close();
       // Aborts owner lookups first, so the run in flight does not wait on the API server.
       await kubernetes?.stopWatching();
@@ -149,6 +156,8 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   });
   const { identities, inventory } = createInventoryWiring(config, requests);
   requests.on('invalidObject', (object, problems) => kubernetes?.recordPolicyProblem(object, problems));
+  const podDirectory = config.podCheckpointDirectory;
+  const podInventory = podDirectory === undefined ? undefined : createPodInventory({ directory: podDirectory, settleTimeMs: config.settleTimeMs, resyncIntervalMs: config.resyncIntervalMs, logger });
 
   const { registry, retention: retentionMetrics } = createExporterRegistry();
   registerPolicyCollector(registry, policies);
@@ -168,7 +177,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     now,
   });
   const { runner } = retention;
-  const metrics = createMetricsWiring({ directory, dryRun: config.dryRun, version: config.version, containerMetrics: config.containerMetrics, registry, inventory, runner, policies, kubernetes, logger });
+  const metrics = createMetricsWiring({ directory, dryRun: config.dryRun, version: config.version, containerMetrics: config.containerMetrics, registry, inventory, runner, policies, kubernetes, logger, podInventory });
   const policyWatch = watchPolicyFileInto(policies, policyDeps);
   const { app, web } = createServerWiring({
     directory,
@@ -198,6 +207,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     throw error;
   }
   const startup = inventory.start().catch((error: unknown) => logger.error({ err: error }, 'starting the inventory failed'));
+  const podStartup = podInventory?.start().catch((error: unknown) => logger.error({ err: error }, 'starting the pod checkpoint inventory failed'));
   kubernetes?.start();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -205,5 +215,5 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   web?.watch(server);
   logger.info({ url, directory, dryRun: config.dryRun }, 'checkpoint-exporter listening');
 
-  return { url, server, stop: createStop({ server, startup, policyWatch, web, inventory, identities, kubernetes, retention }) };
+  return { url, server, stop: createStop({ podInventory, podStartup, server, startup, policyWatch, web, inventory, identities, kubernetes, retention }) };
 }

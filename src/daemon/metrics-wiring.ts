@@ -18,6 +18,8 @@ export interface MetricsWiringDeps {
   readonly policies: PolicySources;
   readonly kubernetes: KubernetesConnection | undefined;
   readonly logger: Logger;
+  /** The pod checkpoint directory's inventory, when one is watched. */
+  readonly podInventory?: Inventory | undefined;
 }
 
 /** The scrape-time collectors over the running exporter's parts, and the per-container lines kept current with the inventory. */
@@ -42,6 +44,7 @@ export function createMetricsWiring(deps: MetricsWiringDeps): ExporterMetrics {
       dryRun: deps.dryRun,
       version: deps.version,
       containerMetrics: deps.containerMetrics,
+      podArchives: deps.podInventory,
     },
     deps.logger,
   );

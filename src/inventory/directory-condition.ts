@@ -30,9 +30,11 @@ export interface DirectoryConditionDeps {
   readonly scanErrors: Record<ScanOperation, number>;
   /** Called when what the status reports changed. */
   readonly changed: () => void;
+  /** A missing directory is normal (the pod checkpoint directory while the kubelet's gate is off): said at info, not warn. */
+  readonly missingIsNormal?: boolean | undefined;
 }
 
-export function createDirectoryCondition({ directory, logger, pollIntervalMs, scanErrors, changed }: DirectoryConditionDeps): DirectoryCondition {
+export function createDirectoryCondition({ directory, logger, pollIntervalMs, scanErrors, changed, missingIsNormal }: DirectoryConditionDeps): DirectoryCondition {
   let present = false;
   let readable = true;
   let problem: string | undefined;
@@ -85,7 +87,7 @@ export function createDirectoryCondition({ directory, logger, pollIntervalMs, sc
       readable = true;
       problem = reason;
       if (reported !== 'missing') {
-        logger.warn({ directory, reason }, 'checkpoint directory does not exist; waiting for it to appear');
+        logger[missingIsNormal === true ? 'info' : 'warn']({ directory, reason }, 'checkpoint directory does not exist; waiting for it to appear');
         reported = 'missing';
       }
     },

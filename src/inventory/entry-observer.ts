@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { WorkQueue } from '../concurrency.js';
 import { createArchiveIdentifier, type ArchiveIdentifierDeps } from './archive-identifier.js';
-import { classifyEntry } from './classify-entry.js';
+import { classifyEntry, type ArchiveNaming } from './classify-entry.js';
 import type { AttachmentToken } from './directory-attachment.js';
 import { lstatEntry } from './directory-io.js';
 import { observeEntry } from './entry-state.js';
@@ -27,6 +27,8 @@ export interface EntryObserverDeps extends Omit<ArchiveIdentifierDeps, 'observe'
   /** Bounds lstats in flight, shared with the scanner's. */
   readonly lstatQueue: WorkQueue;
   readonly scanErrors: Record<ScanOperation, number>;
+  /** Archive and pin names (default: container archives'). */
+  readonly naming?: ArchiveNaming | undefined;
 }
 
 interface ArmedTimer {
@@ -71,7 +73,7 @@ export function createEntryObserver(deps: EntryObserverDeps): EntryObserver {
           deps.scanErrors.lstat += 1;
           logger.warn({ fileName, reason: outcome.message }, 'cannot lstat checkpoint directory entry; keeping what was known');
         } else {
-          apply(fileName, classifyEntry(fileName, outcome.kind === 'found' ? outcome.stats : undefined));
+          apply(fileName, classifyEntry(fileName, outcome.kind === 'found' ? outcome.stats : undefined, deps.naming));
         }
       } while (observeAgain.has(fileName));
     } finally {

@@ -126,7 +126,8 @@ export function completeIdentify(
 function contradiction(name: ParsedArchiveName, identified: IdentifiedArchive): string | undefined {
   const { namespace, pod, container } = identified.identity;
   if (pod !== name.pod) return `spec.dump names pod ${JSON.stringify(pod)} but the file name says ${JSON.stringify(name.pod)}`;
-  if (`${namespace}-${container}` !== name.namespaceContainer) {
+  // A pod-level archive's identity has no container, and its name no container part.
+  if ((container === '' ? namespace : `${namespace}-${container}`) !== name.namespaceContainer) {
     return `spec.dump names ${JSON.stringify(`${namespace}/${container}`)}, which does not match ${JSON.stringify(name.namespaceContainer)} in the file name`;
   }
   return undefined;

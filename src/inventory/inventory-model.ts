@@ -1,4 +1,4 @@
-import { pinFileNameOf, pinTargetOf, pinWritingFileNameOf } from '../archive/archive-name.js';
+import { pinFileNameOf, pinTargetOf as containerPinTargetOf, pinWritingFileNameOf } from '../archive/archive-name.js';
 import type { ArchiveIdentity } from '../archive/types.js';
 import { containerKeyOf, createArchiveIndex, type ArchiveIndex } from './archive-index.js';
 import type { EntryState } from './entry-state.js';
@@ -48,7 +48,7 @@ const isHardLinked = (record: ArchiveRecord): boolean => (record.fingerprint.nli
 const isArchiveState = (state: EntryState | undefined): boolean =>
   state !== undefined && (state.kind === 'pending' || state.kind === 'identifying' || state.kind === 'settled');
 
-export function createInventoryModel(): InventoryModel {
+export function createInventoryModel(pinTargetOf: (fileName: string) => string | undefined = containerPinTargetOf): InventoryModel {
   const entries = new Map<string, EntryState>();
   const unsettled = new Set<string>();
   const index = createArchiveIndex();

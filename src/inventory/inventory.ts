@@ -11,6 +11,7 @@ import { createDirectoryLifecycle } from './directory-lifecycle.js';
 import { createDirectoryScanner, LSTAT_CONCURRENCY, type DirectoryScanner } from './directory-scanner.js';
 import { watchDirectory, type WatchDirectory } from './directory-watcher.js';
 import type { IdentifyArchive } from './archive-identifier.js';
+import type { ArchiveNaming } from './classify-entry.js';
 import { createEntryObserver } from './entry-observer.js';
 import type { EntryState } from './entry-state.js';
 import { createInitialScan, type InitialScan } from './initial-scan.js';
@@ -49,6 +50,10 @@ export interface InventoryDeps {
   readonly onResync?: () => void;
   /** Events within one poll interval from which lost events are suspected (default: half the kernel's inotify queue length). */
   readonly lostEventsThreshold?: number;
+  /** Which names are archives and pins (default: container archives'; the pod checkpoint directory has its own). */
+  readonly naming?: ArchiveNaming;
+  /** A missing directory is normal, said at info rather than warn (the pod checkpoint directory). */
+  readonly missingIsNormal?: boolean;
 }
 
 /** Work done, for tests that guard against doing it once per archive. */
@@ -92,7 +97,7 @@ export interface Inventory {
 export function createInventory(deps: InventoryDeps): Inventory {
   const directory = resolve(deps.directory);
   const { logger } = deps;
-  const model = createInventoryModel();
+  const model = createInventoryModel(deps.naming?.pinTargetOf);
   const feed = createChangeFeed(() => model.takeChanges(), logger);
   const inFlight = createInFlight((error) => logger.error({ err: error }, 'inventory task failed'));
   const { track, idle } = inFlight;
@@ -184,7 +189,7 @@ function assemble(deps: InventoryDeps, shared: Shared) {
   const attachment = createDirectoryAttachment((open) => {
     void track(open.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the directory watcher failed')));
   });
-  const condition = createDirectoryCondition({ directory, logger, pollIntervalMs, scanErrors, changed: shared.changed });
+  const condition = createDirectoryCondition({ directory, logger, pollIntervalMs, scanErrors, changed: shared.changed, missingIsNormal: deps.missingIsNormal });
   const observer = createEntryObserver({
     directory,
     identify: deps.identify,
@@ -201,6 +206,7 @@ function assemble(deps: InventoryDeps, shared: Shared) {
     scanErrors,
     commit: shared.commit,
     onArchiveSettled: deps.onArchiveSettled,
+    naming: deps.naming,
   });
   const scanner = createDirectoryScanner({
     directory,

@@ -1,5 +1,6 @@
 import type { ArchiveIndex } from '../inventory/archive-index.js';
 import type { InventoryStatus } from '../inventory/types.js';
+import type { PodArchiveView } from './pod-archive-metrics.js';
 import type { DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy } from '../retention/types.js';
 
 /**
@@ -23,6 +24,8 @@ export interface ExporterView {
   readonly version: string;
   /** Per-container families on (default) or off for very large nodes. */
   readonly containerMetrics?: boolean;
+  /** The pod checkpoint directory's inventory (KEP-5823), when one is watched. */
+  readonly podArchives?: PodArchiveView | undefined;
 }
 
 export interface ConfigStatus {

@@ -6,6 +6,7 @@ import { createFilesystemFamilies } from './filesystem-collector.js';
 import { registerHealthCollector } from './health-collector.js';
 import { registerInventoryCollector } from './inventory-collector.js';
 import { createCollectorStatus, type CollectorTimer } from './collector.js';
+import { renderPodArchiveFamilies } from './pod-archive-metrics.js';
 import { createLimitFamilies, createRetentionCounters, registerRetentionGauges, type RetentionMetrics } from './retention-collector.js';
 
 /** prom-client exposes these as gauges named `_total`, which promtool rejects as a counter naming its gauge. */
@@ -57,6 +58,8 @@ export function registerExporterCollectors(registry: Registry, view: ExporterVie
   const renderFilesystem = rendered('filesystem');
   const renderLimits = rendered('limits');
   const renderContainers = rendered('containers');
+  const renderPodArchives = rendered('pod_archives');
+  const { podArchives } = view;
   return {
     containers,
     contentType: registry.contentType,
@@ -68,9 +71,10 @@ export function registerExporterCollectors(registry: Registry, view: ExporterVie
       const { value, text } = await status.scrape(async () => {
         const containerChunks = await renderContainers<(string | Buffer)[]>(() => containers.chunks(view.owners()), []);
         const limitText = await renderLimits(limits, '');
+        const podText = podArchives === undefined ? '' : await renderPodArchives(() => renderPodArchiveFamilies(podArchives), '');
         // statfs is I/O: it runs while prom-client collects.
         const [filesystemText, base] = await Promise.all([renderFilesystem(filesystem, ''), registry.metrics()]);
-        return [base, filesystemText, limitText, ...containerChunks];
+        return [base, filesystemText, limitText, podText, ...containerChunks];
       });
       return [...value, text];
     },

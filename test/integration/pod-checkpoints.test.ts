@@ -1,0 +1,149 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSampleArchive } from '../../src/demo/sample-archives.js';
+import { writeSamplePodArchive, type SamplePodArchiveOptions } from '../../src/demo/sample-pod-archives.js';
+import { sampleValue } from '../support/metrics-text.js';
+import { serveBinary, type ServedBinary } from '../support/serve-binary.js';
+import { stageForUser, type StagedUser } from '../support/stage-for-user.js';
+import { waitUntil } from '../support/wait.js';
+
+/**
+ * Issue 20, on the built binary: the pod checkpoint directory (KEP-5823) is a second inventory with the
+ * container directory's rules, in metric families of its own.
+ */
+const POD = { namespace: 'default', pod: 'web-0', containers: ['nginx', 'log-shipper'] } as const;
+const at = (iso: string, overrides: Partial<SamplePodArchiveOptions> = {}): SamplePodArchiveOptions => ({ ...POD, timestamp: new Date(iso), payloadBytes: 4096, ...overrides });
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+let root: string;
+let counter = 0;
+const running: ServedBinary[] = [];
+let staged: StagedUser | undefined;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'pod-checkpoints-'));
+  await chmod(root, 0o755);
+});
+afterEach(async () => {
+  for (const served of running.splice(0)) await served.stop();
+});
+afterAll(async () => {
+  await staged?.remove();
+  await rm(root, { recursive: true, force: true });
+});
+
+/** A container directory and a pod directory, side by side. */
+async function directories(): Promise<{ containers: string; pods: string }> {
+  const base = join(root, `node-${(counter += 1)}`);
+  await mkdir(join(base, 'checkpoints'), { recursive: true });
+  await mkdir(join(base, 'pod-checkpoints'));
+  await chmod(base, 0o755);
+  return { containers: join(base, 'checkpoints'), pods: join(base, 'pod-checkpoints') };
+}
+
+async function serve(args: string[], options: { as?: StagedUser } = {}): Promise<ServedBinary> {
+  const served = await serveBinary(args, options);
+  running.push(served);
+  return served;
+}
+
+const labels = { namespace: POD.namespace, pod: POD.pod };
+
+describe('pod-level archives on the built binary', () => {
+  it('fresh start: counts, bytes, oldest and newest, composition and pins per pod, apart from container archives', async () => {
+    const { containers, pods } = await directories();
+    const older = await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+    const newer = await writeSamplePodArchive(pods, at('2026-03-01T02:00:00Z'));
+    const other = await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z', { namespace: 'shop-prod', pod: 'cart-0', containers: ['cart-api'] }));
+    await writeFile(join(pods, `${older}.keep`), '{}');
+    await writeFile(join(pods, 'notes.txt'), 'not an archive');
+    // A container archive's name in the pod directory is not a pod archive: `shop-api` is read as a namespace only if the name has no container part.
+    await writeSampleArchive(containers, { namespace: 'shop', pod: 'api-0', container: 'api', timestamp: new Date('2026-03-01T00:00:00Z'), runtime: 'cri-o', payloadBytes: 256 });
+
+    const served = await serve(['--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--dry-run', '--settle-time', '200ms']);
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels) === 2, 'both archives of the pod are counted');
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', { namespace: 'shop-prod', pod: 'cart-0' }) === 1, 'the other pod is counted');
+    const text = await served.metrics();
+    const sizeOf = async (name: string): Promise<number> => (await stat(join(pods, name))).size;
+    const bytes = (await sizeOf(older)) + (await sizeOf(newer));
+    expect(sampleValue(text, 'checkpoint_pod_archive_bytes', labels)).toBe(bytes);
+    expect(sampleValue(text, 'checkpoint_pod_archive_oldest_timestamp_seconds', labels)).toBe(Date.parse('2026-03-01T00:00:00Z') / 1000);
+    expect(sampleValue(text, 'checkpoint_pod_archive_newest_timestamp_seconds', labels)).toBe(Date.parse('2026-03-01T02:00:00Z') / 1000);
+    expect(sampleValue(text, 'checkpoint_pod_archives_pinned', labels)).toBe(1);
+    expect(sampleValue(text, 'checkpoint_pod_archives_pinned', { namespace: 'shop-prod', pod: 'cart-0' })).toBeUndefined();
+    // Two containers, 4 KiB of pages each, per archive; the parts of a plain tar sum to its size.
+    expect(sampleValue(text, 'checkpoint_pod_archive_content_bytes', { ...labels, part: 'memory' })).toBe(2 * 2 * 4096);
+    const parts = ['memory', 'checkpoint_other', 'rootfs_diff', 'other'].map((part) => sampleValue(text, 'checkpoint_pod_archive_content_bytes', { ...labels, part }) ?? NaN);
+    expect(parts.reduce((a, b) => a + b, 0)).toBe(bytes);
+    expect(sampleValue(text, 'checkpoint_pod_archives_total_bytes')).toBe(bytes + (await sizeOf(other)));
+    expect(sampleValue(text, 'checkpoint_pod_unrecognized_files')).toBe(1);
+    expect(sampleValue(text, 'checkpoint_pod_directory_present')).toBe(1);
+    expect(sampleValue(text, 'checkpoint_pod_directory_readable')).toBe(1);
+    // The container directory's families count its own archive only.
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_identified_archives') === 1, 'the container archive is counted');
+    expect(sampleValue(await served.metrics(), 'checkpoint_archives', labels)).toBeUndefined();
+    expect(sampleValue(await served.metrics(), 'checkpoint_exporter_collector_success', { collector: 'pod_archives' })).toBe(1);
+  }, 60_000);
+
+  it('arrivals: an archive written while it runs is counted once it settled; one removed is gone', async () => {
+    const { containers, pods } = await directories();
+    const first = await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+    const served = await serve(['--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--dry-run', '--settle-time', '200ms']);
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels) === 1, 'the first archive is counted');
+    await writeSamplePodArchive(pods, at('2026-03-01T03:00:00Z'));
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels) === 2, 'the arrival is counted');
+    expect(sampleValue(await served.metrics(), 'checkpoint_pod_archive_newest_timestamp_seconds', labels)).toBe(Date.parse('2026-03-01T03:00:00Z') / 1000);
+    await rm(join(pods, first));
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels) === 1, 'the removal is seen');
+    expect(sampleValue(await served.metrics(), 'checkpoint_pod_archive_oldest_timestamp_seconds', labels)).toBe(Date.parse('2026-03-01T03:00:00Z') / 1000);
+  }, 60_000);
+
+  it('a missing pod directory is normal: present 0, readable 1, said at info, and archives are counted once it appears', async () => {
+    const { containers, pods } = await directories();
+    const absent = join(pods, 'not-yet');
+    const served = await serve(['--checkpoint-dir', containers, '--pod-checkpoint-dir', absent, '--settle-time', '200ms']);
+    await waitUntil(async () => (await fetch(`${served.url}readyz`)).status === 200, 'ready');
+    await waitUntil(async () => served.log().includes(absent), 'the missing directory is logged');
+    const text = await served.metrics();
+    expect(sampleValue(text, 'checkpoint_pod_directory_present')).toBe(0);
+    expect(sampleValue(text, 'checkpoint_pod_directory_readable')).toBe(1);
+    expect(sampleValue(text, 'checkpoint_directory_present')).toBe(1);
+    const lines = served.log().split('\n').filter((line) => line.includes(absent));
+    expect(lines.length).toBeGreaterThan(0);
+    // Info (30), never warn (40) or error (50): the kubelet's gate is off, nothing is wrong.
+    for (const line of lines) expect((JSON.parse(line) as { level: number }).level).toBe(30);
+
+    await mkdir(absent);
+    await writeSamplePodArchive(absent, at('2026-03-01T00:00:00Z'));
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels) === 1, 'the archive is counted once the directory appears', 30_000);
+    expect(sampleValue(await served.metrics(), 'checkpoint_pod_directory_present')).toBe(1);
+  }, 60_000);
+
+  it('an unreadable pod directory is a signal: readable 0 while present, and archives are seen once it can be read', async () => {
+    if (!isRoot) {
+      if (process.env['CI'] === 'true') throw new Error('the unreadable pod directory case needs root; CI runs as root');
+      process.stderr.write('\n*** SKIPPING the unreadable pod directory case: not root ***\n\n');
+      return;
+    }
+    staged ??= await stageForUser();
+    const { containers, pods } = await directories();
+    await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+    await chmod(pods, 0o000);
+    try {
+      const served = await serve(['--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--dry-run', '--settle-time', '200ms'], { as: staged });
+      await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_directory_readable') === 0, 'the pod directory is reported unreadable');
+      const text = await served.metrics();
+      expect(sampleValue(text, 'checkpoint_pod_directory_present')).toBe(1);
+      expect(sampleValue(text, 'checkpoint_directory_readable')).toBe(1);
+      expect(served.log()).toContain('exists but cannot be read');
+      await chmod(pods, 0o755);
+      await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels) === 1, 'the archive is seen once it can be read', 30_000);
+      expect(sampleValue(await served.metrics(), 'checkpoint_pod_directory_readable')).toBe(1);
+    } finally {
+      await chmod(pods, 0o755);
+    }
+  }, 60_000);
+});
