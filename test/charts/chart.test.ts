@@ -243,6 +243,20 @@ withHelm('helm chart', () => {
       expect(containerOf(objects).args?.slice(0, 3)).toEqual(['serve', '--checkpoint-dir', dir]);
     });
 
+    it('podCheckpointDir: the pod-level archives\' host directory, mounted read-only at the same path and passed to the exporter; "" leaves it out', async () => {
+      const dir = '/var/lib/k0s/kubelet/pod-checkpoints';
+      const objects = await renderChart({ podCheckpointDir: dir });
+      expect(exporterOf(objects).volumes).toContainEqual({ name: 'pod-checkpoints', hostPath: { path: dir, type: 'DirectoryOrCreate' } });
+      expect(containerOf(objects).volumeMounts).toContainEqual({ name: 'pod-checkpoints', mountPath: dir, readOnly: true });
+      const args = containerOf(objects).args ?? [];
+      expect(args[args.indexOf('--pod-checkpoint-dir') + 1]).toBe(dir);
+      const off = await renderChart({ podCheckpointDir: '' });
+      expect(exporterOf(off).volumes?.some((volume) => volume.name === 'pod-checkpoints')).toBe(false);
+      expect(containerOf(off).volumeMounts?.some((mount) => mount.name === 'pod-checkpoints')).toBe(false);
+      const offArgs = containerOf(off).args ?? [];
+      expect(offArgs[offArgs.indexOf('--pod-checkpoint-dir') + 1]).toBe('');
+    });
+
     it('policy: a ConfigMap mounted as a directory (so edits reach the pod) and passed with --config', () => {
       const configMap = findObject(everything, 'ConfigMap', 'checkpoint-exporter-policy') as unknown as IConfigMap;
       expect(configMap.data).toEqual({ 'policy.yaml': POLICY });
@@ -271,7 +285,10 @@ withHelm('helm chart', () => {
       const objects = await renderChart({ dryRun: true });
       const container = containerOf(objects);
       expect(container.args).toEqual([...(containerOf(defaults).args ?? []), '--dry-run']);
-      expect(container.volumeMounts).toEqual([{ name: 'checkpoints', mountPath: '/var/lib/kubelet/checkpoints', readOnly: true }]);
+      expect(container.volumeMounts).toEqual([
+        { name: 'checkpoints', mountPath: '/var/lib/kubelet/checkpoints', readOnly: true },
+        { name: 'pod-checkpoints', mountPath: '/var/lib/kubelet/pod-checkpoints', readOnly: true },
+      ]);
     });
 
     it('extraArgs and extraEnv are added to the container', async () => {

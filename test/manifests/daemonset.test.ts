@@ -8,6 +8,7 @@ import { findObject, type KubeObject } from './support/kube-object.js';
 import { loadTarget, ROOT } from './support/targets.js';
 
 const CHECKPOINT_DIR = '/var/lib/kubelet/checkpoints';
+const POD_CHECKPOINT_DIR = '/var/lib/kubelet/pod-checkpoints';
 const METRICS_PORT = 9873;
 
 function daemonSetOf(objects: readonly KubeObject[]): IDaemonSet {
@@ -40,15 +41,22 @@ describe('exporter DaemonSet', () => {
     const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(exporter.image).toBe(`ghcr.io/checkpoint-exporter/checkpoint-exporter:${version}`);
     expect(exporter.command).toBeUndefined();
-    expect(exporter.args).toEqual(['serve', '--checkpoint-dir', CHECKPOINT_DIR, '--listen-address', `0.0.0.0:${METRICS_PORT}`]);
+    expect(exporter.args).toEqual(['serve', '--checkpoint-dir', CHECKPOINT_DIR, '--pod-checkpoint-dir', POD_CHECKPOINT_DIR, '--listen-address', `0.0.0.0:${METRICS_PORT}`]);
     expect(exporter.ports).toEqual([{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }]);
   });
 
   it('mounts the host checkpoint directory read-write at the same path, created if missing', () => {
     const spec = podSpecOf(installed);
-    expect(spec.volumes).toEqual([{ name: 'checkpoints', hostPath: { path: CHECKPOINT_DIR, type: 'DirectoryOrCreate' } }]);
+    expect(spec.volumes).toEqual([
+      { name: 'checkpoints', hostPath: { path: CHECKPOINT_DIR, type: 'DirectoryOrCreate' } },
+      { name: 'pod-checkpoints', hostPath: { path: POD_CHECKPOINT_DIR, type: 'DirectoryOrCreate' } },
+    ]);
     const mounts = exporterOf(installed).volumeMounts ?? [];
-    expect(mounts).toEqual([{ name: 'checkpoints', mountPath: CHECKPOINT_DIR }]);
+    // The pod checkpoint directory is only measured: read-only.
+    expect(mounts).toEqual([
+      { name: 'checkpoints', mountPath: CHECKPOINT_DIR },
+      { name: 'pod-checkpoints', mountPath: POD_CHECKPOINT_DIR, readOnly: true },
+    ]);
     expect(mounts[0]?.readOnly).toBeUndefined();
   });
 
@@ -114,7 +122,10 @@ describe('exporter DaemonSet', () => {
 
   it('differs in the dry-run overlay only by --dry-run appended to the arguments and a read-only mount', () => {
     expect(exporterOf(dryRun).args).toEqual([...(exporterOf(installed).args ?? []), '--dry-run']);
-    expect(exporterOf(dryRun).volumeMounts).toEqual([{ name: 'checkpoints', mountPath: CHECKPOINT_DIR, readOnly: true }]);
+    expect(exporterOf(dryRun).volumeMounts).toEqual([
+      { name: 'checkpoints', mountPath: CHECKPOINT_DIR, readOnly: true },
+      { name: 'pod-checkpoints', mountPath: POD_CHECKPOINT_DIR, readOnly: true },
+    ]);
     const withoutDifferences = (daemonSet: IDaemonSet): unknown => {
       const copy = structuredClone(daemonSet);
       const container = copy.spec?.template.spec?.containers[0] as { args?: string[]; volumeMounts?: unknown };

@@ -75,6 +75,8 @@ async function startLikeDaemonSet(target: TargetName, checkpointDir: string): Pr
   const port = await freePort();
   let args = container?.args ?? [];
   args = replaceFlag(args, '--checkpoint-dir', checkpointDir);
+  // Never the host's: a directory beside the test's that does not exist (the kubelet's gate off).
+  args = replaceFlag(args, '--pod-checkpoint-dir', `${checkpointDir}-pod-checkpoints`);
   args = replaceFlag(args, '--listen-address', `127.0.0.1:${port}`);
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
   for (const variable of container?.env ?? []) {
