@@ -131,14 +131,17 @@ export function buildAlertRuleGroupsFromText(parameters: AlertRuleText): AlertRu
   /**
    * Only judge space where archives hold a real share of it: the node-level totals of identified and
    * unidentified archive bytes, which carry exactly the target labels the filesystem series carry and
-   * stay exported with --no-container-metrics.
+   * stay exported with --no-container-metrics, and the pod-level archives' (KEP-5823) total, counted as
+   * 0 where an exporter does not watch a pod checkpoint directory (the `or`), so their absence never
+   * silences the alert.
    */
+  const podBytes = `(${metric('checkpoint_pod_archives_total_bytes')} or ${metric('checkpoint_identified_archive_bytes')} * 0)`;
   const shareGuard = [
-    `  ${metric('checkpoint_identified_archive_bytes')} + ${metric('checkpoint_unidentified_archive_bytes')}`,
+    `  ${metric('checkpoint_identified_archive_bytes')} + ${metric('checkpoint_unidentified_archive_bytes')} + ${podBytes}`,
     `  >= ${metric('checkpoint_filesystem_size_bytes')} * ${thresholds.minArchiveSharePercent} / 100`,
   ].join('\n');
   const shareSentence =
-    `Checkpoint archives take at least ${thresholds.minArchiveSharePercent}% of this filesystem, so retention can free space here ` +
+    `Checkpoint archives (pod-level ones included) take at least ${thresholds.minArchiveSharePercent}% of this filesystem, so deleting archives can free space here ` +
     '(where they take less, this alert stays quiet and node-exporter filesystem alerts cover the disk).';
   const onNode = 'on node {{ $labels.node }}';
   const containerScope =

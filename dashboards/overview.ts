@@ -195,11 +195,12 @@ export function buildOverviewDashboard(options: DashboardOptions = {}): Dashboar
       timeseriesPanel({
         title: "Checkpoints' share of the disk",
         description:
-          'Bytes of checkpoint archives, identified and unidentified, as a share of the size of the filesystem holding the checkpoint directory, per node: the most that deleting archives can free. Where it is small and the filesystem is full anyway, something else fills the disk. Read from the node-level totals, so it is there with --no-container-metrics too.',
+          'Bytes of checkpoint archives, identified and unidentified, and of pod-level archives (KEP-5823), as a share of the size of the filesystem holding the checkpoint directory, per node: the most that deleting archives can free. Where it is small and the filesystem is full anyway, something else fills the disk. Read from the node-level totals, so it is there with --no-container-metrics too.',
         unit: 'percentunit',
         queries: [
           {
-            expr: `(checkpoint_identified_archive_bytes{${NODE}} + checkpoint_unidentified_archive_bytes{${NODE}}) / checkpoint_filesystem_size_bytes{${NODE}}`,
+            // Pod-level archives count as 0 where an exporter watches no pod checkpoint directory.
+            expr: `(checkpoint_identified_archive_bytes{${NODE}} + checkpoint_unidentified_archive_bytes{${NODE}} + (checkpoint_pod_archives_total_bytes{${NODE}} or checkpoint_identified_archive_bytes{${NODE}} * 0)) / checkpoint_filesystem_size_bytes{${NODE}}`,
             legend: '{{node}}',
           },
         ],
@@ -230,6 +231,26 @@ export function buildOverviewDashboard(options: DashboardOptions = {}): Dashboar
         description: 'Bytes held by identified archives, per namespace, on the selected nodes.',
         unit: 'bytes',
         queries: [{ expr: `sort_desc(sum by (namespace) (checkpoint_archive_bytes{${NODE_NS}}))`, legend: '{{namespace}}' }],
+        width: 12,
+        height: 8,
+      }),
+      tablePanel({
+        title: 'Top pods by pod-level archive bytes',
+        description: `The ${TOP_CONTAINERS} pods whose pod-level archives (KEP-5823, the kubelet's pod checkpoint directory) take the most space. They are measured, never deleted by the exporter.`,
+        unit: 'bytes',
+        queries: [{ expr: `topk(${TOP_CONTAINERS}, sum by (cluster, node, namespace, pod) (checkpoint_pod_archive_bytes{${NODE_NS}}))`, legend: 'bytes' }],
+        transformations: [
+          { id: 'organize', options: { excludeByName: { Time: true }, renameByName: { Value: 'Bytes' } } },
+          { id: 'sortBy', options: { sort: [{ field: 'Bytes', desc: true }] } },
+        ],
+        width: 12,
+        height: 8,
+      }),
+      barGaugePanel({
+        title: 'Pod-level archive bytes by part',
+        description: "What pod-level archives hold on the selected nodes, from their tar headers: each container directory's memory, checkpoint_other and rootfs_diff, and the pod's own files as other.",
+        unit: 'bytes',
+        queries: [{ expr: `sum by (part) (checkpoint_pod_archive_content_bytes{${NODE_NS}})`, legend: '{{part}}' }],
         width: 12,
         height: 8,
       }),

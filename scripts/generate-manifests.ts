@@ -140,6 +140,7 @@ export function renderChartPrometheusRuleTemplate(): string {
 export interface WorkloadValues {
   readonly image: { readonly pullPolicy: string };
   readonly checkpointDir: string;
+  readonly podCheckpointDir: string;
   readonly port: number;
   readonly resources: object;
   readonly startupProbe: object;
@@ -193,7 +194,7 @@ export function renderKustomizeDaemonSet(values: WorkloadValues, version: string
               name: CONTAINER_NAME,
               image: KUSTOMIZE_IMAGE_NAME,
               imagePullPolicy: values.image.pullPolicy,
-              args: ['serve', '--checkpoint-dir', values.checkpointDir, '--listen-address', `0.0.0.0:${values.port}`],
+              args: ['serve', '--checkpoint-dir', values.checkpointDir, '--pod-checkpoint-dir', values.podCheckpointDir, '--listen-address', `0.0.0.0:${values.port}`],
               env: [
                 { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -204,10 +205,17 @@ export function renderKustomizeDaemonSet(values: WorkloadValues, version: string
               livenessProbe: values.livenessProbe,
               resources: values.resources,
               securityContext: values.securityContext,
-              volumeMounts: [{ name: 'checkpoints', mountPath: values.checkpointDir }],
+              // Pod-level archives (KEP-5823) are measured, never deleted: read-only.
+              volumeMounts: [
+                { name: 'checkpoints', mountPath: values.checkpointDir },
+                { name: 'pod-checkpoints', mountPath: values.podCheckpointDir, readOnly: true },
+              ],
             },
           ],
-          volumes: [{ name: 'checkpoints', hostPath: { path: values.checkpointDir, type: 'DirectoryOrCreate' } }],
+          volumes: [
+            { name: 'checkpoints', hostPath: { path: values.checkpointDir, type: 'DirectoryOrCreate' } },
+            { name: 'pod-checkpoints', hostPath: { path: values.podCheckpointDir, type: 'DirectoryOrCreate' } },
+          ],
         },
       },
     },

@@ -151,7 +151,9 @@ describe('alert rule source', () => {
       // Node-level totals: the guard holds with --no-container-metrics too.
       expect(rule.expr).toContain('checkpoint_identified_archive_bytes{job="checkpoint-exporter"} + checkpoint_unidentified_archive_bytes{job="checkpoint-exporter"}');
       expect(rule.expr).toContain(`>= checkpoint_filesystem_size_bytes{job="checkpoint-exporter"} * ${DEFAULT_ALERT_THRESHOLDS.minArchiveSharePercent} / 100`);
-      expect(rule.annotations.description).toContain(`Checkpoint archives take at least ${DEFAULT_ALERT_THRESHOLDS.minArchiveSharePercent}% of this filesystem`);
+      // Pod-level archives count too, as 0 where an exporter watches no pod checkpoint directory.
+      expect(rule.expr).toContain('+ (checkpoint_pod_archives_total_bytes{job="checkpoint-exporter"} or checkpoint_identified_archive_bytes{job="checkpoint-exporter"} * 0)');
+      expect(rule.annotations.description).toContain(`Checkpoint archives (pod-level ones included) take at least ${DEFAULT_ALERT_THRESHOLDS.minArchiveSharePercent}% of this filesystem`);
       expect(rule.annotations.description).toContain('node-exporter');
     }
   });

@@ -258,7 +258,7 @@ describe('dashboards', () => {
     expect(share?.fieldConfig?.defaults.unit).toBe('percentunit');
     const exprs = (share?.targets ?? []).map((t) => String(t['expr']));
     expect(exprs).toEqual([
-      '(checkpoint_identified_archive_bytes{cluster=~"$cluster", node=~"$node"} + checkpoint_unidentified_archive_bytes{cluster=~"$cluster", node=~"$node"}) / checkpoint_filesystem_size_bytes{cluster=~"$cluster", node=~"$node"}',
+      '(checkpoint_identified_archive_bytes{cluster=~"$cluster", node=~"$node"} + checkpoint_unidentified_archive_bytes{cluster=~"$cluster", node=~"$node"} + (checkpoint_pod_archives_total_bytes{cluster=~"$cluster", node=~"$node"} or checkpoint_identified_archive_bytes{cluster=~"$cluster", node=~"$node"} * 0)) / checkpoint_filesystem_size_bytes{cluster=~"$cluster", node=~"$node"}',
     ]);
     for (const expr of exprs) expect(expr).not.toMatch(PER_CONTAINER_FAMILY);
     expect(share?.targets?.map((t) => t['legendFormat'])).toEqual(['{{node}}']);

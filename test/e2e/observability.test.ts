@@ -17,6 +17,7 @@ import { buildAlertRuleGroups, DEFAULT_RUNBOOK_BASE_URL, SCRAPE_JOB } from '../.
 import { buildDashboards } from '../../dashboards/index.js';
 import { pinFileNameOf } from '../../src/archive/archive-name.js';
 import { writeSampleArchive, type SampleArchiveOptions } from '../../src/demo/sample-archives.js';
+import { writeSamplePodArchive } from '../../src/demo/sample-pod-archives.js';
 import { canMountTmpfs, findBinary } from '../support/binaries.js';
 import { interpolate, listAnnotationQueries, listLabelVariables, listPanelQueries } from '../dashboards/queries.js';
 import {
@@ -253,6 +254,10 @@ async function deletionCount(): Promise<number> {
     await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES},mode=0700`, 'tmpfs', env.checkpoints]);
     env.mounted = true;
     await seedCheckpointDirectory(env.checkpoints);
+    // Pod-level archives (KEP-5823), so the pod panels and the disk share have them.
+    const podCheckpoints = path.join(work, 'pod-checkpoints');
+    await mkdir(podCheckpoints);
+    await writeSamplePodArchive(podCheckpoints, { namespace: 'shop', pod: 'web-0', containers: ['nginx', 'log-shipper'], timestamp: minutesAgo(12) });
 
     env.webhook = await startWebhookReceiver();
     const ports = { exporter: await findFreePort(), prometheus: await findFreePort(), alertmanager: await findFreePort() };
@@ -266,6 +271,8 @@ async function deletionCount(): Promise<number> {
         'serve',
         '--checkpoint-dir',
         env.checkpoints,
+        '--pod-checkpoint-dir',
+        podCheckpoints,
         '--listen-address',
         `127.0.0.1:${ports.exporter}`,
         '--config',
