@@ -58,7 +58,8 @@ configure(
     .addOption(flags.nodeName())
     .addOption(flags.logLevel())
     .addOption(flags.exporterNamespace())
-    .option('--no-container-metrics', 'leave out the per-container metric families (node-level totals stay); for nodes with very many containers'))
+    .option('--no-container-metrics', 'leave out the per-container metric families (node-level totals stay); for nodes with very many containers')
+    .option('--state-dir <dir>', 'keep an index of what each archive was found to be here, so a restart does not read the archives again (off when not given)'))
     .action(async (opts) => {
       const { pino } = await import('pino');
       const { loadConfiguration } = await import('./configuration.js');
@@ -90,6 +91,7 @@ configure(
         ...(offload !== undefined ? { offload } : {}),
         // An empty value turns the pod checkpoint directory off.
         ...(opts.podCheckpointDir !== '' ? { podCheckpointDirectory: opts.podCheckpointDir } : {}),
+        ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
       }).catch(asConfigurationError);
       // Once running, a failure nobody caught is logged in full (one JSON line, with its stack) and
       // said in one plain line, and the process exits 3 for the DaemonSet to restart it.

@@ -1,7 +1,10 @@
+import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY, type IdentityReader } from '../archive/identity-reader.js';
 import { createInventory, type Inventory } from '../inventory/inventory.js';
+import { createPersistedIndex, type PersistedIndex } from '../inventory/persisted-index.js';
+import { registerIndexMetrics } from '../metrics/index-metrics.js';
 import type { PolicyObject } from '../kubernetes/policy-watch.js';
 import { registerPolicyCollector } from '../metrics/policy-collector.js';
 import { createExporterRegistry } from '../metrics/registry.js';
@@ -46,6 +49,8 @@ export interface ExporterConfig {
   readonly webConfig?: LoadedWebConfig;
   /** `--offload-to` and its flags: archives retention deletes are copied there first, verified. */
   readonly offload?: OffloadSettings;
+  /** `--state-dir`: the persisted index of what each archive was found to be, so a restart does not read them again. */
+  readonly stateDir?: string;
   /** `--pod-checkpoint-dir`: the kubelet's pod-level archives (KEP-5823), watched beside the container directory. */
   readonly podCheckpointDirectory?: string;
 }
@@ -79,19 +84,26 @@ async function connectKubernetesIfConfigured(
   return wiring?.connectKubernetes({ kubeconfigPath: config.kubeconfigPath, nodeName: config.nodeName, env: config.env, logger, now, onPolicyObjects });
 }
 
-function createInventoryWiring(config: ExporterConfig, requests: RetentionRequests): { identities: IdentityReader; inventory: Inventory } {
+function createInventoryWiring(config: ExporterConfig, requests: RetentionRequests): { identities: IdentityReader; inventory: Inventory; persisted: PersistedIndex } {
   const identities = createIdentityReader(config.logger);
+  const persisted = createPersistedIndex({
+    stateDir: config.stateDir,
+    directory: resolve(config.checkpointDirectory),
+    identify: (path, name, fingerprint) => identities.read(path, name, fingerprint),
+    logger: config.logger,
+  });
   const inventory = createInventory({
     directory: config.checkpointDirectory,
     settleTimeMs: config.settleTimeMs,
     resyncIntervalMs: config.resyncIntervalMs,
     // The inventory keeps each archive's identity while its fingerprint holds, so every archive is read once.
-    identify: (path, name, fingerprint) => identities.read(path, name, fingerprint),
+    identify: persisted.identify,
     identifyConcurrency: identities.threaded ? IDENTIFY_BATCH_CONCURRENCY : undefined,
     logger: config.logger,
     onResync: () => requests.emit('full'),
   });
-  return { identities, inventory };
+  persisted.follow(inventory);
+  return { identities, inventory, persisted };
 }
 
 interface Running {
@@ -101,6 +113,7 @@ interface Running {
   readonly web: WebConfigRuntime | undefined;
   readonly inventory: Inventory;
   readonly identities: IdentityReader;
+  readonly persisted: PersistedIndex;
   readonly podInventory: Inventory | undefined;
   readonly podStartup: Promise<void> | undefined;
   readonly kubernetes: KubernetesConnection | undefined;
@@ -118,6 +131,8 @@ function createStop(parts: Running): () => Promise<void> {
       parts.web?.close();
       await parts.startup;
       await inventory.stop();
+      // A clean stop writes what changed since the last write, so the next start reads nothing again.
+      await parts.persisted.stop();
       await parts.podStartup;
       await parts.podInventory?.stop();
       await identities.close();
@@ -154,12 +169,13 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     policies.setClusterObjects(objects);
     requests.emit('full');
   });
-  const { identities, inventory } = createInventoryWiring(config, requests);
+  const { identities, inventory, persisted } = createInventoryWiring(config, requests);
   requests.on('invalidObject', (object, problems) => kubernetes?.recordPolicyProblem(object, problems));
   const podDirectory = config.podCheckpointDirectory;
   const podInventory = podDirectory === undefined ? undefined : createPodInventory({ directory: podDirectory, settleTimeMs: config.settleTimeMs, resyncIntervalMs: config.resyncIntervalMs, logger });
 
   const { registry, retention: retentionMetrics } = createExporterRegistry();
+  registerIndexMetrics(registry, persisted.counts);
   registerPolicyCollector(registry, policies);
   const retention = await createRetentionWiring({
     directory,
@@ -206,7 +222,8 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     await identities.close();
     throw error;
   }
-  const startup = inventory.start().catch((error: unknown) => logger.error({ err: error }, 'starting the inventory failed'));
+  // The index is loaded before the first scan, so the archives it knows are not read.
+  const startup = persisted.load().then(() => inventory.start()).catch((error: unknown) => logger.error({ err: error }, 'starting the inventory failed'));
   const podStartup = podInventory?.start().catch((error: unknown) => logger.error({ err: error }, 'starting the pod checkpoint inventory failed'));
   kubernetes?.start();
   const address = server.address() as AddressInfo;
@@ -215,5 +232,5 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   web?.watch(server);
   logger.info({ url, directory, dryRun: config.dryRun }, 'checkpoint-exporter listening');
 
-  return { url, server, stop: createStop({ podInventory, podStartup, server, startup, policyWatch, web, inventory, identities, kubernetes, retention }) };
+  return { url, server, stop: createStop({ podInventory, podStartup, server, startup, policyWatch, web, inventory, identities, persisted, kubernetes, retention }) };
 }

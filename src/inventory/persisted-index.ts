@@ -1,0 +1,275 @@
+import { lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { fingerprintOf, sameFingerprint } from '../archive/fingerprint.js';
+import type { IdentityReadResult } from '../archive/identity.js';
+import type { FileFingerprint } from '../archive/types.js';
+import { codeOf, messageOf } from '../errors.js';
+import type { IdentifyArchive } from './archive-identifier.js';
+import { maxIndexBytes, parseIndex, sameIndexedFile, serializeIndex, type IndexedDirectory, type IndexedFile, type IndexEntry } from './index-file.js';
+import type { Inventory } from './inventory.js';
+import type { ArchiveRecord } from './types.js';
+
+/** The index's file name in the state directory. */
+export const INDEX_FILE_NAME = 'archives.index';
+/**
+ * Changes are written at most this often: a burst of new archives is one write, and a crash loses at
+ * most this much (those archives are read again at the next start).
+ */
+export const DEFAULT_INDEX_WRITE_DELAY_MS = 5_000;
+
+export interface PersistedIndexCounts {
+  /** Identity reads of archives (their headers read), with or without a state directory. */
+  readonly reads: number;
+  /** Archives whose identity came from the index, unread. */
+  readonly reused: number;
+  readonly writes: number;
+  readonly writeFailures: number;
+  /** Index files not used at all (another version or directory, a bad checksum, too large). */
+  readonly rejectedFiles: number;
+  /** Records left out of a loaded file (unparsable, duplicated). */
+  readonly rejectedRecords: number;
+}
+
+export interface PersistedIndex {
+  /** Reads the index file (before the inventory's first scan). Never throws: a bad file is logged and ignored. */
+  load(): Promise<void>;
+  /** The identity reader, answered from the index where a record matches the file exactly. */
+  readonly identify: IdentifyArchive;
+  /** Writes the index as the inventory changes, debounced. */
+  follow(inventory: Inventory): void;
+  /** Stops following and writes what changed (a clean stop). */
+  stop(): Promise<void>;
+  counts(): PersistedIndexCounts;
+}
+
+export interface PersistedIndexDeps {
+  /** Where the index lives; undefined: no index (reads are still counted). */
+  readonly stateDir: string | undefined;
+  /** The checkpoint directory, resolved. */
+  readonly directory: string;
+  readonly identify: IdentifyArchive;
+  readonly logger: Logger;
+  readonly writeDelayMs?: number;
+  readonly fileName?: string;
+}
+
+/**
+ * The identity reader with a memory: archives whose name, device, inode, size, mtime, ctime and link
+ * count match their record in the index are answered from it, everything else is read. ctime is in
+ * the key because a writer can set mtime back but not ctime. Only final results are kept (an identity,
+ * or a reason that reading the same bytes again would give): a transient failure or a file that
+ * changed under the read is read again next time.
+ */
+export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
+  const { stateDir, directory, logger } = deps;
+  const path = stateDir === undefined ? undefined : join(stateDir, deps.fileName ?? INDEX_FILE_NAME);
+  const writeDelayMs = deps.writeDelayMs ?? DEFAULT_INDEX_WRITE_DELAY_MS;
+  /** Records loaded at start and not yet matched to a file. */
+  let loaded = new Map<string, IndexEntry>();
+  /** The exact file each settled archive's final result belongs to (its result is in its inventory record). */
+  const files = new Map<string, IndexedFile>();
+  const counts = { reads: 0, reused: 0, writes: 0, writeFailures: 0, rejectedFiles: 0, rejectedRecords: 0 };
+  let inventory: Inventory | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let dirty = false;
+  let writing: Promise<void> | undefined;
+  let lastBody: string | undefined;
+
+  async function load(): Promise<void> {
+    if (path === undefined) return;
+    try {
+      const dir = await stat(directory);
+      const names = await readdir(directory);
+      const handle = await open(path, 'r');
+      try {
+        const { size } = await handle.stat();
+        const bound = maxIndexBytes(names.length);
+        if (size > bound) {
+          counts.rejectedFiles += 1;
+          logger.warn({ path, size, bound }, 'archive index is larger than the directory can explain; not read, every archive is read again');
+          return;
+        }
+        const bytes = Buffer.alloc(size);
+        const { bytesRead } = await handle.read(bytes, 0, size, 0);
+        const parsed = parseIndex(bytes.subarray(0, bytesRead), { directory, dev: dir.dev, ino: dir.ino });
+        if (!parsed.ok) {
+          counts.rejectedFiles += 1;
+          logger.warn({ path, reason: parsed.reason }, 'archive index not used; every archive is read again');
+          return;
+        }
+        loaded = parsed.entries;
+        counts.rejectedRecords += parsed.droppedRecords;
+        logger.info({ path, records: loaded.size, droppedRecords: parsed.droppedRecords }, 'archive index loaded');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT') logger.info({ path }, 'no archive index yet; every archive is read');
+      else logger.warn({ path, reason: messageOf(error) }, 'cannot read the archive index; every archive is read again');
+    }
+  }
+
+  const identify: IdentifyArchive = async (archivePath, name, fingerprint) => {
+    if (path === undefined) {
+      counts.reads += 1;
+      return deps.identify(archivePath, name, fingerprint);
+    }
+    // lstat before the read: bytes changed after it give another ctime, so the record is never reused.
+    const seen = await lstatFile(archivePath);
+    const matches = seen !== undefined && sameFingerprint(seen, fingerprint);
+    const record = loaded.get(name.fileName);
+    if (record !== undefined) {
+      loaded.delete(name.fileName);
+      if (matches && sameIndexedFile(record.file, seen)) {
+        counts.reused += 1;
+        files.set(name.fileName, record.file);
+        return record.result;
+      }
+    }
+    counts.reads += 1;
+    const result = await deps.identify(archivePath, name, fingerprint);
+    if (matches && isFinal(result)) files.set(name.fileName, seen);
+    else files.delete(name.fileName);
+    return result;
+  };
+
+  function follow(followed: Inventory): void {
+    if (path === undefined) return;
+    inventory = followed;
+    unsubscribe = followed.subscribe(() => {
+      dirty = true;
+      arm();
+    });
+  }
+
+  function arm(): void {
+    if (timer !== undefined || writing !== undefined || unsubscribe === undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void writeNow();
+    }, writeDelayMs);
+    timer.unref();
+  }
+
+  function writeNow(): Promise<void> {
+    writing ??= (async () => {
+      try {
+        if (!dirty || inventory === undefined || path === undefined) return;
+        const status = inventory.status();
+        // Before the first scan completes the view lacks archives still to be matched: writing it would lose them.
+        if (!status.initialScanComplete || status.directoryIdentity === undefined) return;
+        dirty = false;
+        loaded.clear();
+        await writeIndex(path, { directory, ...status.directoryIdentity }, inventory.snapshot().archives);
+      } finally {
+        writing = undefined;
+        if (dirty) arm();
+      }
+    })();
+    return writing;
+  }
+
+  async function writeIndex(target: string, dir: IndexedDirectory, archives: readonly ArchiveRecord[]): Promise<void> {
+    const entries: [string, IndexEntry][] = [];
+    for (const record of archives) {
+      const file = files.get(record.fileName);
+      if (file !== undefined && sameFingerprint(record.fingerprint, file)) entries.push([record.fileName, { file, result: resultOf(record) }]);
+    }
+    // Archives gone from the directory leave the map (a read finishing now is committed before this timer runs).
+    if (files.size > entries.length) {
+      const present = new Set(archives.map((record) => record.fileName));
+      for (const name of files.keys()) if (!present.has(name)) files.delete(name);
+    }
+    const bytes = serializeIndex(dir, entries);
+    const body = bytes.toString('latin1', bytes.indexOf(0x0a) + 1);
+    if (body === lastBody) return;
+    try {
+      await writeAtomically(target, bytes);
+      lastBody = body;
+      counts.writes += 1;
+      logger.debug({ path: target, records: entries.length }, 'archive index written');
+    } catch (error) {
+      counts.writeFailures += 1;
+      logger.warn({ path: target, reason: messageOf(error) }, 'cannot write the archive index; the next start reads the archives again');
+    }
+  }
+
+  return {
+    load,
+    identify,
+    follow,
+    async stop() {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      await writing;
+      await writeNow();
+    },
+    counts: () => ({ ...counts }),
+  };
+}
+
+async function lstatFile(path: string): Promise<(FileFingerprint & IndexedFile) | undefined> {
+  try {
+    const stats = await lstat(path);
+    return { ...fingerprintOf(stats), ctimeMs: stats.ctimeMs, nlink: stats.nlink };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A result that reading the same bytes again would give. */
+function isFinal(result: IdentityReadResult): boolean {
+  return result.ok || result.retry === undefined;
+}
+
+/**
+ * What the identity reader said, as far as the record keeps it: enough to build the same record again.
+ * A name that contradicts spec.dump is stored as the failure it became (the same record results).
+ */
+function resultOf(record: ArchiveRecord): IdentityReadResult {
+  const contents =
+    record.memoryBytes === undefined
+      ? undefined
+      : {
+          memoryBytes: record.memoryBytes,
+          checkpointOtherBytes: record.checkpointOtherBytes ?? 0,
+          rootfsDiffBytes: record.rootfsDiffBytes ?? 0,
+          otherBytes: record.otherBytes ?? 0,
+          missing: [...(record.missingEntries ?? [])],
+          ...(record.compression !== undefined ? { compression: record.compression } : {}),
+        };
+  const withContents = contents === undefined ? {} : { contents };
+  if (record.identity !== undefined) {
+    const { namespace, pod, container } = record.identity;
+    return { ok: true, value: { identity: { namespace, pod, container }, sources: [...record.identitySources], ...withContents } };
+  }
+  return { ok: false, reason: record.unidentifiedReason ?? 'unidentified', ...withContents };
+}
+
+/** Temporary file in the same directory, fsync, rename over, fsync of the directory: the old index or the new one, never a torn one. */
+async function writeAtomically(target: string, bytes: Buffer): Promise<void> {
+  const temporary = `${target}.tmp`;
+  try {
+    const handle = await open(temporary, 'w', 0o600);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, target);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+  const dir = await open(join(target, '..'), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
