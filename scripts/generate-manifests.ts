@@ -205,10 +205,9 @@ export function renderKustomizeDaemonSet(values: WorkloadValues, version: string
               livenessProbe: values.livenessProbe,
               resources: values.resources,
               securityContext: values.securityContext,
-              // Pod-level archives (KEP-5823) are measured, never deleted: read-only.
               volumeMounts: [
                 { name: 'checkpoints', mountPath: values.checkpointDir },
-                { name: 'pod-checkpoints', mountPath: values.podCheckpointDir, readOnly: true },
+                { name: 'pod-checkpoints', mountPath: values.podCheckpointDir },
               ],
             },
           ],

@@ -17,6 +17,7 @@ import type { LoadedWebConfig } from '../server/web-config.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createMetricsWiring } from './metrics-wiring.js';
 import { createPodInventory } from './pod-inventory-wiring.js';
+import { createPodRetention, type PodRetention } from './pod-retention.js';
 import { createPolicyWiring, watchPolicyFileInto } from './policy-wiring.js';
 import { createRetentionRequests, type RetentionRequests } from './retention-requests.js';
 import { createRetentionWiring, type RetentionWiring } from './retention-wiring.js';
@@ -54,6 +55,9 @@ export interface ExporterConfig {
   /** `--pod-checkpoint-dir`: the kubelet's pod-level archives (KEP-5823), watched beside the container directory. */
   readonly podCheckpointDirectory?: string;
 }
+
+/** Pod-level archives are planned again this often without a change, so age limits apply on time. */
+const POD_RETENTION_INTERVAL_MS = 60_000;
 
 export interface RunningExporter {
   readonly url: string;
@@ -116,6 +120,7 @@ interface Running {
   readonly persisted: PersistedIndex;
   readonly podInventory: Inventory | undefined;
   readonly podStartup: Promise<void> | undefined;
+  readonly podRetention: PodRetention | undefined;
   readonly kubernetes: KubernetesConnection | undefined;
   readonly retention: RetentionWiring;
 }
@@ -140,6 +145,7 @@ function createStop(parts: Running): () => Promise<void> {
       await kubernetes?.stopWatching();
       // Finishes the unlink in flight; no new run starts after this.
       await retention.runner.stop();
+      await parts.podRetention?.stop();
       // Copies in flight are aborted: their archives stay, and are offloaded after the restart.
       retention.closeOffloader();
       await retention.executor.idle();
@@ -193,6 +199,22 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     now,
   });
   const { runner } = retention;
+  const podRetention =
+    podDirectory === undefined || podInventory === undefined
+      ? undefined
+      : createPodRetention({
+          directory: podDirectory,
+          inventory: podInventory,
+          policy: () => policies.policy(),
+          ready: () => (kubernetes?.policiesSynced() ?? true) && policies.retentionAllowed().ok,
+          dryRun: config.dryRun,
+          observer: retentionMetrics.observer,
+          intervalMs: POD_RETENTION_INTERVAL_MS,
+          futureToleranceMs: config.futureToleranceMs,
+          logger,
+          now,
+        });
+  requests.on('full', () => podRetention?.request());
   const metrics = createMetricsWiring({ directory, dryRun: config.dryRun, version: config.version, containerMetrics: config.containerMetrics, registry, inventory, runner, policies, kubernetes, logger, podInventory });
   const policyWatch = watchPolicyFileInto(policies, policyDeps);
   const { app, web } = createServerWiring({
@@ -232,5 +254,5 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   web?.watch(server);
   logger.info({ url, directory, dryRun: config.dryRun }, 'checkpoint-exporter listening');
 
-  return { url, server, stop: createStop({ podInventory, podStartup, server, startup, policyWatch, web, inventory, identities, persisted, kubernetes, retention }) };
+  return { url, server, stop: createStop({ podInventory, podStartup, podRetention, server, startup, policyWatch, web, inventory, identities, persisted, kubernetes, retention }) };
 }

@@ -243,11 +243,11 @@ withHelm('helm chart', () => {
       expect(containerOf(objects).args?.slice(0, 3)).toEqual(['serve', '--checkpoint-dir', dir]);
     });
 
-    it('podCheckpointDir: the pod-level archives\' host directory, mounted read-only at the same path and passed to the exporter; "" leaves it out', async () => {
+    it('podCheckpointDir: the pod-level archives\' host directory, mounted at the same path and passed to the exporter; "" leaves it out', async () => {
       const dir = '/var/lib/k0s/kubelet/pod-checkpoints';
       const objects = await renderChart({ podCheckpointDir: dir });
       expect(exporterOf(objects).volumes).toContainEqual({ name: 'pod-checkpoints', hostPath: { path: dir, type: 'DirectoryOrCreate' } });
-      expect(containerOf(objects).volumeMounts).toContainEqual({ name: 'pod-checkpoints', mountPath: dir, readOnly: true });
+      expect(containerOf(objects).volumeMounts).toContainEqual({ name: 'pod-checkpoints', mountPath: dir });
       const args = containerOf(objects).args ?? [];
       expect(args[args.indexOf('--pod-checkpoint-dir') + 1]).toBe(dir);
       const off = await renderChart({ podCheckpointDir: '' });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSampleArchive } from '../../src/demo/sample-archives.js';
@@ -145,5 +145,45 @@ describe('pod-level archives on the built binary', () => {
     } finally {
       await chmod(pods, 0o755);
     }
+  }, 60_000);
+
+  it('limits: maxCheckpointsPerPod bounds each pod\'s pod-level archives, oldest first, apart from its container archives; a pin is kept and counted', async () => {
+    const { containers, pods } = await directories();
+    const config = join(root, `policy-${(counter += 1)}.yaml`);
+    await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  globalPolicy:\n    maxCheckpointsPerPod: 2\n');
+    const oldest = await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+    const middle = await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z'));
+    const newest = await writeSamplePodArchive(pods, at('2026-03-01T02:00:00Z'));
+    const other = [
+      await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z', { pod: 'web-1' })),
+      await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z', { pod: 'web-1' })),
+    ];
+    // Two container archives of the same pod: within the per-pod limit on their own side.
+    const containerArchives = [
+      await writeSampleArchive(containers, { namespace: POD.namespace, pod: POD.pod, container: 'nginx', timestamp: new Date('2026-03-01T00:30:00Z'), runtime: 'cri-o', payloadBytes: 256 }),
+      await writeSampleArchive(containers, { namespace: POD.namespace, pod: POD.pod, container: 'nginx', timestamp: new Date('2026-03-01T01:30:00Z'), runtime: 'cri-o', payloadBytes: 256 }),
+    ];
+    await writeFile(join(pods, `${oldest}.keep`), '{}');
+
+    const served = await serve(['--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config, '--settle-time', '200ms']);
+    await waitUntil(async () => (sampleValue(await served.metrics(), 'checkpoint_retention_deletions_total', { namespace: POD.namespace, reason: 'count' }) ?? 0) >= 1, 'a pod archive is deleted by the count limit');
+    // The pinned oldest is kept and counts: the middle one goes.
+    await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels) === 2, 'the pod is within its limit');
+    expect((await readdir(pods)).sort()).toEqual([oldest, `${oldest}.keep`, newest, ...other].sort());
+    await expect(access(join(pods, middle))).rejects.toThrow();
+    expect((await readdir(containers)).sort()).toEqual([...containerArchives].sort());
+    expect(sampleValue(await served.metrics(), 'checkpoint_retention_deletions_total', { namespace: POD.namespace, reason: 'count' })).toBe(1);
+    expect(served.log()).toContain(middle);
+  }, 60_000);
+
+  it('dry run: the pod-level deletion is logged and nothing is unlinked', async () => {
+    const { containers, pods } = await directories();
+    const config = join(root, `policy-${(counter += 1)}.yaml`);
+    await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  globalPolicy:\n    maxCheckpointsPerPod: 1\n');
+    const written = [await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z')), await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z'))];
+    const served = await serve(['--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config, '--dry-run', '--settle-time', '200ms']);
+    await waitUntil(async () => served.log().includes(`"fileName":"${written[0]}"`), 'the planned deletion is logged');
+    expect((await readdir(pods)).sort()).toEqual([...written].sort());
+    expect(sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels)).toBe(2);
   }, 60_000);
 });

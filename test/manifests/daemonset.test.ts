@@ -52,10 +52,9 @@ describe('exporter DaemonSet', () => {
       { name: 'pod-checkpoints', hostPath: { path: POD_CHECKPOINT_DIR, type: 'DirectoryOrCreate' } },
     ]);
     const mounts = exporterOf(installed).volumeMounts ?? [];
-    // The pod checkpoint directory is only measured: read-only.
     expect(mounts).toEqual([
       { name: 'checkpoints', mountPath: CHECKPOINT_DIR },
-      { name: 'pod-checkpoints', mountPath: POD_CHECKPOINT_DIR, readOnly: true },
+      { name: 'pod-checkpoints', mountPath: POD_CHECKPOINT_DIR },
     ]);
     expect(mounts[0]?.readOnly).toBeUndefined();
   });

@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { Inventory } from '../inventory/inventory.js';
+import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
+import { planRetention } from '../retention/plan.js';
+import { POD_ARCHIVE_OWNERS, podScopePolicy } from '../retention/pod-scope-policy.js';
+import type { RetentionObserver, RetentionPlan, RetentionPolicy } from '../retention/types.js';
+
+/**
+ * Retention of pod-level archives: the pod scope of the policy in force (pod-scope-policy.ts), planned
+ * on the pod inventory's snapshot and carried out by an executor of its own, given the pod checkpoint
+ * directory and nothing else, with every check before an unlink (the directory is the one listed, the
+ * file unchanged, no pin). It runs after a change of that directory, a policy change, and every
+ * `intervalMs` (ages pass without events); one run at a time, a request during a run runs once more after it.
+ */
+export interface PodRetention {
+  request(): void;
+  lastPlan(): RetentionPlan | undefined;
+  stop(): Promise<void>;
+}
+
+export interface PodRetentionDeps {
+  readonly directory: string;
+  readonly inventory: Inventory;
+  readonly policy: () => RetentionPolicy;
+  /** False while the policies are not known yet (cluster policies not listed, an invalid object): nothing is deleted. */
+  readonly ready: () => boolean;
+  readonly dryRun: boolean;
+  readonly observer: RetentionObserver;
+  readonly intervalMs: number;
+  readonly futureToleranceMs: number | undefined;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export function createPodRetention(deps: PodRetentionDeps): PodRetention {
+  const logger = deps.logger.child({ inventory: 'pod' });
+  const executor: RetentionExecutor = createRetentionExecutor({ directory: deps.directory, dryRun: deps.dryRun, logger, observer: deps.observer });
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let last: RetentionPlan | undefined;
+
+  async function runOnce(): Promise<void> {
+    if (!deps.ready() || !deps.inventory.status().initialScanComplete) return;
+    const snapshot = deps.inventory.snapshot();
+    if (!snapshot.directoryPresent || snapshot.archives.length === 0) return;
+    const plan = planRetention({
+      snapshot,
+      policy: podScopePolicy(deps.policy()),
+      owners: POD_ARCHIVE_OWNERS,
+      disk: undefined,
+      nowMs: deps.now(),
+      ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
+    });
+    last = plan;
+    if (plan.deletions.length === 0) return;
+    for (const deletion of plan.deletions) logger.info({ fileName: deletion.fileName, reason: deletion.reason, dryRun: deps.dryRun }, deletion.detail);
+    const result = await executor.execute(plan);
+    // The next plan must not see what was just unlinked.
+    if (result.deleted > 0) await deps.inventory.refresh(result.outcomes.filter((o) => o.outcome === 'deleted').map((o) => o.deletion.fileName));
+  }
+
+  function request(): void {
+    if (stopped) return;
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await runOnce();
+        } while (again && !stopped);
+      } catch (error) {
+        logger.error({ err: error }, 'pod-level retention run failed');
+      } finally {
+        running = undefined;
+      }
+    })();
+  }
+
+  const unsubscribe = deps.inventory.subscribe(() => request());
+  const timer = setInterval(request, deps.intervalMs);
+  timer.unref();
+
+  return {
+    request,
+    lastPlan: () => last,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      unsubscribe();
+      await running;
+      await executor.idle();
+    },
+  };
+}

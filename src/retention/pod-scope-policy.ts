@@ -1,0 +1,32 @@
+import type { OwnerLookup, RetentionPolicy } from './types.js';
+
+/**
+ * The policy pod-level archives (KEP-5823) are planned with: the pod scope of the policy in force.
+ * The planner sees a pod archive as a record whose container is empty, so a pod is its narrowest group.
+ *
+ * - `maxCheckpointsPerPod`, `maxTotalSizePerPod` and `podPolicies` apply as written.
+ * - Per-archive limits (`maxCheckpointSize`, `maxCheckpointAge`) apply from the policy that governs the
+ *   pod: its pod policy, else its namespace policy, else the global one.
+ * - Container and namespace counts and totals do not: a pod archive has no container, and a namespace
+ *   limit counted over the pod archives alone would be a second allowance beside the container
+ *   archives'. The KEP leaves this open; keeping is the fail-safe reading.
+ * - Disk pressure does not take pod archives: the container directory's run frees space by its own
+ *   plan, and a second plan against the same filesystem would free it twice.
+ */
+export function podScopePolicy(policy: RetentionPolicy): RetentionPolicy {
+  const withoutGroupLimits = <T extends { readonly maxCheckpoints?: number; readonly maxTotalSize?: number }>(p: T): T => ({ ...p, maxCheckpoints: 0, maxTotalSize: 0 });
+  return {
+    ...policy,
+    global: { ...policy.global, maxCheckpointsPerContainer: 0, maxTotalSizePerContainer: 0, maxCheckpointsPerNamespace: 0, maxTotalSizePerNamespace: 0 },
+    namespacePolicies: policy.namespacePolicies.map(withoutGroupLimits),
+    containerPolicies: [],
+    diskPressure: undefined,
+  };
+}
+
+/**
+ * A pod archive is a restore the cluster may still offer after its pod is gone (a PodCheckpoint object
+ * can outlive the pod), and this exporter does not read PodCheckpoint objects: no pod archive is ever
+ * taken as orphaned.
+ */
+export const POD_ARCHIVE_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'pod-level archives are never orphaned: a PodCheckpoint object may still offer them for restore' });
