@@ -87,12 +87,12 @@ describe('usage errors: exit 1, one line and a hint, never the whole help', () =
     expect(help.stdout).toMatch(/^Exit codes:\n {4}0 {2}done\n {4}1 {2}usage.*\n {4}2 {2}configuration.*\n {4}3 {2}runtime failure/m);
     // Nothing after "Commands:" that reads as a command but the commands.
     const listed = [...(help.stdout.split(/^Commands:$/m)[1] ?? '').matchAll(/^ {2}(\w+)/gm)].map((m) => m[1]);
-    expect(listed).toEqual(['serve', 'ls', 'inspect', 'plan', 'help']);
-    for (const command of ['serve', 'ls', 'inspect', 'plan']) {
+    expect(listed).toEqual(['serve', 'ls', 'inspect', 'plan', 'fetch', 'help']);
+    for (const command of ['serve', 'ls', 'inspect', 'plan', 'fetch']) {
       const sub = await cli([command, '--help']);
       expect({ command, code: sub.code }).toEqual({ command, code: 0 });
       expect(sub.stdout).toContain('Exit codes:');
-      if (command !== 'serve') expect(sub.stdout).toMatch(/^\s+-o, --output <format>\s/m);
+      if (command !== 'serve' && command !== 'fetch') expect(sub.stdout).toMatch(/^\s+-o, --output <format>\s/m);
     }
     expect((await cli(['--version'])).code).toBe(0);
   });
