@@ -58,7 +58,8 @@ configure(
     .addOption(flags.nodeName())
     .addOption(flags.logLevel())
     .addOption(flags.exporterNamespace())
-    .option('--no-container-metrics', 'leave out the per-container metric families (node-level totals stay); for nodes with very many containers')
+    .addOption(flags.containerMetrics())
+    .option('--no-container-metrics', 'the same as --container-metrics=none (kept for compatibility)')
     .option('--state-dir <dir>', 'keep an index of what each archive was found to be here, so a restart does not read the archives again (off when not given)'))
     .action(async (opts) => {
       const { pino } = await import('pino');
@@ -83,7 +84,7 @@ configure(
         env: process.env,
         version,
         logger,
-        containerMetrics: opts.containerMetrics !== false,
+        containerMetrics: opts.containerMetrics === false ? 'none' : opts.containerMetrics,
         futureToleranceMs: opts.futureTolerance,
         exporterNamespace: opts.exporterNamespace,
         auth: opts.auth,

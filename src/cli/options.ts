@@ -9,6 +9,7 @@ import {
   DEFAULT_RESYNC_INTERVAL_MS,
   DEFAULT_SETTLE_TIME_MS,
 } from '../defaults.js';
+import { CONTAINER_METRICS_LEVELS } from '../metrics/container-metrics.js';
 import { formatDuration, parseIntervalMs } from '../retention/duration.js';
 import { parseListenAddress, type ListenAddress } from '../server/listen.js';
 import { OUTPUT_FORMATS } from './output-formats.js';
@@ -76,6 +77,13 @@ export const flags = {
     new Option('--future-tolerance <duration>', 'an archive whose name lies further ahead of the clock is future-dated: neither counted toward limits nor deleted')
       .default(DEFAULT_FUTURE_TOLERANCE_MS, formatDuration(DEFAULT_FUTURE_TOLERANCE_MS / 1000))
       .argParser(durationFlag('--future-tolerance')),
+  containerMetrics: () =>
+    new Option(
+      '--container-metrics <level>',
+      'per-container series: all; counts (count, bytes, oldest and newest per container, the composition by part per namespace: 4 series per container fewer); none (node-level totals only)',
+    )
+      .choices(CONTAINER_METRICS_LEVELS)
+      .default('all'),
   json: () => new Option('--json', 'the same as -o json (kept for compatibility; wins over another -o)').default(false),
   output: (wide: string) =>
     new Option('-o, --output <format>', `output format: wide (${wide}), json or yaml; default: a table that fits 160 columns`).choices(OUTPUT_FORMATS),

@@ -38,8 +38,8 @@ export interface ExporterConfig {
   readonly env: NodeJS.ProcessEnv;
   readonly version: string;
   readonly logger: Logger;
-  /** Per-container metric families (default on); off keeps only node-level totals, for very large nodes. */
-  readonly containerMetrics?: boolean;
+  /** Per-container detail: all (default, also `true`), counts (the composition per namespace) or none (also `false`: node-level totals only). */
+  readonly containerMetrics?: import('../metrics/container-metrics.js').ContainerMetricsLevel | boolean;
   /** How far ahead of the clock a name's time may lie before the archive is future-dated. */
   readonly futureToleranceMs?: number;
   /** The namespace whose policy objects may set every policy; others only their own namespace's. */

@@ -11,7 +11,7 @@ export interface MetricsWiringDeps {
   readonly directory: string;
   readonly dryRun: boolean;
   readonly version: string;
-  readonly containerMetrics: boolean | undefined;
+  readonly containerMetrics: import('../metrics/container-metrics.js').ContainerMetricsLevel | boolean | undefined;
   readonly registry: Registry;
   readonly inventory: Inventory;
   readonly runner: RetentionRunner;

@@ -100,6 +100,28 @@ export const CONTAINER_FAMILIES: readonly ContainerFamily[] = [
   },
 ];
 
+/**
+ * How much per-container detail a scrape carries: `all` every per-container family; `counts` the
+ * per-container count, bytes, oldest and newest (and the sparse pinned, unrestorable and orphaned
+ * counts), with the composition by part summed per namespace instead of per container (4 series per
+ * container fewer); `none` no per-container family (node-level totals stay).
+ */
+export const CONTAINER_METRICS_LEVELS = ['all', 'counts', 'none'] as const;
+export type ContainerMetricsLevel = (typeof CONTAINER_METRICS_LEVELS)[number];
+
+/** `true`/`false` are the older switch: all or none. */
+export function containerMetricsLevelOf(value: ContainerMetricsLevel | boolean | undefined): ContainerMetricsLevel {
+  if (value === undefined || value === true) return 'all';
+  if (value === false) return 'none';
+  return value;
+}
+
+const CONTENT_FAMILY = 'checkpoint_archive_content_bytes';
+const NAMESPACE_CONTENT = {
+  name: 'checkpoint_namespace_archive_content_bytes',
+  help: 'Bytes of the namespace\'s identified archives by part (memory, checkpoint_other, rootfs_diff, other), summed over its containers; exported with --container-metrics=counts in place of the per-container checkpoint_archive_content_bytes.',
+};
+
 const ORPHANED = {
   name: 'checkpoint_archives_orphaned',
   help: 'Archives of the container whose pod or container no longer exists, as last seen by the Kubernetes API. Absent where there are none.',
@@ -143,7 +165,12 @@ interface Block {
  * (containers / 256) strings per family and a change re-renders one block. With `enabled` false the
  * per-container families are left out altogether: node-level totals stay.
  */
-export function createContainerMetrics(index: () => ArchiveIndex, enabled = true): ContainerMetrics {
+export function createContainerMetrics(index: () => ArchiveIndex, level: ContainerMetricsLevel | boolean = true): ContainerMetrics {
+  const mode = containerMetricsLevelOf(level);
+  const enabled = mode !== 'none';
+  const families = mode === 'counts' ? CONTAINER_FAMILIES.filter((family) => family.name !== CONTENT_FAMILY) : CONTAINER_FAMILIES;
+  /** The per-namespace composition (`counts`), rendered again only after a change. */
+  let namespaceText: string | undefined;
   const blocks: Block[] = [];
   const blockOf = new Map<string, Block>();
   let renders = 0;
@@ -172,13 +199,13 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
 
   const blockText = (block: Block): Buffer[] => {
     if (block.text === undefined) {
-      const perFamily: string[][] = CONTAINER_FAMILIES.map(() => []);
+      const perFamily: string[][] = families.map(() => []);
       for (const key of block.keys) {
         const group = index().containerByKey(key);
         if (group === undefined) continue;
         renders += 1;
         const labels = labelsOf(group.identity);
-        CONTAINER_FAMILIES.forEach((family, i) => {
+        families.forEach((family, i) => {
           for (const sample of samplesOf(family, group)) {
             perFamily[i]?.push(sampleLine(family.name, sample.labels === undefined ? labels : [...labels, ...sample.labels], sample.value));
           }
@@ -210,7 +237,7 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
   const chunks = (owners: OwnerLookup | undefined): (string | Buffer)[] => {
     if (!enabled) return [];
     const out: (string | Buffer)[] = [];
-    CONTAINER_FAMILIES.forEach((family, i) => {
+    families.forEach((family, i) => {
       out.push(familyHeader(family.name, family.help, 'gauge'));
       for (const block of blocks) {
         const text = blockText(block)[i];
@@ -225,15 +252,18 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
       }
     }
     out.push(orphaned.join(''));
+    if (mode === 'counts') out.push((namespaceText ??= renderNamespaceContent(index())));
     return out;
   };
 
   return {
     update(keys) {
       if (!enabled) return;
+      namespaceText = undefined;
       for (const key of keys) changed(key);
     },
     rebuild() {
+      namespaceText = undefined;
       blocks.length = 0;
       blockOf.clear();
       if (!enabled) return;
@@ -244,4 +274,25 @@ export function createContainerMetrics(index: () => ArchiveIndex, enabled = true
     text: (owners) => chunks(owners).map((chunk) => chunk.toString()).join(''),
     renders: () => renders,
   };
+}
+
+/** The composition by part summed per namespace: a handful of series per namespace instead of four per container. */
+function renderNamespaceContent(index: ArchiveIndex): string {
+  const totals = new Map<string, number[]>();
+  for (const group of index.containers()) {
+    for (const record of group.records) {
+      if (record.memoryBytes === undefined) continue;
+      let parts = totals.get(group.identity.namespace);
+      if (parts === undefined) totals.set(group.identity.namespace, (parts = PART_FIELDS.map(() => 0)));
+      PART_FIELDS.forEach(([, field], i) => {
+        (parts as number[])[i] = ((parts as number[])[i] as number) + (field(record) ?? 0);
+      });
+    }
+  }
+  const lines = [familyHeader(NAMESPACE_CONTENT.name, NAMESPACE_CONTENT.help, 'gauge')];
+  for (const namespace of [...totals.keys()].sort()) {
+    const parts = totals.get(namespace) as number[];
+    PART_FIELDS.forEach(([part], i) => lines.push(sampleLine(NAMESPACE_CONTENT.name, [['namespace', namespace], ['part', part]], parts[i] as number)));
+  }
+  return lines.join('');
 }

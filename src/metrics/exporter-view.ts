@@ -22,8 +22,8 @@ export interface ExporterView {
   work(): ExporterWork;
   readonly dryRun: boolean;
   readonly version: string;
-  /** Per-container families on (default) or off for very large nodes. */
-  readonly containerMetrics?: boolean;
+  /** Per-container detail: all (default, also `true`), counts (composition per namespace) or none (also `false`). */
+  readonly containerMetrics?: import('./container-metrics.js').ContainerMetricsLevel | boolean;
   /** The pod checkpoint directory's inventory (KEP-5823), when one is watched. */
   readonly podArchives?: PodArchiveView | undefined;
 }
