@@ -2,6 +2,7 @@ import { summarizeInventory } from '../metrics/container-summary.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { formatAge, formatBytes, formatTable } from './format.js';
 import { scanCheckpointDirectory } from './scan-once.js';
+import { describePodArchives, formatPodArchives } from './pod-archives-listing.js';
 import { describeArchives } from '../server/views.js';
 import { assertReadableDirectory } from './directory.js';
 import { RuntimeFailure } from '../errors.js';
@@ -13,6 +14,8 @@ export type LsOutput = OutputFormat;
 
 export interface LsOptions {
   readonly directory: string;
+  /** The pod checkpoint directory (KEP-5823): its archives are listed after the containers'; a missing one is left out. */
+  readonly podDirectory?: string;
   /** Kept for compatibility: the same as `output: 'json'`. */
   readonly json?: boolean;
   readonly output?: LsOutput;
@@ -33,8 +36,14 @@ export async function runLs(opts: LsOptions): Promise<string> {
   const unreadable = findUnreadable(snapshot);
   checkReadable(unreadable, opts.directory, opts.warn ?? warnOnStderr);
   const rendering = renderingOf(opts);
-  if (isStructured(rendering)) return renderData(rendering, { ...(describeArchives(snapshot, { sorted: true }) as object), ...unreadableFields(unreadable) });
-  return formatLs(snapshot, opts.directory, rendering === 'wide' ? 'wide' : undefined, opts.nowMs ?? Date.now());
+  const pods = opts.podDirectory === undefined || opts.podDirectory === '' ? undefined : await scanCheckpointDirectory(opts.podDirectory, 'pod');
+  const podsPresent = pods?.directoryPresent === true ? pods : undefined;
+  if (isStructured(rendering)) {
+    return renderData(rendering, { ...(describeArchives(snapshot, { sorted: true }) as object), ...unreadableFields(unreadable), ...(podsPresent ? { podArchives: describePodArchives(podsPresent) } : {}) });
+  }
+  const nowMs = opts.nowMs ?? Date.now();
+  const text = formatLs(snapshot, opts.directory, rendering === 'wide' ? 'wide' : undefined, nowMs);
+  return podsPresent ? `${text}\n${formatPodArchives(podsPresent, opts.podDirectory ?? '', nowMs)}` : text;
 }
 
 interface Composition {

@@ -127,11 +127,12 @@ configure(
     .addOption(flags.config('read once, for spec.checkpointDirectory'))
     .addOption(flags.output('each container\'s composition, unrestorable archives and the times in the archive names'))
     .addOption(flags.json())
-    .action(async (opts: { checkpointDir?: string; config?: string; output?: OutputFormat; json: boolean }) => {
+    .addOption(flags.podCheckpointDir())
+    .action(async (opts: { checkpointDir?: string; config?: string; output?: OutputFormat; json: boolean; podCheckpointDir: string }) => {
       const { loadConfiguration } = await import('./configuration.js');
       const config = await loadConfiguration(opts);
       const { runLs } = await import('./ls.js');
-      process.stdout.write(await runLs({ directory: config.checkpointDirectory, json: opts.json, ...(opts.output !== undefined ? { output: opts.output } : {}) }));
+      process.stdout.write(await runLs({ directory: config.checkpointDirectory, podDirectory: opts.podCheckpointDir, json: opts.json, ...(opts.output !== undefined ? { output: opts.output } : {}) }));
     }),
   'ls',
 );

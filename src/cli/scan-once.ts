@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { createIdentityReader, IDENTIFY_BATCH_CONCURRENCY } from '../archive/identity-reader.js';
 import { createInventory } from '../inventory/inventory.js';
+import { identifyPodArchiveEntry, POD_ARCHIVE_NAMING } from '../inventory/pod-archive-naming.js';
 import type { InventorySnapshot } from '../inventory/types.js';
 
 /**
@@ -10,14 +11,16 @@ import type { InventorySnapshot } from '../inventory/types.js';
  */
 const REPORT_SETTLE_TIME_MS = 200;
 
-export async function scanCheckpointDirectory(directory: string): Promise<InventorySnapshot> {
+/** `pod`: the pod checkpoint directory (KEP-5823), its names and its identities from them. */
+export async function scanCheckpointDirectory(directory: string, kind: 'container' | 'pod' = 'container'): Promise<InventorySnapshot> {
   const logger = pino({ level: 'silent' });
   const identities = createIdentityReader(logger);
   const inventory = createInventory({
     directory,
     settleTimeMs: REPORT_SETTLE_TIME_MS,
-    identify: (path, name, fingerprint) => identities.read(path, name, fingerprint),
-    identifyConcurrency: identities.threaded ? IDENTIFY_BATCH_CONCURRENCY : undefined,
+    ...(kind === 'pod'
+      ? { identify: identifyPodArchiveEntry, naming: POD_ARCHIVE_NAMING }
+      : { identify: (path, name, fingerprint) => identities.read(path, name, fingerprint), identifyConcurrency: identities.threaded ? IDENTIFY_BATCH_CONCURRENCY : undefined }),
     logger,
     watch: false,
   });

@@ -13,7 +13,7 @@ export interface PodArchiveView {
   status(): InventoryStatus;
 }
 
-interface PodGroup {
+export interface PodGroup {
   readonly namespace: string;
   readonly pod: string;
   count: number;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeSampleArchive } from '../../src/demo/sample-archives.js';
 import { writeSamplePodArchive, type SamplePodArchiveOptions } from '../../src/demo/sample-pod-archives.js';
 import { sampleValue } from '../support/metrics-text.js';
-import { serveBinary, type ServedBinary } from '../support/serve-binary.js';
+import { runCli, serveBinary, type ServedBinary } from '../support/serve-binary.js';
 import { stageForUser, type StagedUser } from '../support/stage-for-user.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -185,5 +185,26 @@ describe('pod-level archives on the built binary', () => {
     await waitUntil(async () => served.log().includes(`"fileName":"${written[0]}"`), 'the planned deletion is logged');
     expect((await readdir(pods)).sort()).toEqual([...written].sort());
     expect(sampleValue(await served.metrics(), 'checkpoint_pod_archives', labels)).toBe(2);
+  }, 60_000);
+
+  it('ls lists pod-level archives per pod after the containers\', in text and in JSON; a missing pod directory is left out', async () => {
+    const { containers, pods } = await directories();
+    const older = await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+    const newer = await writeSamplePodArchive(pods, at('2026-03-01T02:00:00Z'));
+    await writeFile(join(pods, `${older}.keep`), '{}');
+    const text = await runCli(['ls', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`pod-level archives in ${pods}:`);
+    expect(text.stdout).toMatch(/^default\s+web-0\s+2\s+1\s+/m);
+    const json = await runCli(['ls', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '-o', 'json']);
+    const parsed = JSON.parse(json.stdout) as { podArchives: Array<{ fileName: string; namespace: string; pod: string; pinned: boolean; bytes: number }> };
+    expect(parsed.podArchives.map((a) => [a.fileName, a.namespace, a.pod, a.pinned])).toEqual([
+      [older, 'default', 'web-0', true],
+      [newer, 'default', 'web-0', false],
+    ]);
+    expect(parsed.podArchives[0]?.bytes).toBe((await stat(join(pods, older))).size);
+    const missing = await runCli(['ls', '--checkpoint-dir', containers, '--pod-checkpoint-dir', join(pods, 'absent')]);
+    expect(missing.code).toBe(0);
+    expect(missing.stdout).not.toContain('pod-level archives');
   }, 60_000);
 });
