@@ -257,6 +257,28 @@ withHelm('helm chart', () => {
       expect(offArgs[offArgs.indexOf('--pod-checkpoint-dir') + 1]).toBe('');
     });
 
+    it('stateDir: a hostPath for the persisted index, mounted at the same path and passed with --state-dir; "" leaves it out', async () => {
+      const on = await renderChart({});
+      expect(exporterOf(on).volumes).toContainEqual({ name: 'state', hostPath: { path: '/var/lib/checkpoint-exporter', type: 'DirectoryOrCreate' } });
+      expect(containerOf(on).volumeMounts).toContainEqual({ name: 'state', mountPath: '/var/lib/checkpoint-exporter' });
+      const args = containerOf(on).args ?? [];
+      expect(args[args.indexOf('--state-dir') + 1]).toBe('/var/lib/checkpoint-exporter');
+      const off = await renderChart({ stateDir: '' });
+      expect(exporterOf(off).volumes?.some((volume) => volume.name === 'state')).toBe(false);
+      expect(containerOf(off).volumeMounts?.some((mount) => mount.name === 'state')).toBe(false);
+      expect(containerOf(off).args).not.toContain('--state-dir');
+      await expect(renderChart({ stateDir: 'relative/path' })).rejects.toThrow(/stateDir/);
+    });
+
+    it.each(['all', 'counts', 'none'])('containerMetrics %s is passed with --container-metrics', async (level) => {
+      const args = containerOf(await renderChart({ containerMetrics: level })).args ?? [];
+      expect(args[args.indexOf('--container-metrics') + 1]).toBe(level);
+    });
+
+    it('containerMetrics refuses a level the exporter does not know', async () => {
+      await expect(renderChart({ containerMetrics: 'some' })).rejects.toThrow(/containerMetrics/);
+    });
+
     it('policy: a ConfigMap mounted as a directory (so edits reach the pod) and passed with --config', () => {
       const configMap = findObject(everything, 'ConfigMap', 'checkpoint-exporter-policy') as unknown as IConfigMap;
       expect(configMap.data).toEqual({ 'policy.yaml': POLICY });
