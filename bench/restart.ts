@@ -75,8 +75,8 @@ function valueOf(text: string, name: string): number {
   return line === undefined ? NaN : Number(line.split(' ')[1]);
 }
 
-async function startAndMeasure(label: string, dir: string, stateDir: string | undefined): Promise<Run> {
-  const flags = ['serve', '--checkpoint-dir', dir, '--listen-address', '127.0.0.1:0', '--dry-run', ...(stateDir === undefined ? [] : ['--state-dir', stateDir]), ...EXTRA];
+async function startAndMeasure(label: string, dir: string, stateDir: string | undefined, more: readonly string[] = []): Promise<Run> {
+  const flags = ['serve', '--checkpoint-dir', dir, '--listen-address', '127.0.0.1:0', '--dry-run', ...(stateDir === undefined ? [] : ['--state-dir', stateDir]), ...EXTRA, ...more];
   const straceLog = join(tmpdir(), `restart-strace-${process.pid}.log`);
   const started = performance.now();
   const child: ChildProcess = STRACE
@@ -167,6 +167,11 @@ async function main(): Promise<void> {
     await cold('cold cache, with the index', state);
     await warm('warm cache, no index', undefined);
     await warm('warm cache, with the index', state);
+    // Series per --container-metrics level: warm starts from the index, one per level.
+    for (const level of ['counts', 'none']) {
+      process.stderr.write(`  warm, with the index, --container-metrics ${level}...\n`);
+      runs.push(await startAndMeasure(`warm cache, with the index, --container-metrics ${level}`, dir, state, ['--container-metrics', level]));
+    }
     const first = runs[0] as Run;
     const lines = [
       `${ARCHIVES.toLocaleString('en-US')} archives of ${CONTAINERS.toLocaleString('en-US')} containers${EXTRA.length > 0 ? ` (${EXTRA.join(' ')})` : ''}:`,

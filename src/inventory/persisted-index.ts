@@ -1,4 +1,4 @@
-import { lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { fingerprintOf, sameFingerprint } from '../archive/fingerprint.js';
@@ -78,7 +78,9 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   let lastBody: string | undefined;
 
   async function load(): Promise<void> {
-    if (path === undefined) return;
+    if (path === undefined || stateDir === undefined) return;
+    // Made if missing, private: the index names every archive and its identity.
+    await mkdir(stateDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => logger.warn({ stateDir, reason: messageOf(error) }, 'cannot make the state directory'));
     try {
       const dir = await stat(directory);
       const names = await readdir(directory);
