@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -75,7 +76,8 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   let timer: NodeJS.Timeout | undefined;
   let dirty = false;
   let writing: Promise<void> | undefined;
-  let lastBody: string | undefined;
+  /** SHA-256 of the body last written or loaded: an unchanged index is not written again. */
+  let lastDigest: string | undefined;
 
   async function load(): Promise<void> {
     if (path === undefined || stateDir === undefined) return;
@@ -102,6 +104,7 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
           return;
         }
         loaded = parsed.entries;
+        lastDigest = createHash('sha256').update(bytes.subarray(bytes.indexOf(0x0a) + 1, bytesRead)).digest('hex');
         counts.rejectedRecords += parsed.droppedRecords;
         logger.info({ path, records: loaded.size, droppedRecords: parsed.droppedRecords }, 'archive index loaded');
       } finally {
@@ -185,11 +188,11 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
       for (const name of files.keys()) if (!present.has(name)) files.delete(name);
     }
     const bytes = serializeIndex(dir, entries);
-    const body = bytes.toString('latin1', bytes.indexOf(0x0a) + 1);
-    if (body === lastBody) return;
+    const digest = createHash('sha256').update(bytes.subarray(bytes.indexOf(0x0a) + 1)).digest('hex');
+    if (digest === lastDigest) return;
     try {
       await writeAtomically(target, bytes);
-      lastBody = body;
+      lastDigest = digest;
       counts.writes += 1;
       logger.debug({ path: target, records: entries.length }, 'archive index written');
     } catch (error) {
