@@ -176,6 +176,7 @@ configure(
     .addOption(flags.output('the limit and the sentence saying which scope and policy chose each deletion'))
     .addOption(flags.json())
     .addOption(planOffloadOption())
+    .addOption(flags.podCheckpointDir())
     .action(async (opts) => {
       const { loadConfiguration } = await import('./configuration.js');
       const config = await loadConfiguration(opts);
@@ -192,6 +193,7 @@ configure(
           ...(opts.output !== undefined ? { output: opts.output as OutputFormat } : {}),
           futureToleranceMs: opts.futureTolerance,
           ...(opts.offloadTo !== undefined ? { offloadTo: opts.offloadTo } : {}),
+          podDirectory: opts.podCheckpointDir,
         }),
       );
     }),

@@ -16,6 +16,7 @@ import { scanCheckpointDirectory } from './scan-once.js';
 import { describeDeletion } from '../server/views.js';
 import { checkReadable, findUnreadable, unreadableFields, warnOnStderr } from './unreadable.js';
 import type { TargetSpec } from '../offload/target-spec.js';
+import { planPodArchives } from '../retention/pod-scope-policy.js';
 import { plannedActions, type PlannedAction } from './plan-offload.js';
 
 export interface PlanOptions {
@@ -36,6 +37,8 @@ export interface PlanOptions {
   readonly warn?: (line: string) => void;
   /** `--offload-to`: each deletion is an offload to this target, then a delete. */
   readonly offloadTo?: TargetSpec;
+  /** The pod checkpoint directory (KEP-5823): the deletions of its archives are shown after the containers'; a missing one is left out. */
+  readonly podDirectory?: string;
 }
 
 /**
@@ -86,6 +89,11 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   // One line per field several sources set differently: the plan shows the setting that applies.
   const conflicts = policies.conflicts();
   for (const conflict of conflicts) (opts.warn ?? warnOnStderr)(`policy conflict: ${conflict.message}`);
+  const pods = opts.podDirectory === undefined || opts.podDirectory === '' ? undefined : await scanCheckpointDirectory(opts.podDirectory, 'pod');
+  const podPlan =
+    pods?.directoryPresent === true
+      ? planPodArchives({ snapshot: pods, policy: policies.policy(), nowMs, ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}) })
+      : undefined;
   const rendering = renderingOf(opts);
   const actionOf = opts.offloadTo === undefined ? undefined : plannedActions(opts.offloadTo, opts.nodeName);
   if (isStructured(rendering)) {
@@ -102,13 +110,16 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
       futureDated: plan.futureDated ?? [],
       warnings,
       conflicts,
+      ...(podPlan !== undefined ? { podDeletions: podPlan.deletions.map((d) => ({ ...(describeDeletion(d) as object), container: null })), podUnsatisfiable: podPlan.unsatisfiable } : {}),
     });
   }
-  return formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings, ...(actionOf ? { actionOf } : {}) });
+  const text = formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings, ...(actionOf ? { actionOf } : {}) });
+  // Pod-level archives are never offloaded: the executor of the pod directory has no offloader.
+  return pods !== undefined && podPlan !== undefined ? `${text}\npod-level archives in ${opts.podDirectory ?? ''}:\n${formatPlan(podPlan, pods, { wide: rendering === 'wide', nowMs })}` : text;
 }
 
 const containerOf = (identity: { namespace: string; pod: string; container: string } | undefined): string =>
-  identity === undefined ? '-' : `${identity.namespace}/${identity.pod}/${identity.container}`;
+  identity === undefined ? '-' : identity.container === '' ? `${identity.namespace}/${identity.pod}` : `${identity.namespace}/${identity.pod}/${identity.container}`;
 
 /**
  * The `plan` tables. By default one compact row per deletion (archive, container, size, reason, age)

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Inventory } from '../inventory/inventory.js';
 import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
-import { planRetention } from '../retention/plan.js';
-import { POD_ARCHIVE_OWNERS, podScopePolicy } from '../retention/pod-scope-policy.js';
+import { planPodArchives } from '../retention/pod-scope-policy.js';
 import type { RetentionObserver, RetentionPlan, RetentionPolicy } from '../retention/types.js';
 
 /**
@@ -44,11 +43,9 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
     if (!deps.ready() || !deps.inventory.status().initialScanComplete) return;
     const snapshot = deps.inventory.snapshot();
     if (!snapshot.directoryPresent || snapshot.archives.length === 0) return;
-    const plan = planRetention({
+    const plan = planPodArchives({
       snapshot,
-      policy: podScopePolicy(deps.policy()),
-      owners: POD_ARCHIVE_OWNERS,
-      disk: undefined,
+      policy: deps.policy(),
       nowMs: deps.now(),
       ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
     });

@@ -1,4 +1,5 @@
-import type { OwnerLookup, RetentionPolicy } from './types.js';
+import { planRetention, type PlanInput } from './plan.js';
+import type { OwnerLookup, RetentionPlan, RetentionPolicy } from './types.js';
 
 /**
  * The policy pod-level archives (KEP-5823) are planned with: the pod scope of the policy in force.
@@ -30,3 +31,8 @@ export function podScopePolicy(policy: RetentionPolicy): RetentionPolicy {
  * taken as orphaned.
  */
 export const POD_ARCHIVE_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'pod-level archives are never orphaned: a PodCheckpoint object may still offer them for restore' });
+
+/** The plan of pod-level archives, as the exporter makes it and `plan` shows it. */
+export function planPodArchives(input: Omit<PlanInput, 'policy' | 'owners' | 'disk'> & { readonly policy: RetentionPolicy }): RetentionPlan {
+  return planRetention({ ...input, policy: podScopePolicy(input.policy), owners: POD_ARCHIVE_OWNERS, disk: undefined });
+}

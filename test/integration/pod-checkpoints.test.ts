@@ -207,4 +207,21 @@ describe('pod-level archives on the built binary', () => {
     expect(missing.code).toBe(0);
     expect(missing.stdout).not.toContain('pod-level archives');
   }, 60_000);
+
+  it('plan shows the pod-level deletions after the containers\', in text and in JSON, and deletes nothing', async () => {
+    const { containers, pods } = await directories();
+    const config = join(root, `policy-${(counter += 1)}.yaml`);
+    await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  globalPolicy:\n    maxCheckpointsPerPod: 1\n');
+    const written = [await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z')), await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z'))];
+    const text = await runCli(['plan', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`pod-level archives in ${pods}:`);
+    expect(text.stdout).toMatch(new RegExp(`^${written[0]!.replace(/[.+]/g, '\\$&')}\\s+default/web-0\\s+.*\\bcount\\b`, 'm'));
+    expect(text.stdout).not.toContain(written[1]!);
+    const json = await runCli(['plan', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config, '-o', 'json']);
+    const parsed = JSON.parse(json.stdout) as { deletions: unknown[]; podDeletions: Array<{ file: string; pod: string; container: string | null; reason: string }> };
+    expect(parsed.deletions).toEqual([]);
+    expect(parsed.podDeletions.map((d) => [d.file, d.pod, d.container, d.reason])).toEqual([[written[0], 'web-0', null, 'count']]);
+    expect((await readdir(pods)).sort()).toEqual([...written].sort());
+  }, 60_000);
 });
