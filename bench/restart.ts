@@ -6,7 +6,7 @@
  * (VmHWM), the exporter's count of identity reads, the scrape's size and series, and, on request
  * (BENCH_STRACE=1), strace's count of archives opened.
  *
- *   npm run build && tsx bench/restart.ts [--archives 100000] [--containers 10000] [--level all]
+ *   npm run bench:restart -- [--archives 100000] [--containers 10000] [--flags "..."]
  *
  * BENCH_KEEP_DIR=path reuses (or leaves) a generated directory there, for several sizes in a row.
  */
