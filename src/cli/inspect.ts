@@ -104,6 +104,9 @@ export async function runInspect(opts: InspectOptions): Promise<{ ok: boolean; o
   const fileName = basename(path);
   const directory = dirname(path);
   const name = parseArchiveName(fileName);
+  // A pod-level archive (KEP-5823) is read as one: its identity is its name, its content the runtime's.
+  const pod = await import('./inspect-pod.js');
+  if (pod.isPodArchivePath(path, name.ok)) return pod.runPodInspect(opts);
   if (!name.ok) throw new UsageError(`${path}: ${name.reason}`, { hint: INSPECT_HINT });
   await assertReadableDirectory(directory, 'directory');
   let stats;

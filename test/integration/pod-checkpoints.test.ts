@@ -224,4 +224,27 @@ describe('pod-level archives on the built binary', () => {
     expect(parsed.podDeletions.map((d) => [d.file, d.pod, d.container, d.reason])).toEqual([[written[0], 'web-0', null, 'count']]);
     expect((await readdir(pods)).sort()).toEqual([...written].sort());
   }, 60_000);
+
+  it('inspect reads a pod-level archive as one: identity from the name, pin, composition, each container\'s bytes and the pod scope\'s verdict', async () => {
+    const { pods } = await directories();
+    const config = join(root, `policy-${(counter += 1)}.yaml`);
+    await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  globalPolicy:\n    maxCheckpointsPerPod: 1\n');
+    const older = await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+    const newer = await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z'));
+    await writeFile(join(pods, `${newer}.keep`), '{}');
+    const text = await runCli(['inspect', join(pods, older), '--config', config]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('kind:      pod-level checkpoint (KEP-5823)');
+    expect(text.stdout).toMatch(/^retention: would be deleted \(count\)/m);
+    expect(text.stdout).toMatch(/^\s+nginx\s+/m);
+    const json = await runCli(['inspect', join(pods, newer), '--config', config, '-o', 'json']);
+    const parsed = JSON.parse(json.stdout) as { kind: string; namespace: string; pod: string; pinned: boolean; contents: { memoryBytes: number }; containers: Record<string, number>; retention: { action: string } };
+    expect([parsed.kind, parsed.namespace, parsed.pod, parsed.pinned, parsed.retention.action]).toEqual(['pod', 'default', 'web-0', true, 'keep']);
+    expect(parsed.contents.memoryBytes).toBe(2 * 4096);
+    expect(Object.keys(parsed.containers).sort()).toEqual(['log-shipper', 'nginx']);
+    // A name that is both a container's and a pod's is a pod archive in the pod checkpoint directory.
+    const both = await writeSamplePodArchive(pods, at('2026-03-01T02:00:00Z', { namespace: 'shop-prod' }));
+    const ambiguous = JSON.parse((await runCli(['inspect', join(pods, both), '-o', 'json'])).stdout) as { kind: string; namespace: string };
+    expect([ambiguous.kind, ambiguous.namespace]).toEqual(['pod', 'shop-prod']);
+  }, 60_000);
 });
