@@ -11,6 +11,7 @@ import { parseOffloadRecord } from '../../../src/offload/record.js';
 import { createRetentionExecutor } from '../../../src/retention/execute.js';
 import type { DeletionReason, PlannedDeletion, RetentionPlan } from '../../../src/retention/types.js';
 import { canMountTmpfs } from '../../support/binaries.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * Offload before delete on real directories: a second tmpfs (another filesystem, as a PVC or a second
@@ -181,12 +182,12 @@ describeMounted('offload to a directory on another filesystem', () => {
   });
 
   it('an archive that changes while it is copied is kept, and nothing is left under its key', async () => {
-    const a = await archive(10, 2 * 1024 * 1024);
-    // 4 MiB/s: the copy takes half a second, the append lands in the middle of it.
-    const { executor, results } = setUp({ target: offloadRoot, bandwidth: 4 * 1024 * 1024 });
+    const a = await archive(10, 4 * 1024 * 1024);
+    // 1 MiB/s: the copy takes about four seconds; the append lands once its partial file exists, in the middle of it.
+    const { executor, results } = setUp({ target: offloadRoot, bandwidth: 1024 * 1024 });
     const deletion = await planned(a.fileName);
     const running = executor.execute(planOf([deletion]));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil(async () => (await namesUnder(offloadRoot)).some((name) => name.includes(`${a.fileName}.partial-`)), 'the copy has begun');
     await appendFile(path.join(dir, a.fileName), 'more');
     const result = await running;
     expect(result.outcomes[0]).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('changed') });
