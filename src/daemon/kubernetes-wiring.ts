@@ -5,6 +5,7 @@ import { createDeletionEventRecorder, createPolicyProblemEventWriter, type Delet
 import { loadKubeConfig } from '../kubernetes/kube-config.js';
 import { createPodView, type PodView } from '../kubernetes/pod-view.js';
 import { watchPolicyObjects, type PolicyObject, type PolicyWatch } from '../kubernetes/policy-watch.js';
+import { watchPodCheckpoints, type PodCheckpointView } from '../kubernetes/pod-checkpoint-watch.js';
 import type { OwnerLookup, PlannedDeletion } from '../retention/types.js';
 import { ConfigurationError } from '../errors.js';
 
@@ -24,6 +25,8 @@ export interface KubernetesConnection {
   recordDeletion(deletion: PlannedDeletion, bytes: number): void;
   /** A Warning Event on a CheckpointRestoreOperator the exporter refuses; never throws, never waits. */
   recordPolicyProblem(object: PolicyEventTarget, problems: readonly string[]): void;
+  /** KEP-5823's PodCheckpoint objects, which keep the pod-level archives they reference. */
+  readonly podCheckpoints: PodCheckpointView;
 }
 
 export interface KubernetesWiringOptions {
@@ -59,6 +62,7 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
   logger.info({ source }, 'using the Kubernetes API');
 
   const policyWatch: PolicyWatch = watchPolicyObjects({ kubeConfig, logger, onChange: options.onPolicyObjects });
+  const podCheckpoints = watchPodCheckpoints({ kubeConfig, logger });
   // Policy objects are cluster-wide, so their problems are reported with or without a node name.
   const policyEvents = createPolicyProblemEventWriter({ kubeConfig, logger, now: options.now, ...(options.nodeName ? { nodeName: options.nodeName } : {}) });
   let podView: PodView | undefined;
@@ -76,12 +80,13 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
     start() {
       policyWatch.start();
       podView?.start();
+      podCheckpoints.start();
     },
     async stopWatching() {
-      await Promise.all([policyWatch.stop(), podView?.stop()]);
+      await Promise.all([policyWatch.stop(), podView?.stop(), podCheckpoints.stop()]);
     },
     async stop() {
-      await Promise.all([policyWatch.stop(), podView?.stop()]);
+      await Promise.all([policyWatch.stop(), podView?.stop(), podCheckpoints.stop()]);
       // The pod's termination grace period is short: never let a slow API server hold up the exit.
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -100,6 +105,7 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
     recordPolicyProblem(object, problems) {
       policyEvents.report(object, problems);
     },
+    podCheckpoints,
   };
 }
 

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Inventory } from '../inventory/inventory.js';
 import { registerExporterCollectors, type ExporterMetrics } from '../metrics/registry.js';
 import { readDiskStats } from './disk-stats.js';
+import { referencedArchives } from './pod-retention.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import type { PolicySources } from './policy-sources.js';
 import type { RetentionRunner } from './retention-runner.js';
@@ -25,6 +26,7 @@ export interface MetricsWiringDeps {
 /** The scrape-time collectors over the running exporter's parts, and the per-container lines kept current with the inventory. */
 export function createMetricsWiring(deps: MetricsWiringDeps): ExporterMetrics {
   const { inventory, runner, policies, kubernetes, directory } = deps;
+  const pods = deps.podInventory as Inventory;
   const metrics = registerExporterCollectors(
     deps.registry,
     {
@@ -44,7 +46,22 @@ export function createMetricsWiring(deps: MetricsWiringDeps): ExporterMetrics {
       dryRun: deps.dryRun,
       version: deps.version,
       containerMetrics: deps.containerMetrics,
-      podArchives: deps.podInventory,
+      podArchives:
+        deps.podInventory === undefined
+          ? undefined
+          : {
+              snapshot: () => pods.snapshot(),
+              status: () => pods.status(),
+              // Orphans only where the API serves the group and its objects are known.
+              ...(kubernetes !== undefined
+                ? {
+                    references: () => {
+                      const state = kubernetes.podCheckpoints.state();
+                      return state.kind === 'known' ? referencedArchives(state) : undefined;
+                    },
+                  }
+                : {}),
+            },
     },
     deps.logger,
   );

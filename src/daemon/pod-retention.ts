@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Inventory } from '../inventory/inventory.js';
+import type { PodCheckpointView } from '../kubernetes/pod-checkpoint-watch.js';
 import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
 import { planPodArchives } from '../retention/pod-scope-policy.js';
 import type { RetentionObserver, RetentionPlan, RetentionPolicy } from '../retention/types.js';
@@ -29,6 +30,15 @@ export interface PodRetentionDeps {
   readonly futureToleranceMs: number | undefined;
   readonly logger: Logger;
   readonly now: () => number;
+  /** PodCheckpoint objects, with an API server: an archive one references is kept. */
+  readonly podCheckpoints?: (() => ReturnType<PodCheckpointView['state']>) | undefined;
+}
+
+/** The archive file names live PodCheckpoint objects reference; undefined while they are not known. */
+export function referencedArchives(state: ReturnType<PodCheckpointView['state']>): ReadonlySet<string> | undefined {
+  if (state.kind === 'unknown') return undefined;
+  if (state.kind === 'absent') return new Set();
+  return new Set(state.objects.flatMap((object) => (object.archiveFileName === undefined ? [] : [object.archiveFileName])));
 }
 
 export function createPodRetention(deps: PodRetentionDeps): PodRetention {
@@ -41,8 +51,13 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
 
   async function runOnce(): Promise<void> {
     if (!deps.ready() || !deps.inventory.status().initialScanComplete) return;
-    const snapshot = deps.inventory.snapshot();
-    if (!snapshot.directoryPresent || snapshot.archives.length === 0) return;
+    const listed = deps.inventory.snapshot();
+    if (!listed.directoryPresent || listed.archives.length === 0) return;
+    // A referenced archive is a restore the API still offers: kept as a pin is (counted, never planned).
+    // While the objects are not known (not listed yet, the list failing) nothing is deleted at all.
+    const referenced = deps.podCheckpoints === undefined ? new Set<string>() : referencedArchives(deps.podCheckpoints());
+    if (referenced === undefined) return;
+    const snapshot = { ...listed, archives: listed.archives.map((record) => (referenced.has(record.fileName) && !record.pinned ? { ...record, pinned: true } : record)) };
     const plan = planPodArchives({
       snapshot,
       policy: deps.policy(),

@@ -11,6 +11,8 @@ import { familyHeader, sampleLine } from './exposition.js';
 export interface PodArchiveView {
   snapshot(): InventorySnapshot;
   status(): InventoryStatus;
+  /** File names live PodCheckpoint objects reference; undefined while unknown; absent without an API server. */
+  references?(): ReadonlySet<string> | undefined;
 }
 
 export interface PodGroup {
@@ -94,6 +96,16 @@ export function renderPodArchiveFamilies(view: PodArchiveView): string {
   for (const g of groups) {
     if (g.parts === undefined) continue;
     PARTS.forEach((part, i) => out.push(sampleLine('checkpoint_pod_archive_content_bytes', [...labels(g), ['part', part]], g.parts![i]!)));
+  }
+  const references = view.references?.();
+  if (references !== undefined) {
+    const snapshot = view.snapshot();
+    const unreferenced = groupPodArchives(snapshot.archives.filter((record) => !references.has(record.fileName)));
+    const referenced = groupPodArchives(snapshot.archives.filter((record) => references.has(record.fileName)));
+    out.push(familyHeader('checkpoint_pod_archives_referenced', "Pod-level archives of the pod that a PodCheckpoint object references (status.checkpointLocation): kept, a restore the API offers. Absent where none is, and while the objects are not known.", 'gauge'));
+    for (const g of referenced) out.push(sampleLine('checkpoint_pod_archives_referenced', [['namespace', g.namespace], ['pod', g.pod]], g.count));
+    out.push(familyHeader('checkpoint_pod_archives_orphaned', 'Pod-level archives of the pod that no PodCheckpoint object references (where the API serves checkpoint.k8s.io, every archive without an object). Absent where there are none, and while the objects are not known.', 'gauge'));
+    for (const g of unreferenced) out.push(sampleLine('checkpoint_pod_archives_orphaned', [['namespace', g.namespace], ['pod', g.pod]], g.count));
   }
   return out.join('');
 }

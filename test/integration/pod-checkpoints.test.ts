@@ -7,6 +7,7 @@ import { writeSamplePodArchive, type SamplePodArchiveOptions } from '../../src/d
 import { sampleValue } from '../support/metrics-text.js';
 import { runCli, serveBinary, type ServedBinary } from '../support/serve-binary.js';
 import { stageForUser, type StagedUser } from '../support/stage-for-user.js';
+import { startFakeApiServer } from '../support/fake-apiserver.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -247,4 +248,44 @@ describe('pod-level archives on the built binary', () => {
     const ambiguous = JSON.parse((await runCli(['inspect', join(pods, both), '-o', 'json'])).stdout) as { kind: string; namespace: string };
     expect([ambiguous.kind, ambiguous.namespace]).toEqual(['pod', 'shop-prod']);
   }, 60_000);
+
+  it('PodCheckpoint objects: an archive one references is kept beyond the pod limit, one without an object is orphaned; the group\'s 404 is quiet', async () => {
+    const fake = await startFakeApiServer();
+    try {
+      const { containers, pods } = await directories();
+      const kubeconfig = join(root, `kubeconfig-${(counter += 1)}`);
+      await writeFile(kubeconfig, fake.kubeconfigYaml());
+      const config = join(root, `policy-${(counter += 1)}.yaml`);
+      await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  globalPolicy:\n    maxCheckpointsPerPod: 2\n');
+      const oldest = await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+      const middle = await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z'));
+      const newest = await writeSamplePodArchive(pods, at('2026-03-01T02:00:00Z'));
+      fake.upsertPodCheckpoint(POD.namespace, 'web-0-warm', { sourcePodName: POD.pod }, { phase: 'Ready', checkpointLocation: { type: 'NodeLocal', path: `pod-checkpoints/${oldest}` } });
+
+      // The group not served yet (the gate off): files alone decide, quietly.
+      const args = ['--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config, '--kubeconfig', kubeconfig, '--settle-time', '200ms', '--dry-run'];
+      const quiet = await serve(args);
+      await waitUntil(() => fake.requests.some((r) => r.path.startsWith('/apis/checkpoint.k8s.io/')), 'the PodCheckpoint list is tried');
+      await waitUntil(async () => served(quiet.log(), oldest), 'the oldest is planned for deletion from the files alone');
+      expect(quiet.log()).not.toMatch(/podcheckpoints[^\n]*"level":(40|50)|"level":(40|50)[^\n]*podcheckpoints/);
+      expect(sampleValue(await quiet.metrics(), 'checkpoint_pod_archives_orphaned', labels)).toBeUndefined();
+      await quiet.stop();
+
+      fake.setPodCheckpointGroupServed(true);
+      const watching = await serve(args.filter((arg) => arg !== '--dry-run'));
+      await waitUntil(async () => sampleValue(await watching.metrics(), 'checkpoint_pod_archives', labels) === 2, 'the pod is within its limit, the referenced archive kept');
+      expect((await readdir(pods)).sort()).toEqual([oldest, newest].sort());
+      await expect(access(join(pods, middle))).rejects.toThrow();
+      const text = await watching.metrics();
+      expect(sampleValue(text, 'checkpoint_pod_archives_referenced', labels)).toBe(1);
+      expect(sampleValue(text, 'checkpoint_pod_archives_orphaned', labels)).toBe(1);
+    } finally {
+      await fake.close();
+    }
+  }, 90_000);
 });
+
+/** A dry-run deletion of this archive was logged. */
+function served(log: string, fileName: string): boolean {
+  return log.includes(`"fileName":"${fileName}"`);
+}

@@ -24,7 +24,7 @@ function grants(role: IClusterRole): string[] {
 }
 
 describe('RBAC', () => {
-  it('grants exactly pod and policy reads and event writes, nothing more', () => {
+  it('grants exactly pod, policy and PodCheckpoint reads and event writes, nothing more', () => {
     const role = findObject(objects, 'ClusterRole', 'checkpoint-exporter') as unknown as IClusterRole;
     expect(role.aggregationRule).toBeUndefined();
     expect(grants(role)).toEqual(
@@ -35,6 +35,9 @@ describe('RBAC', () => {
         'criu.org checkpointrestoreoperators get',
         'criu.org checkpointrestoreoperators list',
         'criu.org checkpointrestoreoperators watch',
+        'checkpoint.k8s.io podcheckpoints get',
+        'checkpoint.k8s.io podcheckpoints list',
+        'checkpoint.k8s.io podcheckpoints watch',
         'core events create',
         'core events patch',
       ].sort(),

@@ -18,6 +18,8 @@ export type Route =
   | 'pods:get'
   | 'policies:list'
   | 'policies:watch'
+  | 'podcheckpoints:list'
+  | 'podcheckpoints:watch'
   | 'events:create'
   | 'events:patch'
   | 'events:get'
@@ -79,6 +81,11 @@ export interface FakeApiServer {
   deletePolicy(namespace: string, name: string): void;
   /** While false, every criu.org path answers 404 as for an uninstalled CRD. */
   setPolicyCrdInstalled(installed: boolean): void;
+  /** KEP-5823's PodCheckpoint (checkpoint.k8s.io/v1alpha1); `status` as the kubelet would set it. */
+  upsertPodCheckpoint(namespace: string, name: string, spec: unknown, status: unknown): KubeObject;
+  deletePodCheckpoint(namespace: string, name: string): void;
+  /** Until set true, every checkpoint.k8s.io path answers 404, as where the feature gate is off. */
+  setPodCheckpointGroupServed(served: boolean): void;
   events(): readonly KubeObject[];
   deleteEvent(namespace: string, name: string): void;
   setFault(route: Route | '*', fault: Fault | undefined): void;
@@ -226,6 +233,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   let uidCounter = 0;
   let bookmarksEnabled = true;
   let policyCrdInstalled = true;
+  let podCheckpointGroupServed = false;
   let expiryVia: 'error-event' | 'http' = 'error-event';
   const requests: RecordedRequest[] = [];
   const faults = new Map<Route | '*', Fault>();
@@ -240,6 +248,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     objects: new Map(),
     history: [],
   };
+  const podCheckpoints: Collection = { group: 'checkpoint.k8s.io', version: 'v1alpha1', plural: 'podcheckpoints', kind: 'PodCheckpoint', objects: new Map(), history: [] };
   const events = new Map<string, KubeObject>();
   const tokens = new Map<string, ReviewUser>();
   const allowed: Array<{ readonly subject: string; readonly path: string }> = [];
@@ -415,6 +424,12 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       if (parts[1] === 'authentication.k8s.io' && parts[3] === 'tokenreviews') return { route: 'tokenreviews:create' };
       if (parts[1] === 'authorization.k8s.io' && parts[3] === 'subjectaccessreviews') return { route: 'subjectaccessreviews:create' };
     }
+    if (parts[0] === 'apis' && parts[1] === podCheckpoints.group && parts[2] === podCheckpoints.version && method === 'GET') {
+      if (parts.length === 4 && parts[3] === podCheckpoints.plural) return { route: watch ? 'podcheckpoints:watch' : 'podcheckpoints:list' };
+      if (parts.length === 6 && parts[3] === 'namespaces' && parts[5] === podCheckpoints.plural) {
+        return { route: watch ? 'podcheckpoints:watch' : 'podcheckpoints:list', namespace: parts[4] as string };
+      }
+    }
     if (parts[0] === 'apis' && parts[1] === 'criu.org' && parts[2] === 'v1' && method === 'GET') {
       if (parts.length === 4 && parts[3] === policies.plural) return { route: watch ? 'policies:watch' : 'policies:list' };
       if (parts.length === 6 && parts[3] === 'namespaces' && parts[5] === policies.plural) {
@@ -440,6 +455,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       body,
     });
     if (applyFault(matched?.route, request, response)) return;
+    if (parts[0] === 'apis' && parts[1] === podCheckpoints.group && !podCheckpointGroupServed) {
+      sendStatus(response, 404, 'the server could not find the requested resource');
+      return;
+    }
     if (parts[0] === 'apis' && parts[1] === 'criu.org' && !policyCrdInstalled) {
       sendStatus(response, 404, 'the server could not find the requested resource');
       return;
@@ -463,6 +482,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
         return startWatch(route, pods, namespace, selector, url.searchParams, request, response);
       case 'policies:watch':
         return startWatch(route, policies, namespace, selector, url.searchParams, request, response);
+      case 'podcheckpoints:list':
+        return sendJson(response, 200, listOf(podCheckpoints, namespace, selector));
+      case 'podcheckpoints:watch':
+        return startWatch(route, podCheckpoints, namespace, selector, url.searchParams, request, response);
       case 'pods:get': {
         const pod = pods.objects.get(keyOf(namespace, name ?? ''));
         if (pod) return sendJson(response, 200, pod);
@@ -587,6 +610,15 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     },
     setPolicyCrdInstalled(installed) {
       policyCrdInstalled = installed;
+    },
+    upsertPodCheckpoint(namespace, name, spec, status) {
+      return upsert(podCheckpoints, { apiVersion: 'checkpoint.k8s.io/v1alpha1', kind: 'PodCheckpoint', metadata: { name, namespace }, spec, status });
+    },
+    deletePodCheckpoint(namespace, name) {
+      remove(podCheckpoints, namespace, name);
+    },
+    setPodCheckpointGroupServed(served) {
+      podCheckpointGroupServed = served;
     },
     events: () => [...events.values()],
     deleteEvent(namespace, name) {
