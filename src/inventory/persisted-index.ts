@@ -72,6 +72,7 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   const files = new Map<string, IndexedFile>();
   const counts = { reads: 0, reused: 0, writes: 0, writeFailures: 0, rejectedFiles: 0, rejectedRecords: 0 };
   let inventory: Inventory | undefined;
+  let directoryIdentity: { readonly dev: number; readonly ino: number } | undefined;
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let dirty = false;
@@ -144,6 +145,8 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
     if (path === undefined) return;
     inventory = followed;
     unsubscribe = followed.subscribe(() => {
+      // Kept while watching: once the inventory stops (before the last write) it no longer says.
+      directoryIdentity = followed.status().directoryIdentity ?? directoryIdentity;
       dirty = true;
       arm();
     });
@@ -164,10 +167,11 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
         if (!dirty || inventory === undefined || path === undefined) return;
         const status = inventory.status();
         // Before the first scan completes the view lacks archives still to be matched: writing it would lose them.
-        if (!status.initialScanComplete || status.directoryIdentity === undefined) return;
+        const identity = status.directoryIdentity ?? directoryIdentity;
+        if (!status.initialScanComplete || identity === undefined) return;
         dirty = false;
         loaded.clear();
-        await writeIndex(path, { directory, ...status.directoryIdentity }, inventory.snapshot().archives);
+        await writeIndex(path, { directory, dev: identity.dev, ino: identity.ino }, inventory.snapshot().archives);
       } finally {
         writing = undefined;
         if (dirty) arm();
