@@ -162,21 +162,22 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   }
 
   function writeNow(): Promise<void> {
+    // The reset is a continuation of the promise, so it runs after `writing` is set even when the
+    // body returns without awaiting (a reset inside it would run first and be overwritten, leaving a
+    // settled promise that blocks every later write).
     writing ??= (async () => {
-      try {
-        if (!dirty || inventory === undefined || path === undefined) return;
-        const status = inventory.status();
-        // Before the first scan completes the view lacks archives still to be matched: writing it would lose them.
-        const identity = status.directoryIdentity ?? directoryIdentity;
-        if (!status.initialScanComplete || identity === undefined) return;
-        dirty = false;
-        loaded.clear();
-        await writeIndex(path, { directory, dev: identity.dev, ino: identity.ino }, inventory.snapshot().archives);
-      } finally {
-        writing = undefined;
-        if (dirty) arm();
-      }
-    })();
+      if (!dirty || inventory === undefined || path === undefined) return;
+      const status = inventory.status();
+      // Before the first scan completes the view lacks archives still to be matched: writing it would lose them.
+      const identity = status.directoryIdentity ?? directoryIdentity;
+      if (!status.initialScanComplete || identity === undefined) return;
+      dirty = false;
+      loaded.clear();
+      await writeIndex(path, { directory, dev: identity.dev, ino: identity.ino }, inventory.snapshot().archives);
+    })().finally(() => {
+      writing = undefined;
+      if (dirty) arm();
+    });
     return writing;
   }
 
