@@ -53,13 +53,14 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
     if (!deps.ready() || !deps.inventory.status().initialScanComplete) return;
     const listed = deps.inventory.snapshot();
     if (!listed.directoryPresent || listed.archives.length === 0) return;
-    // A referenced archive is a restore the API still offers: kept as a pin is (counted, never planned).
-    // While the objects are not known (not listed yet, the list failing) nothing is deleted at all.
+    // A referenced archive is a restore the API still offers: kept as a pin is (counted, never planned)
+    // unless the policy sets deleteReferencedPodCheckpoints (planPodArchives). While the objects are not
+    // known (not listed yet, the list failing) nothing is deleted at all, whatever the policy says.
     const referenced = deps.podCheckpoints === undefined ? new Set<string>() : referencedArchives(deps.podCheckpoints());
     if (referenced === undefined) return;
-    const snapshot = { ...listed, archives: listed.archives.map((record) => (referenced.has(record.fileName) && !record.pinned ? { ...record, pinned: true } : record)) };
     const plan = planPodArchives({
-      snapshot,
+      snapshot: listed,
+      referenced,
       policy: deps.policy(),
       nowMs: deps.now(),
       ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),

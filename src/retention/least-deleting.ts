@@ -12,11 +12,12 @@ import { formatQuantity } from './quantity.js';
  * - `retainOrphan`: `true` (unset in a specific policy means `true` too);
  * - `deleteUnrestorableFirst`: `false`, oldest first as without it; `true` lets a count limit take a
  *   newer unrestorable archive that oldest-first would keep;
+ * - `deleteReferencedPodCheckpoints`: `false`, a pod archive a PodCheckpoint object references is kept;
  * - `diskPressure`: the higher `highThresholdPercent` (cleanup starts later), the higher
  *   `lowThresholdPercent` (it stops sooner), the larger `keepNewestPerContainer`;
  * - `orphanGracePeriod`: the longer.
  */
-export type FieldKind = 'limit' | 'retain' | 'oldestFirst' | 'higher';
+export type FieldKind = 'limit' | 'retain' | 'oldestFirst' | 'keepReferenced' | 'higher';
 
 export type SettingValue = number | boolean | string | null;
 
@@ -33,6 +34,7 @@ function keeping(kind: FieldKind, value: SettingValue): number {
     case 'retain':
       return value === false ? 0 : 1;
     case 'oldestFirst':
+    case 'keepReferenced':
       return value === true ? 0 : 1;
     case 'higher':
       return Number(value);
@@ -56,6 +58,7 @@ export const RULE_TEXT: Readonly<Record<FieldKind, string>> = {
   limit: 'no limit deletes least, then the larger limit',
   retain: 'retainOrphan true keeps orphans',
   oldestFirst: 'deleteUnrestorableFirst false deletes oldest first, as without it',
+  keepReferenced: 'deleteReferencedPodCheckpoints false keeps the pod archives PodCheckpoint objects reference',
   higher: 'the higher value deletes less',
 };
 

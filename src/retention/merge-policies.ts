@@ -36,6 +36,7 @@ const GLOBAL_FIELDS: readonly GlobalPolicyField[] = [
   'maxTotalSizePerContainer',
   'maxCheckpointAgeSeconds',
   'deleteUnrestorableFirst',
+  'deleteReferencedPodCheckpoints',
 ];
 
 const DEFAULT_GLOBAL: Omit<GlobalPolicy, 'source' | 'fieldSources'> = {
@@ -49,6 +50,7 @@ const DEFAULT_GLOBAL: Omit<GlobalPolicy, 'source' | 'fieldSources'> = {
   maxTotalSizePerContainer: 0,
   maxCheckpointAgeSeconds: 0,
   deleteUnrestorableFirst: false,
+  deleteReferencedPodCheckpoints: false,
 };
 
 const ORIGIN_RANK: Readonly<Record<PolicyOrigin, number>> = { file: 0, cluster: 1 };
@@ -87,6 +89,7 @@ const GLOBAL_FIELD_KINDS: Readonly<Record<GlobalPolicyField, readonly [FieldKind
   maxTotalSizePerContainer: ['limit', 'bytes'],
   maxCheckpointAgeSeconds: ['limit', 'seconds'],
   deleteUnrestorableFirst: ['oldestFirst', 'flag'],
+  deleteReferencedPodCheckpoints: ['keepReferenced', 'flag'],
 };
 
 type LimitField = keyof PolicyLimits;

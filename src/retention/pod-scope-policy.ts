@@ -32,7 +32,23 @@ export function podScopePolicy(policy: RetentionPolicy): RetentionPolicy {
  */
 export const POD_ARCHIVE_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'pod-level archives are never orphaned: a PodCheckpoint object may still offer them for restore' });
 
+export interface PodPlanInput extends Omit<PlanInput, 'policy' | 'owners' | 'disk'> {
+  readonly policy: RetentionPolicy;
+  /**
+   * File names of the archives live PodCheckpoint objects reference. Each is a restore the API still
+   * offers: kept as a pin is (counted, never planned) unless the global policy sets
+   * `deleteReferencedPodCheckpoints: true`, which lets the pod limits delete it like any other pod
+   * archive. A pinned archive is kept either way.
+   */
+  readonly referenced?: ReadonlySet<string>;
+}
+
 /** The plan of pod-level archives, as the exporter makes it and `plan` shows it. */
-export function planPodArchives(input: Omit<PlanInput, 'policy' | 'owners' | 'disk'> & { readonly policy: RetentionPolicy }): RetentionPlan {
-  return planRetention({ ...input, policy: podScopePolicy(input.policy), owners: POD_ARCHIVE_OWNERS, disk: undefined });
+export function planPodArchives(input: PodPlanInput): RetentionPlan {
+  const { referenced, ...rest } = input;
+  const keepReferenced = referenced !== undefined && referenced.size > 0 && !input.policy.global.deleteReferencedPodCheckpoints;
+  const snapshot = keepReferenced
+    ? { ...input.snapshot, archives: input.snapshot.archives.map((record) => (referenced.has(record.fileName) && !record.pinned ? { ...record, pinned: true } : record)) }
+    : input.snapshot;
+  return planRetention({ ...rest, snapshot, policy: podScopePolicy(input.policy), owners: POD_ARCHIVE_OWNERS, disk: undefined });
 }

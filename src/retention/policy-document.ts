@@ -83,6 +83,7 @@ const GLOBAL_FIELDS = [
   'maxTotalSizePerContainer',
   'maxCheckpointAge',
   'deleteUnrestorableFirst',
+  'deleteReferencedPodCheckpoints',
 ] as const;
 const LIMIT_FIELDS = ['retainOrphan', 'maxCheckpoints', 'maxCheckpointSize', 'maxTotalSize', 'maxCheckpointAge', 'deleteUnrestorableFirst'] as const;
 const DISK_PRESSURE_FIELDS = ['highThresholdPercent', 'lowThresholdPercent', 'keepNewestPerContainer'] as const;
@@ -266,6 +267,7 @@ function checkGlobal(check: Checker, value: unknown, source: string): GlobalPoli
   }
   set('maxCheckpointAgeSeconds', check.duration(fields['maxCheckpointAge'], `${path}.maxCheckpointAge`));
   set('deleteUnrestorableFirst', check.boolean(fields['deleteUnrestorableFirst'], `${path}.deleteUnrestorableFirst`));
+  set('deleteReferencedPodCheckpoints', check.boolean(fields['deleteReferencedPodCheckpoints'], `${path}.deleteReferencedPodCheckpoints`));
   return { ...settings, source: `${source} globalPolicy` };
 }
 

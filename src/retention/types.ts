@@ -67,6 +67,12 @@ export interface GlobalPolicy extends Sourced {
    * restorable ones oldest first.
    */
   readonly deleteUnrestorableFirst: boolean;
+  /**
+   * Our extension (default false): a pod-level archive a live PodCheckpoint object references is kept
+   * like a pin unless this is true; then the pod limits may delete it like any other pod archive. A
+   * pinned archive is kept either way.
+   */
+  readonly deleteReferencedPodCheckpoints: boolean;
   /** Where each field came from when fields were merged from several documents (absent: all from `source`). */
   readonly fieldSources?: Readonly<Partial<Record<GlobalPolicyField, string>>>;
 }

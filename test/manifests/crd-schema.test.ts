@@ -105,6 +105,7 @@ describe('CheckpointRestoreOperator CRD', () => {
         'maxTotalSizePerContainer',
         'maxCheckpointAge',
         'deleteUnrestorableFirst',
+        'deleteReferencedPodCheckpoints',
       ].sort(),
     );
     expect(keys(fields['containerPolicies']?.items?.properties)).toEqual(['container', 'namespace', 'pod', ...limits].sort());
