@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Inventory } from '../inventory/inventory.js';
 import type { PodCheckpointView } from '../kubernetes/pod-checkpoint-watch.js';
 import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
+import type { InventorySnapshot } from '../inventory/types.js';
+import { resolvePodArchiveIdentities, type PodIdentityConflict } from '../retention/pod-archive-identity.js';
 import { planPodArchives } from '../retention/pod-scope-policy.js';
 import type { RetentionObserver, RetentionPlan, RetentionPolicy } from '../retention/types.js';
 
@@ -41,6 +43,23 @@ export function referencedArchives(state: ReturnType<PodCheckpointView['state']>
   return new Set(state.objects.flatMap((object) => (object.archiveFileName === undefined ? [] : [object.archiveFileName])));
 }
 
+/**
+ * What the pod plan is made from: the archives, less those whose name and a PodCheckpoint object name
+ * different pods (kept and left out of the plan, pod-archive-identity.ts), and the referenced file
+ * names. Undefined while the objects are not known: nothing is planned then.
+ */
+export function podPlanInput(
+  listed: InventorySnapshot,
+  state: ReturnType<PodCheckpointView['state']>,
+): { readonly snapshot: InventorySnapshot; readonly referenced: ReadonlySet<string>; readonly conflicts: readonly PodIdentityConflict[] } | undefined {
+  const referenced = referencedArchives(state);
+  if (referenced === undefined) return undefined;
+  const conflicts = state.kind === 'known' ? resolvePodArchiveIdentities(listed.archives, state.objects).conflicts : [];
+  const conflicting = new Set(conflicts.map((c) => c.fileName));
+  const snapshot = conflicting.size === 0 ? listed : { ...listed, archives: listed.archives.filter((record) => !conflicting.has(record.fileName)) };
+  return { snapshot, referenced, conflicts };
+}
+
 export function createPodRetention(deps: PodRetentionDeps): PodRetention {
   const logger = deps.logger.child({ inventory: 'pod' });
   const executor: RetentionExecutor = createRetentionExecutor({ directory: deps.directory, dryRun: deps.dryRun, logger, observer: deps.observer });
@@ -48,6 +67,8 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
   let again = false;
   let stopped = false;
   let last: RetentionPlan | undefined;
+  /** Name/object disagreements already logged, so each is said once while it lasts. */
+  let reported = new Set<string>();
 
   async function runOnce(): Promise<void> {
     if (!deps.ready() || !deps.inventory.status().initialScanComplete) return;
@@ -56,10 +77,18 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
     // A referenced archive is a restore the API still offers: kept as a pin is (counted, never planned)
     // unless the policy sets deleteReferencedPodCheckpoints (planPodArchives). While the objects are not
     // known (not listed yet, the list failing) nothing is deleted at all, whatever the policy says.
-    const referenced = deps.podCheckpoints === undefined ? new Set<string>() : referencedArchives(deps.podCheckpoints());
-    if (referenced === undefined) return;
+    const input = podPlanInput(listed, deps.podCheckpoints?.() ?? { kind: 'absent' });
+    if (input === undefined) return;
+    const { referenced, conflicts } = input;
+    const current = new Set<string>();
+    for (const conflict of conflicts) {
+      const key = `${conflict.fileName} ${conflict.object} ${conflict.fromObject}`;
+      current.add(key);
+      if (!reported.has(key)) logger.warn({ fileName: conflict.fileName, fromName: conflict.fromName, fromObject: conflict.fromObject, podCheckpoint: conflict.object }, conflict.message);
+    }
+    reported = current;
     const plan = planPodArchives({
-      snapshot: listed,
+      snapshot: input.snapshot,
       referenced,
       policy: deps.policy(),
       nowMs: deps.now(),
