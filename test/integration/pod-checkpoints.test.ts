@@ -283,6 +283,39 @@ describe('pod-level archives on the built binary', () => {
       await fake.close();
     }
   }, 90_000);
+
+  it('deleteReferencedPodCheckpoints: true lets the pod limit take a referenced archive; one whose object names another pod is kept and reported once', async () => {
+    const fake = await startFakeApiServer();
+    try {
+      fake.setPodCheckpointGroupServed(true);
+      const { containers, pods } = await directories();
+      const kubeconfig = join(root, `kubeconfig-${(counter += 1)}`);
+      await writeFile(kubeconfig, fake.kubeconfigYaml());
+      const config = join(root, `policy-${(counter += 1)}.yaml`);
+      await writeFile(config, 'apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  globalPolicy:\n    maxCheckpointsPerPod: 1\n    deleteReferencedPodCheckpoints: true\n');
+      const referenced = await writeSamplePodArchive(pods, at('2026-03-01T00:00:00Z'));
+      const disputed = await writeSamplePodArchive(pods, at('2026-03-01T01:00:00Z'));
+      const plain = await writeSamplePodArchive(pods, at('2026-03-01T02:00:00Z'));
+      const newest = await writeSamplePodArchive(pods, at('2026-03-01T03:00:00Z'));
+      fake.upsertPodCheckpoint(POD.namespace, 'web-0-a', { sourcePodName: POD.pod }, { phase: 'Ready', checkpointLocation: { type: 'NodeLocal', path: `pod-checkpoints/${referenced}` } });
+      fake.upsertPodCheckpoint(POD.namespace, 'web-9-b', { sourcePodName: 'web-9' }, { phase: 'Ready', checkpointLocation: { type: 'NodeLocal', path: `pod-checkpoints/${disputed}` } });
+
+      const running = await serve(['--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config, '--kubeconfig', kubeconfig, '--settle-time', '200ms']);
+      const policy = (await (await fetch(`${running.url}api/v1/policy`)).json()) as { effective: { globalPolicy: Record<string, unknown> } };
+      expect(policy.effective.globalPolicy['deleteReferencedPodCheckpoints']).toMatchObject({ value: true });
+      await waitUntil(async () => (await readdir(pods)).length === 2, 'the referenced and the plain archive are deleted');
+      expect((await readdir(pods)).sort()).toEqual([disputed, newest].sort());
+      // A later run (an archive arrives and takes the limit) does not say it again while it lasts.
+      const later = await writeSamplePodArchive(pods, at('2026-03-01T04:00:00Z'));
+      await waitUntil(async () => !(await readdir(pods)).includes(newest), 'the next run takes the previous newest');
+      expect((await readdir(pods)).sort()).toEqual([disputed, later].sort());
+      const warnings = running.log().split('\n').filter((line) => line.includes(`pod archive ${disputed} is named for pod default/web-0 but PodCheckpoint default/web-9-b points at it for pod default/web-9`));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('"level":40');
+    } finally {
+      await fake.close();
+    }
+  }, 90_000);
 });
 
 /** A dry-run deletion of this archive was logged. */
