@@ -141,6 +141,8 @@ export interface WorkloadValues {
   readonly image: { readonly pullPolicy: string };
   readonly checkpointDir: string;
   readonly podCheckpointDir: string;
+  readonly stateDir: string;
+  readonly containerMetrics: string;
   readonly port: number;
   readonly resources: object;
   readonly startupProbe: object;
@@ -194,7 +196,18 @@ export function renderKustomizeDaemonSet(values: WorkloadValues, version: string
               name: CONTAINER_NAME,
               image: KUSTOMIZE_IMAGE_NAME,
               imagePullPolicy: values.image.pullPolicy,
-              args: ['serve', '--checkpoint-dir', values.checkpointDir, '--pod-checkpoint-dir', values.podCheckpointDir, '--listen-address', `0.0.0.0:${values.port}`],
+              args: [
+                'serve',
+                '--checkpoint-dir',
+                values.checkpointDir,
+                '--pod-checkpoint-dir',
+                values.podCheckpointDir,
+                '--listen-address',
+                `0.0.0.0:${values.port}`,
+                '--container-metrics',
+                values.containerMetrics,
+                ...(values.stateDir === '' ? [] : ['--state-dir', values.stateDir]),
+              ],
               env: [
                 { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -208,12 +221,14 @@ export function renderKustomizeDaemonSet(values: WorkloadValues, version: string
               volumeMounts: [
                 { name: 'checkpoints', mountPath: values.checkpointDir },
                 { name: 'pod-checkpoints', mountPath: values.podCheckpointDir },
+                ...(values.stateDir === '' ? [] : [{ name: 'state', mountPath: values.stateDir }]),
               ],
             },
           ],
           volumes: [
             { name: 'checkpoints', hostPath: { path: values.checkpointDir, type: 'DirectoryOrCreate' } },
             { name: 'pod-checkpoints', hostPath: { path: values.podCheckpointDir, type: 'DirectoryOrCreate' } },
+            ...(values.stateDir === '' ? [] : [{ name: 'state', hostPath: { path: values.stateDir, type: 'DirectoryOrCreate' } }]),
           ],
         },
       },

@@ -310,6 +310,8 @@ withHelm('helm chart', () => {
       expect(container.volumeMounts).toEqual([
         { name: 'checkpoints', mountPath: '/var/lib/kubelet/checkpoints', readOnly: true },
         { name: 'pod-checkpoints', mountPath: '/var/lib/kubelet/pod-checkpoints', readOnly: true },
+        // The persisted index is the exporter's own state, written in a dry run too.
+        { name: 'state', mountPath: '/var/lib/checkpoint-exporter' },
       ]);
     });
 

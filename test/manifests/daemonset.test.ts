@@ -9,6 +9,7 @@ import { loadTarget, ROOT } from './support/targets.js';
 
 const CHECKPOINT_DIR = '/var/lib/kubelet/checkpoints';
 const POD_CHECKPOINT_DIR = '/var/lib/kubelet/pod-checkpoints';
+const STATE_DIR = '/var/lib/checkpoint-exporter';
 const METRICS_PORT = 9873;
 
 function daemonSetOf(objects: readonly KubeObject[]): IDaemonSet {
@@ -41,7 +42,19 @@ describe('exporter DaemonSet', () => {
     const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(exporter.image).toBe(`ghcr.io/checkpoint-exporter/checkpoint-exporter:${version}`);
     expect(exporter.command).toBeUndefined();
-    expect(exporter.args).toEqual(['serve', '--checkpoint-dir', CHECKPOINT_DIR, '--pod-checkpoint-dir', POD_CHECKPOINT_DIR, '--listen-address', `0.0.0.0:${METRICS_PORT}`]);
+    expect(exporter.args).toEqual([
+      'serve',
+      '--checkpoint-dir',
+      CHECKPOINT_DIR,
+      '--pod-checkpoint-dir',
+      POD_CHECKPOINT_DIR,
+      '--listen-address',
+      `0.0.0.0:${METRICS_PORT}`,
+      '--container-metrics',
+      'all',
+      '--state-dir',
+      STATE_DIR,
+    ]);
     expect(exporter.ports).toEqual([{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }]);
   });
 
@@ -50,11 +63,13 @@ describe('exporter DaemonSet', () => {
     expect(spec.volumes).toEqual([
       { name: 'checkpoints', hostPath: { path: CHECKPOINT_DIR, type: 'DirectoryOrCreate' } },
       { name: 'pod-checkpoints', hostPath: { path: POD_CHECKPOINT_DIR, type: 'DirectoryOrCreate' } },
+      { name: 'state', hostPath: { path: STATE_DIR, type: 'DirectoryOrCreate' } },
     ]);
     const mounts = exporterOf(installed).volumeMounts ?? [];
     expect(mounts).toEqual([
       { name: 'checkpoints', mountPath: CHECKPOINT_DIR },
       { name: 'pod-checkpoints', mountPath: POD_CHECKPOINT_DIR },
+      { name: 'state', mountPath: STATE_DIR },
     ]);
     expect(mounts[0]?.readOnly).toBeUndefined();
   });
@@ -101,7 +116,7 @@ describe('exporter DaemonSet', () => {
   });
 
   it('requests and limits CPU and memory', () => {
-    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '50m', memory: '192Mi' }, limits: { cpu: '1', memory: '640Mi' } });
+    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '50m', memory: '192Mi' }, limits: { cpu: '1', memory: '768Mi' } });
   });
 
   it('rolls out 10 % of the nodes at a time, never two pods on a node, selecting its pods by a label the template carries', () => {
@@ -124,6 +139,8 @@ describe('exporter DaemonSet', () => {
     expect(exporterOf(dryRun).volumeMounts).toEqual([
       { name: 'checkpoints', mountPath: CHECKPOINT_DIR, readOnly: true },
       { name: 'pod-checkpoints', mountPath: POD_CHECKPOINT_DIR, readOnly: true },
+      // The persisted index is the exporter's own state, written in a dry run too.
+      { name: 'state', mountPath: STATE_DIR },
     ]);
     const withoutDifferences = (daemonSet: IDaemonSet): unknown => {
       const copy = structuredClone(daemonSet);
