@@ -10,7 +10,7 @@ import { planPodArchives } from '../retention/pod-scope-policy.js';
 import { assertReadableDirectory } from './directory.js';
 import { describeErrno } from './errors.js';
 import { formatAge, formatBytes, formatTable } from './format.js';
-import type { InspectOptions } from './inspect.js';
+import type { InspectOptions } from './inspect-options.js';
 import { isStructured, renderData, renderingOf } from './output.js';
 import { scanCheckpointDirectory } from './scan-once.js';
 

@@ -1,3 +1,4 @@
+import type { InspectOptions } from './inspect-options.js';
 import { lstat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pinFileNamesOf, parseArchiveName } from '../archive/archive-name.js';
@@ -39,18 +40,7 @@ export function describeContents(contents: ArchiveContents, sizeBytes: number): 
   return lines;
 }
 
-export interface InspectOptions {
-  readonly path: string;
-  /** Kept for compatibility: the same as `output: 'json'`. */
-  readonly json?: boolean;
-  readonly output?: OutputFormat;
-  /** The policy retention is judged by: the documents of `--config`, else the defaults. */
-  readonly documents?: readonly PolicyDocument[];
-  /** Where those documents came from, e.g. `file /etc/checkpoint-exporter/policy.yaml`. */
-  readonly policyOrigin?: string;
-  readonly futureToleranceMs?: number;
-  readonly nowMs?: number;
-}
+export type { InspectOptions } from './inspect-options.js';
 
 /**
  * The pin: any entry `<archive>.keep` beside the archive, or `<archive>.keep.tmp` (a pin being

@@ -1,3 +1,4 @@
+import type { ArchiveRecord } from '../inventory/types.js';
 import type { Readable } from 'node:stream';
 import type { ArchiveIdentity } from '../archive/types.js';
 
@@ -17,15 +18,10 @@ export interface OffloadRecord {
   readonly offloadedAt: string;
 }
 
-export interface OffloadComposition {
-  readonly memoryBytes?: number | undefined;
-  readonly checkpointOtherBytes?: number | undefined;
-  readonly rootfsDiffBytes?: number | undefined;
-  readonly otherBytes?: number | undefined;
-  readonly restorable?: boolean | undefined;
-  readonly missingEntries?: readonly string[] | undefined;
+/** The archive's composition as the inventory read it, recorded beside the copy (compression as its name). */
+export type OffloadComposition = Pick<ArchiveRecord, 'memoryBytes' | 'checkpointOtherBytes' | 'rootfsDiffBytes' | 'otherBytes' | 'restorable' | 'missingEntries'> & {
   readonly compression?: string | undefined;
-}
+};
 
 /** The bytes of one copy as they streamed: counted and hashed on their way to the target. */
 export interface CopiedBytes {
