@@ -213,7 +213,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
           futureToleranceMs: config.futureToleranceMs,
           logger,
           now,
-          ...(kubernetes !== undefined ? { podCheckpoints: () => kubernetes.podCheckpoints.state() } : {}),
+          ...(kubernetes !== undefined ? { podCheckpoints: () => kubernetes.podCheckpoints.state(), podOwners: (identities) => kubernetes.resolvePodOwners(identities) } : {}),
         });
   requests.on('full', () => podRetention?.request());
   const metrics = createMetricsWiring({ directory, dryRun: config.dryRun, version: config.version, containerMetrics: config.containerMetrics, registry, inventory, runner, policies, kubernetes, logger, podInventory });

@@ -22,6 +22,8 @@ export interface KubernetesConnection {
   /** False without a node name: there is no pod view to wait for. */
   readonly watchesPods: boolean;
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
+  /** The pods of pod-level archives (container ''): alive while the pod exists; unknown without a node name. */
+  resolvePodOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
   recordDeletion(deletion: PlannedDeletion, bytes: number): void;
   /** A Warning Event on a CheckpointRestoreOperator the exporter refuses; never throws, never waits. */
   recordPolicyProblem(object: PolicyEventTarget, problems: readonly string[]): void;
@@ -99,6 +101,7 @@ export function connectKubernetes(options: KubernetesWiringOptions): KubernetesC
     policiesSynced: () => policyWatch.synced(),
     watchesPods: podView !== undefined,
     resolveOwners: (identities) => (podView ? podView.resolveOwners(identities) : Promise.resolve(noPodView)),
+    resolvePodOwners: (identities) => (podView ? podView.resolvePodOwners(identities) : Promise.resolve(noPodView)),
     recordDeletion(deletion, bytes) {
       events?.record(deletion, bytes);
     },

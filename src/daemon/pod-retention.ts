@@ -2,10 +2,12 @@ import type { Logger } from 'pino';
 import type { Inventory } from '../inventory/inventory.js';
 import type { PodCheckpointView } from '../kubernetes/pod-checkpoint-watch.js';
 import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
-import type { InventorySnapshot } from '../inventory/types.js';
+import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { resolvePodArchiveIdentities, type PodIdentityConflict } from '../retention/pod-archive-identity.js';
 import { planPodArchives } from '../retention/pod-scope-policy.js';
-import type { RetentionObserver, RetentionPlan, RetentionPolicy } from '../retention/types.js';
+import type { OwnerLookup, OwnerState, RetentionObserver, RetentionPlan, RetentionPolicy } from '../retention/types.js';
+import { podOrphansMayGo, podOwnerIdentity, resolvePodArchiveOwners, type PodOrphanClock } from '../retention/pod-archive-orphans.js';
+import type { ArchiveIdentity } from '../archive/types.js';
 
 /**
  * Retention of pod-level archives: the pod scope of the policy in force (pod-scope-policy.ts), planned
@@ -34,6 +36,10 @@ export interface PodRetentionDeps {
   readonly now: () => number;
   /** PodCheckpoint objects, with an API server: an archive one references is kept. */
   readonly podCheckpoints?: (() => ReturnType<PodCheckpointView['state']>) | undefined;
+  /** The pod view's answer for the pods of pod archives (KubernetesConnection.resolvePodOwners); absent without an API server. */
+  readonly podOwners?: ((identities: readonly ArchiveIdentity[]) => Promise<OwnerLookup>) | undefined;
+  /** Measures how long an archive has been orphaned; never steps. Defaults to performance.now(). */
+  readonly monotonicNow?: () => number;
 }
 
 /** The archive file names live PodCheckpoint objects reference; undefined while they are not known. */
@@ -69,6 +75,37 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
   let last: RetentionPlan | undefined;
   /** Name/object disagreements already logged, so each is said once while it lasts. */
   let reported = new Set<string>();
+  /** Since when each pod archive has been continuously an orphan, as this process saw it (pod-archive-orphans.ts). */
+  let orphanClock: PodOrphanClock = new Map();
+  const monotonicNow = deps.monotonicNow ?? (() => performance.now());
+
+  /**
+   * Each archive's state for the orphan rule, or undefined (no pod archive is an orphan, every clock
+   * starts again): objects not known or not served, no pod view, or no policy that could delete one.
+   */
+  async function resolveOrphans(
+    snapshot: InventorySnapshot,
+    state: ReturnType<PodCheckpointView['state']>,
+    referenced: ReadonlySet<string>,
+    conflicting: ReadonlySet<string>,
+    policy: RetentionPolicy,
+  ): Promise<((record: ArchiveRecord) => OwnerState) | undefined> {
+    if (state.kind !== 'known' || deps.podOwners === undefined || !podOrphansMayGo(policy)) {
+      orphanClock = new Map();
+      return undefined;
+    }
+    // Only the pods of archives that could be orphans are looked up.
+    const pods = new Map<string, ArchiveIdentity>();
+    for (const record of snapshot.archives) {
+      if (record.identity === undefined || record.pinned || referenced.has(record.fileName) || conflicting.has(record.fileName)) continue;
+      const pod = podOwnerIdentity(record.identity);
+      pods.set(`${pod.namespace}/${pod.pod}`, pod);
+    }
+    const lookup = pods.size === 0 ? undefined : await deps.podOwners([...pods.values()]);
+    const owners = resolvePodArchiveOwners(snapshot.archives, { objects: state.kind, referenced, conflicting, pods: lookup }, orphanClock, { nowMs: deps.now(), monotonicMs: monotonicNow() });
+    orphanClock = owners.clock;
+    return owners.ownerOf;
+  }
 
   async function runOnce(): Promise<void> {
     if (!deps.ready() || !deps.inventory.status().initialScanComplete) return;
@@ -77,8 +114,12 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
     // A referenced archive is a restore the API still offers: kept as a pin is (counted, never planned)
     // unless the policy sets deleteReferencedPodCheckpoints (planPodArchives). While the objects are not
     // known (not listed yet, the list failing) nothing is deleted at all, whatever the policy says.
-    const input = podPlanInput(listed, deps.podCheckpoints?.() ?? { kind: 'absent' });
-    if (input === undefined) return;
+    const state = deps.podCheckpoints?.() ?? { kind: 'absent' };
+    const input = podPlanInput(listed, state);
+    if (input === undefined) {
+      orphanClock = new Map();
+      return;
+    }
     const { referenced, conflicts } = input;
     const current = new Set<string>();
     for (const conflict of conflicts) {
@@ -87,10 +128,16 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
       if (!reported.has(key)) logger.warn({ fileName: conflict.fileName, fromName: conflict.fromName, fromObject: conflict.fromObject, podCheckpoint: conflict.object }, conflict.message);
     }
     reported = current;
+    const policy = deps.policy();
+    // An orphan is an archive no live object references whose pod is gone: referenced ones and those in
+    // a disagreement never are (the latter are not in input.snapshot at all).
+    const orphans = await resolveOrphans(input.snapshot, state, referenced, new Set(conflicts.map((c) => c.fileName)), policy);
+    if (stopped) return;
     const plan = planPodArchives({
       snapshot: input.snapshot,
       referenced,
-      policy: deps.policy(),
+      ...(orphans !== undefined ? { orphans } : {}),
+      policy,
       nowMs: deps.now(),
       ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
     });

@@ -50,6 +50,12 @@ export interface PodView {
    * owners it keeps seeing orphaned.
    */
   resolveOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
+  /**
+   * The same for pod-level archives (KEP-5823, identities whose container is empty): the owner is the
+   * pod itself, alive while it exists whatever its containers. Its own orphan clock and its own lookup
+   * budget, so neither kind of archive resets the other's grace periods or takes the other's GETs.
+   */
+  resolvePodOwners(identities: readonly ArchiveIdentity[]): Promise<OwnerLookup>;
   /** The uid of a pod this view knows (on this node, or looked up by name), for the Events about it. */
   uidOf(namespace: string, name: string): string | undefined;
 }
@@ -65,7 +71,8 @@ export function createPodView(options: PodViewOptions): PodView {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const coreApi = options.kubeConfig.makeApiClient(CoreV1Api);
   const fieldSelector = `spec.nodeName=${nodeName}`;
-  let clock: OrphanClock = EMPTY_ORPHAN_CLOCK;
+  /** One orphan clock per kind of archive: each resolver keeps only the owners it keeps seeing orphaned. */
+  const clocks: Array<{ value: OrphanClock }> = [];
   const lifetime = new AbortController();
 
   const reflector = createReflector<PodFacts>({
@@ -81,7 +88,7 @@ export function createPodView(options: PodViewOptions): PodView {
     project: podFactsOf,
     onHealthChange: (healthy) => {
       // Any doubt restarts every orphan's grace period.
-      if (!healthy) clock = EMPTY_ORPHAN_CLOCK;
+      if (!healthy) for (const clock of clocks) clock.value = EMPTY_ORPHAN_CLOCK;
     },
     logger,
     delay: options.delay ?? realDelay,
@@ -90,34 +97,35 @@ export function createPodView(options: PodViewOptions): PodView {
     watchGraceMs: options.watchGraceMs ?? DEFAULT_WATCH_GRACE_MS,
   });
 
-  const fetcher = createPodFetcher({
-    coreApi,
-    // Monotonic too: a wall clock stepped back would otherwise keep a "gone" answer far past its TTL.
-    now: monotonicNow,
-    requestTimeoutMs,
-    ttlMs: options.lookupTtlMs ?? DEFAULT_LOOKUP_TTL_MS,
-    goneTtlMs: options.lookupGoneTtlMs ?? DEFAULT_LOOKUP_GONE_TTL_MS,
-    errorTtlMs: options.lookupErrorTtlMs ?? DEFAULT_LOOKUP_ERROR_TTL_MS,
-    maxLookupsPerCall: options.maxLookupsPerResolve ?? DEFAULT_MAX_LOOKUPS_PER_RESOLVE,
-    concurrency: options.lookupConcurrency ?? DEFAULT_LOOKUP_CONCURRENCY,
-  });
+  const createFetcher = (): ReturnType<typeof createPodFetcher> =>
+    createPodFetcher({
+      coreApi,
+      // Monotonic too: a wall clock stepped back would otherwise keep a "gone" answer far past its TTL.
+      now: monotonicNow,
+      requestTimeoutMs,
+      ttlMs: options.lookupTtlMs ?? DEFAULT_LOOKUP_TTL_MS,
+      goneTtlMs: options.lookupGoneTtlMs ?? DEFAULT_LOOKUP_GONE_TTL_MS,
+      errorTtlMs: options.lookupErrorTtlMs ?? DEFAULT_LOOKUP_ERROR_TTL_MS,
+      maxLookupsPerCall: options.maxLookupsPerResolve ?? DEFAULT_MAX_LOOKUPS_PER_RESOLVE,
+      concurrency: options.lookupConcurrency ?? DEFAULT_LOOKUP_CONCURRENCY,
+    });
 
-  const allUnknown = (reason: string): OwnerLookup => {
-    clock = EMPTY_ORPHAN_CLOCK;
-    const state: OwnerState = { state: 'unknown', reason };
-    return () => state;
-  };
   const unhealthyReason = (): string => `Kubernetes pod view not trustworthy: ${reflector.status().reason ?? 'unhealthy'}`;
 
-  return {
-    start: () => reflector.start(),
-    async stop() {
-      lifetime.abort();
-      await reflector.stop();
-    },
-    healthy: () => reflector.healthy(),
-    uidOf: (namespace, name) => reflector.store().get(podKey(namespace, name))?.uid ?? fetcher.uidOf(namespace, name),
-    async resolveOwners(identities) {
+  /**
+   * One kind of archive's owner lookups: its own clock and fetcher (the fetcher's fairness remembers the
+   * pods last asked about, so two kinds sharing one would push each other's pods to the back).
+   */
+  const createResolver = (owns: (containers: ReadonlySet<string>, identity: ArchiveIdentity) => boolean) => {
+    const clock = { value: EMPTY_ORPHAN_CLOCK };
+    clocks.push(clock);
+    const fetcher = createFetcher();
+    const allUnknown = (reason: string): OwnerLookup => {
+      clock.value = EMPTY_ORPHAN_CLOCK;
+      const state: OwnerState = { state: 'unknown', reason };
+      return () => state;
+    };
+    const resolve = async (identities: readonly ArchiveIdentity[]): Promise<OwnerLookup> => {
       if (!reflector.healthy()) return allUnknown(unhealthyReason());
       const refs = new Map<string, { namespace: string; name: string }>();
       for (const identity of identities) {
@@ -138,9 +146,9 @@ export function createPodView(options: PodViewOptions): PodView {
         const remote = local ? undefined : fetched.get(pod);
         let state: OwnerState;
         if (local) {
-          state = local.containers.has(identity.container) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
+          state = owns(local.containers, identity) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
         } else if (remote?.state === 'found') {
-          state = remote.containers.has(identity.container) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
+          state = owns(remote.containers, identity) ? { state: 'alive' } : { state: 'orphan', sinceMs: 0 };
         } else if (remote?.state === 'gone') {
           state = { state: 'orphan', sinceMs: 0 };
         } else {
@@ -149,8 +157,8 @@ export function createPodView(options: PodViewOptions): PodView {
         states.set(key, state);
         verdicts.push([key, state.state]);
       }
-      clock = advanceOrphanClock(clock, verdicts, monotonicNow());
-      const resolvedClock = clock;
+      clock.value = advanceOrphanClock(clock.value, verdicts, monotonicNow());
+      const resolvedClock = clock.value;
       return (identity) => {
         const key = identityKey(identity);
         const state = states.get(key);
@@ -162,6 +170,22 @@ export function createPodView(options: PodViewOptions): PodView {
         // time orphaned whatever the wall clock did since; whole milliseconds, rounded toward less orphan time.
         return { state: 'orphan', sinceMs: now() - Math.floor(monotonicNow() - orphanedAt) };
       };
+    };
+    return { resolve, fetcher };
+  };
+  const containerOwners = createResolver((containers, identity) => containers.has(identity.container));
+  // A pod-level archive is the pod's: it is owned while the pod exists, whatever containers it declares.
+  const podOwners = createResolver(() => true);
+
+  return {
+    start: () => reflector.start(),
+    async stop() {
+      lifetime.abort();
+      await reflector.stop();
     },
+    healthy: () => reflector.healthy(),
+    uidOf: (namespace, name) => reflector.store().get(podKey(namespace, name))?.uid ?? containerOwners.fetcher.uidOf(namespace, name) ?? podOwners.fetcher.uidOf(namespace, name),
+    resolveOwners: containerOwners.resolve,
+    resolvePodOwners: podOwners.resolve,
   };
 }

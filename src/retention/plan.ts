@@ -1,5 +1,5 @@
 import { DEFAULT_FUTURE_TOLERANCE_MS } from '../defaults.js';
-import type { InventorySnapshot } from '../inventory/types.js';
+import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { formatDuration } from './duration.js';
 import { describeEffectiveLimits } from './effective-limits.js';
 import { COUNT_LIMIT, enforceGroupLimit, TOTAL_SIZE_LIMIT, type ReportUnsatisfiable } from './group-limit.js';
@@ -14,6 +14,11 @@ export interface PlanInput {
   readonly snapshot: Pick<InventorySnapshot, 'archives' | 'directoryIdentity'> & Partial<InventorySnapshot>;
   readonly policy: RetentionPolicy;
   readonly owners: OwnerLookup;
+  /**
+   * For the orphan rule, an archive's own owner state in place of its container's: pod-level archives,
+   * where a PodCheckpoint object references one archive, not its pod (pod-archive-orphans.ts).
+   */
+  readonly archiveOwners?: (record: ArchiveRecord) => OwnerState;
   readonly disk: DiskStats | undefined;
   readonly nowMs: number;
   /** How far ahead of now a name's time may lie before the archive is future-dated (default 10 minutes). */
@@ -86,7 +91,7 @@ function planPerArchiveLimits(entry: Entry, input: PlanInput, ledger: PlanLedger
     return;
   }
   if (!governor.retainOrphan && !record.pinned) {
-    const owner = ledger.ownerOf(entry.container);
+    const owner = input.archiveOwners?.(record) ?? ledger.ownerOf(entry.container);
     if (owner.state === 'orphan' && pastGrace(owner)) {
       const gone = formatDuration(Math.max(0, Math.floor((nowMs - owner.sinceMs) / 1000)));
       const text = `pod ${entry.identity.namespace}/${entry.identity.pod} has been gone for ${gone} (grace ${formatDuration(policy.orphanGracePeriodSeconds)}) and retainOrphan is false (${governor.orphanSource})`;

@@ -1,5 +1,6 @@
 import { planRetention, type PlanInput } from './plan.js';
-import type { OwnerLookup, RetentionPlan, RetentionPolicy } from './types.js';
+import type { ArchiveRecord } from '../inventory/types.js';
+import type { OwnerLookup, OwnerState, RetentionPlan, RetentionPolicy } from './types.js';
 
 /**
  * The policy pod-level archives (KEP-5823) are planned with: the pod scope of the policy in force.
@@ -26,13 +27,13 @@ export function podScopePolicy(policy: RetentionPolicy): RetentionPolicy {
 }
 
 /**
- * A pod archive is a restore the cluster may still offer after its pod is gone (a PodCheckpoint object
- * can outlive the pod), and this exporter does not read PodCheckpoint objects: no pod archive is ever
- * taken as orphaned.
+ * The owner of a pod's archives as a group: unknown. A PodCheckpoint object references one archive, not
+ * its pod, so whether a pod archive is an orphan is decided per archive (`orphans` below,
+ * pod-archive-orphans.ts); without that, no pod archive is an orphan.
  */
-export const POD_ARCHIVE_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'pod-level archives are never orphaned: a PodCheckpoint object may still offer them for restore' });
+export const POD_ARCHIVE_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'a pod-level archive is an orphan only by its own state (pod-archive-orphans.ts)' });
 
-export interface PodPlanInput extends Omit<PlanInput, 'policy' | 'owners' | 'disk'> {
+export interface PodPlanInput extends Omit<PlanInput, 'policy' | 'owners' | 'disk' | 'archiveOwners'> {
   readonly policy: RetentionPolicy;
   /**
    * File names of the archives live PodCheckpoint objects reference. Each is a restore the API still
@@ -41,6 +42,12 @@ export interface PodPlanInput extends Omit<PlanInput, 'policy' | 'owners' | 'dis
    * archive. A pinned archive is kept either way.
    */
   readonly referenced?: ReadonlySet<string>;
+  /**
+   * Each archive's state for the orphan rule (resolvePodArchiveOwners): an orphan past
+   * `orphanGracePeriod` goes where the policy governing its pod sets `retainOrphan: false`. Absent: no
+   * pod archive is an orphan.
+   */
+  readonly orphans?: (record: ArchiveRecord) => OwnerState;
 }
 
 /** The plan of pod-level archives, as the exporter makes it and `plan` shows it. */
@@ -50,5 +57,8 @@ export function planPodArchives(input: PodPlanInput): RetentionPlan {
   const snapshot = keepReferenced
     ? { ...input.snapshot, archives: input.snapshot.archives.map((record) => (referenced.has(record.fileName) && !record.pinned ? { ...record, pinned: true } : record)) }
     : input.snapshot;
-  return planRetention({ ...rest, snapshot, policy: podScopePolicy(input.policy), owners: POD_ARCHIVE_OWNERS, disk: undefined });
+  const { orphans, ...planned } = rest;
+  const plan = planRetention({ ...planned, snapshot, policy: podScopePolicy(input.policy), owners: POD_ARCHIVE_OWNERS, ...(orphans !== undefined ? { archiveOwners: orphans } : {}), disk: undefined });
+  if (!plan.deletions.some((d) => d.reason === 'orphan')) return plan;
+  return { ...plan, deletions: plan.deletions.map((d) => (d.reason === 'orphan' ? { ...d, detail: `${d.detail}; no PodCheckpoint object references ${d.fileName}` } : d)) };
 }
