@@ -4,6 +4,7 @@ import type { Inventory } from '../inventory/inventory.js';
 import { registerExporterCollectors, type ExporterMetrics } from '../metrics/registry.js';
 import { readDiskStats } from './disk-stats.js';
 import { referencedArchives } from './pod-retention.js';
+import { resolvePodArchiveIdentities } from '../retention/pod-archive-identity.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import type { PolicySources } from './policy-sources.js';
 import type { RetentionRunner } from './retention-runner.js';
@@ -58,6 +59,10 @@ export function createMetricsWiring(deps: MetricsWiringDeps): ExporterMetrics {
                     references: () => {
                       const state = kubernetes.podCheckpoints.state();
                       return state.kind === 'known' ? referencedArchives(state) : undefined;
+                    },
+                    identityConflicts: () => {
+                      const state = kubernetes.podCheckpoints.state();
+                      return state.kind === 'known' ? resolvePodArchiveIdentities(pods.snapshot().archives, state.objects).conflicts.length : undefined;
                     },
                   }
                 : {}),

@@ -13,6 +13,8 @@ export interface PodArchiveView {
   status(): InventoryStatus;
   /** File names live PodCheckpoint objects reference; undefined while unknown; absent without an API server. */
   references?(): ReadonlySet<string> | undefined;
+  /** Archives whose name and a PodCheckpoint object name different pods; undefined while the objects are not known. */
+  identityConflicts?(): number | undefined;
 }
 
 export interface PodGroup {
@@ -106,6 +108,16 @@ export function renderPodArchiveFamilies(view: PodArchiveView): string {
     for (const g of referenced) out.push(sampleLine('checkpoint_pod_archives_referenced', [['namespace', g.namespace], ['pod', g.pod]], g.count));
     out.push(familyHeader('checkpoint_pod_archives_orphaned', 'Pod-level archives of the pod that no PodCheckpoint object references (where the API serves checkpoint.k8s.io, every archive without an object). Absent where there are none, and while the objects are not known.', 'gauge'));
     for (const g of unreferenced) out.push(sampleLine('checkpoint_pod_archives_orphaned', [['namespace', g.namespace], ['pod', g.pod]], g.count));
+  }
+  // One number for the node: a disagreement has two namespaces (the name's and the object's), and the
+  // warning line it logs names the file, both pods and the object.
+  const conflicts = view.identityConflicts?.();
+  if (conflicts !== undefined) {
+    scalar(
+      'checkpoint_pod_archive_identity_conflicts',
+      "Pod-level archives whose name and a PodCheckpoint object pointing at them name different pods: kept whatever the policy says and left out of both pods' limits. Absent while the objects are not known.",
+      conflicts,
+    );
   }
   return out.join('');
 }

@@ -46,4 +46,14 @@ describe('renderPodArchiveFamilies', () => {
     expect(sampleValue(text, 'checkpoint_pod_archives_orphaned', { namespace: 'default', pod: 'web-1' })).toBe(1);
     expect(sampleValue(text, 'checkpoint_pod_archives_referenced', { namespace: 'default', pod: 'web-1' })).toBeUndefined();
   });
+
+  it('identity conflicts: one unlabelled number for the node, 0 when none, absent while the objects are not known', () => {
+    expect(renderPodArchiveFamilies(view)).not.toContain('checkpoint_pod_archive_identity_conflicts');
+    expect(renderPodArchiveFamilies({ ...view, identityConflicts: () => undefined })).not.toContain('checkpoint_pod_archive_identity_conflicts');
+    expect(sampleValue(renderPodArchiveFamilies({ ...view, identityConflicts: () => 0 }), 'checkpoint_pod_archive_identity_conflicts')).toBe(0);
+    const text = renderPodArchiveFamilies({ ...view, identityConflicts: () => 2 });
+    expect(sampleValue(text, 'checkpoint_pod_archive_identity_conflicts')).toBe(2);
+    expect(text).toContain('# TYPE checkpoint_pod_archive_identity_conflicts gauge\n');
+    expect(text).toMatch(/^checkpoint_pod_archive_identity_conflicts 2$/m);
+  });
 });
