@@ -16,6 +16,7 @@ import { closeServer, listen, type ListenAddress, type WebServer } from '../serv
 import type { LoadedWebConfig } from '../server/web-config.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createMetricsWiring } from './metrics-wiring.js';
+import { createPodDiskPressure } from './pod-disk-pressure.js';
 import { createPodInventory } from './pod-inventory-wiring.js';
 import { createPodRetention, type PodRetention } from './pod-retention.js';
 import { createPolicyWiring, watchPolicyFileInto } from './policy-wiring.js';
@@ -183,6 +184,20 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   const { registry, retention: retentionMetrics } = createExporterRegistry();
   registerIndexMetrics(registry, persisted.counts);
   registerPolicyCollector(registry, policies);
+  // Disk pressure takes pod archives too, with the container archives when both directories share a
+  // filesystem. podRetention is read only by retention runs, which start after it is declared below.
+  const podPressure =
+    podDirectory === undefined || podInventory === undefined
+      ? undefined
+      : createPodDiskPressure({
+          directory: podDirectory,
+          inventory: podInventory,
+          dryRun: config.dryRun,
+          observer: retentionMetrics.observer,
+          logger,
+          podPlan: () => podRetention?.lastPlan(),
+          ...(kubernetes !== undefined ? { podCheckpoints: () => kubernetes.podCheckpoints.state() } : {}),
+        });
   const retention = await createRetentionWiring({
     directory,
     dryRun: config.dryRun,
@@ -197,6 +212,7 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     requests,
     logger,
     now,
+    podPressure,
   });
   const { runner } = retention;
   const podRetention =

@@ -4,9 +4,9 @@ import type { ArchiveIndex } from '../inventory/archive-index.js';
 import type { ArchiveRecord, InventoryStatus } from '../inventory/types.js';
 import type { RetentionMetrics } from '../metrics/retention-collector.js';
 import type { ExecutionResult } from '../retention/execute.js';
-import { planNodeDiskPressure, usedPercent } from '../retention/plan-disk-pressure.js';
+import { planFilesystemDiskPressure, usedPercent, type PodPressureArchives } from '../retention/plan-disk-pressure.js';
 import { planRetention } from '../retention/plan.js';
-import type { DiskStats, OwnerLookup, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
+import type { DirectoryIdentity, DiskStats, OwnerLookup, PlannedDeletion, RetentionPlan, RetentionPolicy, UnsatisfiableLimit } from '../retention/types.js';
 import { createPlanStore, type PlanStore } from './plan-store.js';
 import { createReportOnce } from './report-once.js';
 import { createRetentionScheduler, type Admission, type RunRequest } from './retention-scheduler.js';
@@ -16,6 +16,12 @@ import { createRunHistory, type RetentionHistory, type RunHistory } from './run-
 export const DEFAULT_SLICE_ARCHIVES = 2_000;
 /** How often owners are looked up again, so an orphan's grace period is checked even when nothing else happens. */
 export const DEFAULT_OWNER_REFRESH_MS = 60_000;
+/**
+ * How long disk pressure on the filesystem holding both directories waits for the pod checkpoint
+ * directory's first scan (seconds, at start): long enough for any scan that ends, short enough that one
+ * that never does (an archive that never settles) cannot hold the container archives' relief for long.
+ */
+export const POD_SCAN_WAIT_MS = 120_000;
 
 export interface RetentionRunnerDeps {
   readonly inventory: {
@@ -39,6 +45,29 @@ export interface RetentionRunnerDeps {
   readonly futureToleranceMs?: number;
   /** 0 turns the periodic owner refresh off. */
   readonly ownerRefreshMs?: number;
+  /** The pod checkpoint directory (`--pod-checkpoint-dir`), whose archives disk pressure takes too. */
+  readonly podArchives?: PodPressureSource;
+}
+
+/**
+ * What disk pressure needs of the pod checkpoint directory (KEP-5823). Its deletions go to its own
+ * executor, which unlinks in that directory only; the container executor never sees them.
+ */
+export interface PodPressureSource {
+  /** The device (st_dev) of the pod checkpoint directory while it is present; undefined otherwise. */
+  device(): number | undefined;
+  /** True while the first scan of a present, readable pod checkpoint directory is running. */
+  scanning(): boolean;
+  /**
+   * What disk pressure may take from it now; undefined while nothing of that directory may be deleted
+   * (absent, its first scan not complete, the PodCheckpoint objects not known).
+   */
+  archives(): (PodPressureArchives & { readonly archives: readonly ArchiveRecord[]; readonly directoryIdentity: DirectoryIdentity }) | undefined;
+  /** statfs of the pod checkpoint directory, for its own pass when it is on another filesystem. */
+  diskStats(): Promise<DiskStats>;
+  execute(plan: RetentionPlan): Promise<ExecutionResult>;
+  /** Looks at these entries of the pod directory now, so the next plan does not see what was unlinked. */
+  refresh(fileNames: Iterable<string>): Promise<void>;
 }
 
 /** Work done, for tests that guard against planning the whole directory once per archive. */
@@ -55,6 +84,8 @@ export interface RetentionRunner {
   requestFull(): void;
   /** Plan again the namespaces whose archives changed; coalesced. */
   namespacesChanged(namespaces: Iterable<string>): void;
+  /** The pod checkpoint directory changed: a run that plans no namespace, only disk pressure; coalesced. */
+  podArchivesChanged(): void;
   /** Asks for a full run and resolves when no run is pending or in flight. */
   trigger(): Promise<void>;
   /** Resolves when no run is pending or in flight. */
@@ -79,6 +110,10 @@ interface RunContext {
   readonly sliceArchives: number;
   owners(): OwnerLookup | undefined;
   stopped(): boolean;
+  /** Says once, and again when it changes, whether the pod checkpoint directory shares the container directory's filesystem. */
+  notePodFilesystem(together: boolean): void;
+  /** Whether disk pressure waits for the pod directory's first scan now (POD_SCAN_WAIT_MS from when it was first seen running). */
+  waitForPodScan(): boolean;
 }
 
 const UNKNOWN_OWNERS: OwnerLookup = () => ({ state: 'unknown', reason: 'owners not looked up yet' });
@@ -118,7 +153,40 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
     },
   });
 
-  const context: RunContext = { deps, store, history, work, sliceArchives: deps.sliceArchives ?? DEFAULT_SLICE_ARCHIVES, owners: () => owners, stopped: scheduler.isStopped };
+  let podFilesystem: boolean | undefined;
+  const notePodFilesystem = (together: boolean): void => {
+    if (podFilesystem === together) return;
+    podFilesystem = together;
+    logger.info(
+      together
+        ? 'the pod checkpoint directory is on the checkpoint directory\'s filesystem: disk pressure plans both directories\' archives together, oldest first'
+        : 'the pod checkpoint directory is on another filesystem than the checkpoint directory: disk pressure plans its archives against that filesystem\'s usage, apart',
+    );
+  };
+  let podScanSeenMs: number | undefined;
+  const waitForPodScan = (): boolean => {
+    if (deps.podArchives?.scanning() !== true) {
+      podScanSeenMs = undefined;
+      return false;
+    }
+    const nowMs = deps.now();
+    if (podScanSeenMs === undefined) {
+      podScanSeenMs = nowMs;
+      logger.info('disk pressure waits for the first scan of the pod checkpoint directory, so the oldest archives of both directories are compared');
+    }
+    return nowMs - podScanSeenMs < POD_SCAN_WAIT_MS;
+  };
+  const context: RunContext = {
+    deps,
+    store,
+    history,
+    work,
+    sliceArchives: deps.sliceArchives ?? DEFAULT_SLICE_ARCHIVES,
+    owners: () => owners,
+    stopped: scheduler.isStopped,
+    notePodFilesystem,
+    waitForPodScan,
+  };
 
   /** Plans these namespaces, then the node-wide disk pressure. */
   const planAndRelieve = async (namespaces: readonly string[]): Promise<void> => {
@@ -146,7 +214,8 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
   const runRequest = async (request: RunRequest): Promise<void> => {
     if (!deps.inventory.status().directoryPresent) {
       store.clear();
-      await history.record('full', async () => undefined);
+      // No container archive to plan; the pod checkpoint directory's archives may still be under pressure.
+      await history.record('full', () => relieveDiskPressure(context, new Set()));
       lastRunMs = deps.now();
       return;
     }
@@ -171,6 +240,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
   return {
     requestFull: () => scheduler.requestFull(),
     namespacesChanged: (namespaces) => scheduler.namespacesChanged(namespaces),
+    podArchivesChanged: () => scheduler.diskPressureChanged(),
     async trigger() {
       scheduler.requestFull();
       await scheduler.settled();
@@ -255,45 +325,115 @@ function planArchives(context: RunContext, archives: readonly ArchiveRecord[]): 
  * archive at once, so it is one pass over the whole inventory; it runs only while the disk is above
  * the high mark. The limits were planned already: what the plan in force deletes counts as freed, and
  * the files this run planned are left out (gone, or going).
+ *
+ * One plan per filesystem, so no space is freed twice on paper: the pod checkpoint directory's
+ * archives join the container archives' plan when both directories are on one device, and get a pass
+ * of their own against their filesystem's usage when not. Each directory's deletions go to its own
+ * executor.
  */
 async function relieveDiskPressure(context: RunContext, plannedFiles: ReadonlySet<string>): Promise<void> {
-  const { deps, store, work } = context;
-  const pressure = deps.policy().diskPressure;
-  if (pressure === undefined) {
+  const { deps, store } = context;
+  if (deps.policy().diskPressure === undefined) {
     store.setNodeDeletions([]);
     return;
   }
+  const status = deps.inventory.status();
+  const containerDevice = status.directoryPresent ? status.directoryIdentity?.dev : undefined;
+  const pods = deps.podArchives;
+  const podDevice = pods?.device();
+  const together = podDevice !== undefined && podDevice === containerDevice;
+  if (podDevice !== undefined && containerDevice !== undefined) context.notePodFilesystem(together);
+  // Planned before the pod directory is listed, the filesystem's plan would take container archives in
+  // place of older pod archives; the completed scan is a change of the pod directory, which asks for a run.
+  const waiting = podDevice !== undefined && context.waitForPodScan();
+
+  const passes: (FilesystemPass | undefined)[] = [];
+  if (containerDevice !== undefined && !(together && waiting)) {
+    passes.push(
+      await planFilesystem(context, {
+        filesystem: together ? 'filesystem of the checkpoint and pod checkpoint directories' : 'filesystem',
+        diskStats: () => deps.diskStats(),
+        containerArchives: () => {
+          const archives: ArchiveRecord[] = [];
+          for (const group of deps.inventory.index().containers()) {
+            for (const record of group.records) if (!plannedFiles.has(record.fileName)) archives.push(record);
+          }
+          return archives;
+        },
+        pods: together ? pods : undefined,
+      }),
+    );
+  }
+  if (pods !== undefined && podDevice !== undefined && !together && !waiting) {
+    passes.push(await planFilesystem(context, { filesystem: "pod checkpoint directory's filesystem", diskStats: () => pods.diskStats(), containerArchives: () => [], pods }));
+  }
+  const planned = passes.filter((pass): pass is FilesystemPass => pass !== undefined);
+  // Every statfs failed: the plan in force stays as it was.
+  if (planned.length === 0 && passes.length > 0) return;
+  store.setNodeDeletions(planned.flatMap((pass) => [...pass.containers, ...pass.pods]));
+  const directoryIdentity = directoryIdentityOf(status);
+  for (const pass of planned) {
+    if (pass.containers.length > 0) {
+      await executeAndRecord(context, pressurePlan(pass.containers, directoryIdentity));
+    }
+    if (pass.pods.length > 0 && pods !== undefined && pass.podDirectory !== undefined) {
+      await executeAndRecord(context, pressurePlan(pass.pods, pass.podDirectory), { execute: (plan) => pods.execute(plan), refresh: (fileNames) => pods.refresh(fileNames) });
+    }
+  }
+}
+
+interface FilesystemPass {
+  readonly containers: readonly PlannedDeletion[];
+  readonly pods: readonly PlannedDeletion[];
+  /** The pod checkpoint directory the pod deletions were planned on. */
+  readonly podDirectory: DirectoryIdentity | undefined;
+}
+
+const pressurePlan = (deletions: readonly PlannedDeletion[], directoryIdentity: DirectoryIdentity | undefined): RetentionPlan => ({
+  deletions,
+  unsatisfiable: [],
+  effectiveLimits: [],
+  futureDated: [],
+  ...(directoryIdentity === undefined ? {} : { directoryIdentity }),
+});
+
+/** The disk-pressure plan of one filesystem; undefined when its statfs failed (counted, logged). */
+async function planFilesystem(
+  context: RunContext,
+  pass: { readonly filesystem: string; diskStats(): Promise<DiskStats>; containerArchives(): ArchiveRecord[]; readonly pods: PodPressureSource | undefined },
+): Promise<FilesystemPass | undefined> {
+  const { deps, store, work } = context;
+  const policy = deps.policy();
+  const pressure = policy.diskPressure;
+  if (pressure === undefined) return { containers: [], pods: [], podDirectory: undefined };
   let disk: DiskStats;
   try {
-    disk = await deps.diskStats();
+    disk = await pass.diskStats();
   } catch (error) {
     deps.metrics.recordError('statfs');
-    deps.logger.warn({ err: error }, 'statfs failed; disk pressure retention skipped this run');
-    return;
+    deps.logger.warn({ err: error }, `statfs of the ${pass.filesystem} failed; disk pressure retention skipped this run`);
+    return undefined;
   }
   const percent = usedPercent(disk);
-  if (percent === undefined || percent <= pressure.highThresholdPercent) {
-    store.setNodeDeletions([]);
-    return;
-  }
-  const archives: ArchiveRecord[] = [];
-  for (const group of deps.inventory.index().containers()) {
-    for (const record of group.records) if (!plannedFiles.has(record.fileName)) archives.push(record);
-  }
+  if (percent === undefined || percent <= pressure.highThresholdPercent) return { containers: [], pods: [], podDirectory: undefined };
+  const archives = pass.containerArchives();
+  // Undefined while nothing of the pod directory may be deleted: its archives are then left out, so a
+  // container archive hard-linked to one of them frees nothing and is not taken either.
+  const podArchives = pass.pods?.archives();
   work.planCalls += 1;
-  work.archivesPlanned += archives.length;
-  const deletions = planNodeDiskPressure({
+  work.archivesPlanned += archives.length + (podArchives?.archives.length ?? 0);
+  const plan = planFilesystemDiskPressure({
     archives,
-    alreadyPlanned: store.plannedFileNames(),
+    alreadyPlanned: archives.length === 0 ? new Set<string>() : store.plannedFileNames(),
+    ...(podArchives === undefined ? {} : { podArchives }),
     disk,
-    policy: deps.policy(),
+    policy,
     owners: context.owners() ?? UNKNOWN_OWNERS,
     nowMs: deps.now(),
+    filesystem: pass.filesystem,
     ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
   });
-  store.setNodeDeletions(deletions);
-  const directoryIdentity = directoryIdentityOf(deps.inventory.status());
-  if (deletions.length > 0) await executeAndRecord(context, { deletions, unsatisfiable: [], effectiveLimits: [], futureDated: [], ...(directoryIdentity === undefined ? {} : { directoryIdentity }) });
+  return { containers: plan.containers, pods: plan.pods, podDirectory: podArchives?.directoryIdentity };
 }
 
 /**
@@ -301,11 +441,18 @@ async function relieveDiskPressure(context: RunContext, plannedFiles: ReadonlySe
  * is planned again: otherwise the next plan, made before the watch events of these unlinks arrive,
  * would see the files still there and pick them (or their neighbours) a second time.
  */
-async function executeAndRecord(context: RunContext, plan: RetentionPlan): Promise<void> {
+async function executeAndRecord(
+  context: RunContext,
+  plan: RetentionPlan,
+  directory: { execute(plan: RetentionPlan): Promise<ExecutionResult | void>; refresh?(fileNames: Iterable<string>): Promise<void> } = {
+    execute: (p) => context.deps.execute(p),
+    ...(context.deps.inventory.refresh === undefined ? {} : { refresh: (fileNames) => context.deps.inventory.refresh?.(fileNames) ?? Promise.resolve() }),
+  },
+): Promise<void> {
   const { deps } = context;
-  const result = await deps.execute(plan);
+  const result = await directory.execute(plan);
   try {
-    await deps.inventory.refresh?.(plan.deletions.map((d) => d.fileName));
+    await directory.refresh?.(plan.deletions.map((d) => d.fileName));
   } catch (error) {
     deps.logger.warn({ err: error }, 'refreshing the inventory after deletions failed; the watch will catch up');
   }

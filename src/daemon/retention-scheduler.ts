@@ -19,6 +19,8 @@ export interface RetentionSchedulerDeps {
 export interface RetentionScheduler {
   requestFull(): void;
   namespacesChanged(namespaces: Iterable<string>): void;
+  /** A run that plans no namespace but still relieves disk pressure (a scoped run of none), unless a run is pending anyway. */
+  diskPressureChanged(): void;
   /** Resolves when no run is pending or in flight. */
   settled(): Promise<void>;
   isRunning(): boolean;
@@ -31,19 +33,22 @@ export interface RetentionScheduler {
 /**
  * Coalesces retention requests into runs that never overlap. Requests that arrive during a run are
  * gathered into one more run after it: a full one if any asked for it (it covers every namespace),
- * else one scoped to every namespace that changed meanwhile.
+ * else one scoped to every namespace that changed meanwhile (to none when only disk pressure asked:
+ * a change of the pod checkpoint directory).
  */
 export function createRetentionScheduler(deps: RetentionSchedulerDeps): RetentionScheduler {
   let fullRequested = false;
+  let pressureRequested = false;
   const dirty = new Set<string>();
   let running: Promise<void> | undefined;
   let stopped = false;
 
-  const pending = (): boolean => fullRequested || dirty.size > 0;
+  const pending = (): boolean => fullRequested || dirty.size > 0 || pressureRequested;
 
   const take = (): RunRequest => {
     const request: RunRequest = fullRequested ? { kind: 'full' } : { kind: 'scoped', namespaces: [...dirty] };
     fullRequested = false;
+    pressureRequested = false;
     dirty.clear();
     return request;
   };
@@ -86,6 +91,10 @@ export function createRetentionScheduler(deps: RetentionSchedulerDeps): Retentio
     namespacesChanged(namespaces) {
       for (const namespace of namespaces) dirty.add(namespace);
       if (dirty.size > 0) void kick();
+    },
+    diskPressureChanged() {
+      pressureRequested = true;
+      void kick();
     },
     settled,
     isRunning: () => running !== undefined,

@@ -7,6 +7,7 @@ import { createRetentionExecutor, type RetentionExecutor } from '../retention/ex
 import type { OwnerLookup } from '../retention/types.js';
 import { readDiskStats } from './disk-stats.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
+import type { PodDiskPressure } from './pod-disk-pressure.js';
 import type { PolicySources } from './policy-sources.js';
 import type { RetentionRequests } from './retention-requests.js';
 import { createRetentionRunner, type RetentionRunner } from './retention-runner.js';
@@ -27,6 +28,8 @@ export interface RetentionWiringDeps {
   readonly requests: RetentionRequests;
   readonly logger: Logger;
   readonly now: () => number;
+  /** The pod checkpoint directory's archives, which disk pressure takes too (with `--pod-checkpoint-dir`). */
+  readonly podPressure?: PodDiskPressure | undefined;
 }
 
 export interface RetentionWiring {
@@ -71,7 +74,12 @@ export async function createRetentionWiring(deps: RetentionWiringDeps): Promise<
     logger,
     now,
     ...(deps.futureToleranceMs !== undefined ? { futureToleranceMs: deps.futureToleranceMs } : {}),
+    ...(deps.podPressure !== undefined ? { podArchives: deps.podPressure } : {}),
   });
   deps.requests.on('full', () => runner.requestFull());
+  // A pod archive arriving may push the filesystem over the high mark, and no container archive changed.
+  deps.podPressure?.subscribe(() => {
+    if (policies.policy().diskPressure !== undefined) runner.podArchivesChanged();
+  });
   return { runner, executor, closeOffloader: () => offloader?.close() };
 }

@@ -83,7 +83,8 @@ export function createRunHistory(now: () => number): RunHistory {
           fileName: d.fileName,
           namespace: d.identity?.namespace,
           pod: d.identity?.pod,
-          container: d.identity?.container,
+          // A pod-level archive has no container.
+          container: d.identity?.container === '' ? undefined : d.identity?.container,
           reason: d.reason,
           detail: d.detail,
           bytes: outcome.bytes,

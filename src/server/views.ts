@@ -24,7 +24,8 @@ export const describeDeletion = (d: PlannedDeletion): unknown => ({
   file: d.fileName,
   namespace: d.identity?.namespace ?? null,
   pod: d.identity?.pod ?? null,
-  container: d.identity?.container ?? null,
+  // A pod-level archive (KEP-5823) has no container: null, as `plan` shows it.
+  container: d.identity?.container === '' ? null : (d.identity?.container ?? null),
   sizeBytes: d.fingerprint.size,
   reason: d.reason,
   limit: d.limitValue ?? null,

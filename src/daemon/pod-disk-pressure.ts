@@ -1,0 +1,65 @@
+import type { Logger } from 'pino';
+import type { Inventory } from '../inventory/inventory.js';
+import type { PodCheckpointView } from '../kubernetes/pod-checkpoint-watch.js';
+import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
+import type { RetentionObserver, RetentionPlan } from '../retention/types.js';
+import { readDiskStats } from './disk-stats.js';
+import { podPlanInput } from './pod-retention.js';
+import type { PodPressureSource } from './retention-runner.js';
+
+export interface PodDiskPressureDeps {
+  readonly directory: string;
+  readonly inventory: Inventory;
+  readonly dryRun: boolean;
+  readonly observer: RetentionObserver;
+  readonly logger: Logger;
+  /** The pod plan in force (pod-retention.ts): what it deletes by a limit counts as freed. */
+  readonly podPlan: () => RetentionPlan | undefined;
+  /** PodCheckpoint objects, with an API server: an archive one references is kept. */
+  readonly podCheckpoints?: (() => ReturnType<PodCheckpointView['state']>) | undefined;
+}
+
+export interface PodDiskPressure extends PodPressureSource {
+  /** Calls `listener` after each batch of changes of the pod checkpoint directory. */
+  subscribe(listener: () => void): () => void;
+  /** Resolves once no unlink of this executor is in flight. */
+  idle(): Promise<void>;
+}
+
+/**
+ * The pod checkpoint directory as disk pressure sees it (retention-runner.ts): its archives, by the
+ * same input the pod plan is made from (podPlanInput: name/object conflicts left out, the referenced
+ * file names), only once its first scan is complete and while the PodCheckpoint objects are known, and
+ * an executor given that directory and nothing else, with every check before an unlink. Pod archives
+ * are never offloaded: this executor has no offloader.
+ */
+export function createPodDiskPressure(deps: PodDiskPressureDeps): PodDiskPressure {
+  const logger = deps.logger.child({ inventory: 'pod' });
+  const executor: RetentionExecutor = createRetentionExecutor({ directory: deps.directory, dryRun: deps.dryRun, logger, observer: deps.observer });
+  return {
+    device() {
+      const status = deps.inventory.status();
+      return status.directoryPresent ? status.directoryIdentity?.dev : undefined;
+    },
+    scanning() {
+      const status = deps.inventory.status();
+      return status.directoryPresent && status.directoryReadable && !status.initialScanComplete;
+    },
+    archives() {
+      if (!deps.inventory.status().initialScanComplete) return undefined;
+      const listed = deps.inventory.snapshot();
+      const directoryIdentity = listed.directoryIdentity;
+      if (!listed.directoryPresent || directoryIdentity === undefined) return undefined;
+      // While the objects are not known nothing of the pod directory is deleted, whatever the policy says.
+      const input = podPlanInput(listed, deps.podCheckpoints?.() ?? { kind: 'absent' });
+      if (input === undefined) return undefined;
+      const alreadyPlanned = new Set((deps.podPlan()?.deletions ?? []).map((d) => d.fileName));
+      return { archives: input.snapshot.archives, referenced: input.referenced, alreadyPlanned, directoryIdentity };
+    },
+    diskStats: () => readDiskStats(deps.directory),
+    execute: (plan) => executor.execute(plan),
+    refresh: (fileNames) => deps.inventory.refresh(fileNames),
+    subscribe: (listener) => deps.inventory.subscribe(() => listener()),
+    idle: () => executor.idle(),
+  };
+}
