@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { planRetention } from '../retention/plan.js';
 import type { PolicyDocument } from '../retention/policy-document.js';
-import type { DiskStats, PlannedDeletion, RetentionPlan } from '../retention/types.js';
+import type { DiskStats, PlannedDeletion, RetentionPlan, RetentionPolicy } from '../retention/types.js';
 import { formatDuration } from '../retention/duration.js';
 import { readDiskStats } from '../daemon/disk-stats.js';
 import { formatAge, formatBytes, formatTable } from './format.js';
@@ -10,7 +10,9 @@ import { asConfigurationError } from './errors.js';
 import { assertReadableDirectory } from './directory.js';
 import { isStructured, renderData, renderingOf, type OutputFormat } from './output.js';
 import type { InventorySnapshot } from '../inventory/types.js';
-import { readClusterOnce } from '../daemon/kubernetes-wiring.js';
+import { readClusterOnce, type ClusterView } from '../daemon/kubernetes-wiring.js';
+import { podPlanInput } from '../daemon/pod-retention.js';
+import { resolvePodArchiveOwners } from '../retention/pod-archive-orphans.js';
 import { createPolicySources } from '../daemon/policy-sources.js';
 import { scanCheckpointDirectory } from './scan-once.js';
 import { describeDeletion } from '../server/views.js';
@@ -60,7 +62,9 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   } catch {
     disk = undefined;
   }
-  const cluster = await readClusterOnce({ snapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger }).catch(asConfigurationError);
+  const pods = opts.podDirectory === undefined || opts.podDirectory === '' ? undefined : await scanCheckpointDirectory(opts.podDirectory, 'pod');
+  const podSnapshot = pods?.directoryPresent === true ? pods : undefined;
+  const cluster = await readClusterOnce({ snapshot, podSnapshot, kubeconfigPath: opts.kubeconfigPath, nodeName: opts.nodeName, env: opts.env, logger }).catch(asConfigurationError);
   // Without the cluster's policy objects the plan would show deletions the running exporter never makes.
   if (cluster.policyObjects === undefined) throw new RuntimeFailure('could not list CheckpointRestoreOperator objects from the API server in time');
   const policies = createPolicySources({
@@ -89,11 +93,10 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   // One line per field several sources set differently: the plan shows the setting that applies.
   const conflicts = policies.conflicts();
   for (const conflict of conflicts) (opts.warn ?? warnOnStderr)(`policy conflict: ${conflict.message}`);
-  const pods = opts.podDirectory === undefined || opts.podDirectory === '' ? undefined : await scanCheckpointDirectory(opts.podDirectory, 'pod');
   const podPlan =
-    pods?.directoryPresent === true
-      ? planPodArchives({ snapshot: pods, policy: policies.policy(), nowMs, ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}) })
-      : undefined;
+    podSnapshot === undefined
+      ? undefined
+      : planPodsOnce(podSnapshot, cluster, { policy: policies.policy(), nowMs, warn: opts.warn ?? warnOnStderr, ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}) });
   const rendering = renderingOf(opts);
   const actionOf = opts.offloadTo === undefined ? undefined : plannedActions(opts.offloadTo, opts.nodeName);
   if (isStructured(rendering)) {
@@ -116,6 +119,36 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   const text = formatPlan(plan, snapshot, { wide: rendering === 'wide', nowMs, warnings, ...(actionOf ? { actionOf } : {}) });
   // Pod-level archives are never offloaded: the executor of the pod directory has no offloader.
   return pods !== undefined && podPlan !== undefined ? `${text}\npod-level archives in ${opts.podDirectory ?? ''}:\n${formatPlan(podPlan, pods, { wide: rendering === 'wide', nowMs })}` : text;
+}
+
+/**
+ * The pod-level plan as the running exporter would make it now: referenced archives kept, those in a
+ * name/object disagreement kept and said on one line each, nothing at all while the PodCheckpoint objects
+ * could not be listed, orphans by the same rule. A one-shot plan has no earlier sighting, so its orphan
+ * clock starts now: only an `orphanGracePeriod` of 0s shows orphan deletions (as for container archives).
+ */
+function planPodsOnce(
+  pods: InventorySnapshot,
+  cluster: ClusterView,
+  opts: { readonly policy: RetentionPolicy; readonly nowMs: number; readonly futureToleranceMs?: number; readonly warn: (line: string) => void },
+): RetentionPlan {
+  const state = cluster.podCheckpoints ?? { kind: 'absent' };
+  const input = podPlanInput(pods, state);
+  if (input === undefined) {
+    opts.warn('PodCheckpoint objects could not be listed from the API server in time: the exporter deletes no pod-level archive while they are not known');
+    return { deletions: [], futureDated: [], unsatisfiable: [], effectiveLimits: [] };
+  }
+  for (const conflict of input.conflicts) opts.warn(conflict.message);
+  const conflicting = new Set(input.conflicts.map((c) => c.fileName));
+  const orphans = resolvePodArchiveOwners(input.snapshot.archives, { objects: state.kind, referenced: input.referenced, conflicting, pods: cluster.podOwners }, new Map(), { nowMs: opts.nowMs, monotonicMs: 0 });
+  return planPodArchives({
+    snapshot: input.snapshot,
+    referenced: input.referenced,
+    orphans: orphans.ownerOf,
+    policy: opts.policy,
+    nowMs: opts.nowMs,
+    ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}),
+  });
 }
 
 const containerOf = (identity: { namespace: string; pod: string; container: string } | undefined): string =>

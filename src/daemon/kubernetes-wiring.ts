@@ -119,11 +119,17 @@ export interface ClusterView {
   readonly owners: OwnerLookup;
   /** Undefined when the policy objects could not be listed in time. */
   readonly policyObjects: readonly PolicyObject[] | undefined;
+  /** With a pod snapshot: the PodCheckpoint objects (`unknown` when not listed in time, `absent` without an API server or the group). */
+  readonly podCheckpoints?: ReturnType<PodCheckpointView['state']>;
+  /** With a pod snapshot and the objects known: the pods of its unpinned identified archives (container ''). */
+  readonly podOwners?: OwnerLookup;
 }
 
 /** For a one-shot `plan`: starts the watches, waits for them to sync, resolves the owners, stops. */
 export async function readClusterOnce(options: {
   snapshot: InventorySnapshot;
+  /** The pod checkpoint directory's archives: their PodCheckpoint objects and pods are read too. */
+  podSnapshot?: InventorySnapshot | undefined;
   kubeconfigPath: string | undefined;
   nodeName: string | undefined;
   env: NodeJS.ProcessEnv;
@@ -137,14 +143,22 @@ export async function readClusterOnce(options: {
       policyObjects = objects;
     },
   });
-  if (!connection) return { owners: unknownOwners('no Kubernetes API configured'), policyObjects: [] };
+  const { podSnapshot } = options;
+  if (!connection) return { owners: unknownOwners('no Kubernetes API configured'), policyObjects: [], ...(podSnapshot ? { podCheckpoints: { kind: 'absent' } } : {}) };
   connection.start();
   try {
     const deadline = Date.now() + PLAN_SYNC_TIMEOUT_MS;
-    while (!((connection.healthy() || !connection.watchesPods) && connection.policiesSynced()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const podCheckpointsRead = (): boolean => podSnapshot === undefined || connection.podCheckpoints.state().kind !== 'unknown';
+    while (!((connection.healthy() || !connection.watchesPods) && connection.policiesSynced() && podCheckpointsRead()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const identities = options.snapshot.archives.flatMap((a) => (a.identity ? [a.identity] : []));
     const owners = await connection.resolveOwners(identities);
-    return { owners, policyObjects: connection.policiesSynced() ? (policyObjects ?? []) : undefined };
+    const view = { owners, policyObjects: connection.policiesSynced() ? (policyObjects ?? []) : undefined };
+    if (podSnapshot === undefined) return view;
+    const podCheckpoints = connection.podCheckpoints.state();
+    if (podCheckpoints.kind !== 'known') return { ...view, podCheckpoints };
+    const pods = new Map<string, ArchiveIdentity>();
+    for (const archive of podSnapshot.archives) if (archive.identity && !archive.pinned) pods.set(`${archive.identity.namespace}/${archive.identity.pod}`, { ...archive.identity, container: '' });
+    return { ...view, podCheckpoints, podOwners: await connection.resolvePodOwners([...pods.values()]) };
   } finally {
     await connection.stop();
   }

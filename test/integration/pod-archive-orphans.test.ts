@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeSamplePodArchive, type SamplePodArchiveOptions } from '../../src/demo/sample-pod-archives.js';
 import { startFakeApiServer } from '../support/fake-apiserver.js';
 import { sampleValue } from '../support/metrics-text.js';
-import { serveBinary, type ServedBinary } from '../support/serve-binary.js';
+import { runCli, serveBinary, type ServedBinary } from '../support/serve-binary.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -92,6 +92,43 @@ describe('orphaned pod-level archives on the built binary', () => {
       // The object now agrees with the name: no disagreement left.
       fake.upsertPodCheckpoint('default', 'web-9-b', { sourcePodName: 'web-0' }, location(disputed));
       await waitUntil(async () => sampleValue(await served.metrics(), 'checkpoint_pod_archive_identity_conflicts') === 0, 'the disagreement is gone from the gauge');
+    } finally {
+      await fake.close();
+    }
+  }, 90_000);
+
+  it('plan shows the same: the orphan with a 0s grace (a one-shot plan\'s clock starts at the plan), none with a longer one, and the disagreement on stderr', async () => {
+    const fake = await startFakeApiServer();
+    try {
+      fake.setPodCheckpointGroupServed(true);
+      fake.upsertPod({ namespace: 'default', name: 'web-1', nodeName: NODE, containers: ['nginx'] });
+      const { containers, pods } = await directories();
+      const kubeconfig = join(root, `kubeconfig-${(counter += 1)}`);
+      await writeFile(kubeconfig, fake.kubeconfigYaml());
+      const policy = async (grace: string): Promise<string> => {
+        const config = join(root, `policy-${(counter += 1)}.yaml`);
+        await writeFile(config, `apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  orphanGracePeriod: ${grace}\n  globalPolicy:\n    retainOrphan: false\n`);
+        return config;
+      };
+      const orphan = await writeSamplePodArchive(pods, at('web-0', '2026-03-01T00:00:00Z'));
+      const referenced = await writeSamplePodArchive(pods, at('web-0', '2026-03-01T01:00:00Z'));
+      const disputed = await writeSamplePodArchive(pods, at('web-0', '2026-03-01T02:00:00Z'));
+      const podExists = await writeSamplePodArchive(pods, at('web-1', '2026-03-01T03:00:00Z'));
+      fake.upsertPodCheckpoint('default', 'web-0-a', { sourcePodName: 'web-0' }, location(referenced));
+      fake.upsertPodCheckpoint('default', 'web-9-b', { sourcePodName: 'web-9' }, location(disputed));
+      const plan = async (grace: string) => {
+        const run = await runCli(['plan', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', await policy(grace), '--kubeconfig', kubeconfig, '--node-name', NODE, '-o', 'json']);
+        expect(run.code).toBe(0);
+        const parsed = JSON.parse(run.stdout) as { podDeletions: Array<{ file: string; pod: string; container: string | null; reason: string; detail: string }> };
+        return { deletions: parsed.podDeletions, stderr: run.stderr };
+      };
+
+      const now = await plan('0s');
+      expect(now.deletions.map((d) => [d.file, d.pod, d.container, d.reason])).toEqual([[orphan, 'web-0', null, 'orphan']]);
+      expect(now.deletions[0]?.detail).toContain(`no PodCheckpoint object references ${orphan}`);
+      expect(now.stderr).toContain(`pod archive ${disputed} is named for pod default/web-0 but PodCheckpoint default/web-9-b points at it for pod default/web-9`);
+      expect((await plan('10m')).deletions).toEqual([]);
+      expect((await readdir(pods)).sort()).toEqual([orphan, referenced, disputed, podExists].sort());
     } finally {
       await fake.close();
     }
