@@ -105,9 +105,9 @@ describe('orphaned pod-level archives on the built binary', () => {
       const { containers, pods } = await directories();
       const kubeconfig = join(root, `kubeconfig-${(counter += 1)}`);
       await writeFile(kubeconfig, fake.kubeconfigYaml());
-      const policy = async (grace: string): Promise<string> => {
+      const policy = async (grace: string, extra = ''): Promise<string> => {
         const config = join(root, `policy-${(counter += 1)}.yaml`);
-        await writeFile(config, `apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  orphanGracePeriod: ${grace}\n  globalPolicy:\n    retainOrphan: false\n`);
+        await writeFile(config, `apiVersion: criu.org/v1\nkind: CheckpointRestoreOperator\nmetadata: {name: test}\nspec:\n  orphanGracePeriod: ${grace}\n  globalPolicy:\n    retainOrphan: false\n${extra}`);
         return config;
       };
       const orphan = await writeSamplePodArchive(pods, at('web-0', '2026-03-01T00:00:00Z'));
@@ -116,8 +116,8 @@ describe('orphaned pod-level archives on the built binary', () => {
       const podExists = await writeSamplePodArchive(pods, at('web-1', '2026-03-01T03:00:00Z'));
       fake.upsertPodCheckpoint('default', 'web-0-a', { sourcePodName: 'web-0' }, location(referenced));
       fake.upsertPodCheckpoint('default', 'web-9-b', { sourcePodName: 'web-9' }, location(disputed));
-      const plan = async (grace: string) => {
-        const run = await runCli(['plan', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', await policy(grace), '--kubeconfig', kubeconfig, '--node-name', NODE, '-o', 'json']);
+      const plan = async (grace: string, extra = '') => {
+        const run = await runCli(['plan', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', await policy(grace, extra), '--kubeconfig', kubeconfig, '--node-name', NODE, '-o', 'json']);
         expect(run.code).toBe(0);
         const parsed = JSON.parse(run.stdout) as { podDeletions: Array<{ file: string; pod: string; container: string | null; reason: string; detail: string }> };
         return { deletions: parsed.podDeletions, stderr: run.stderr };
@@ -128,6 +128,9 @@ describe('orphaned pod-level archives on the built binary', () => {
       expect(now.deletions[0]?.detail).toContain(`no PodCheckpoint object references ${orphan}`);
       expect(now.stderr).toContain(`pod archive ${disputed} is named for pod default/web-0 but PodCheckpoint default/web-9-b points at it for pod default/web-9`);
       expect((await plan('10m')).deletions).toEqual([]);
+      // As serve: the referenced archive counts and is kept, the disputed one is out of the pod's count.
+      const limited = await plan('10m', '    maxCheckpointsPerPod: 1\n');
+      expect(limited.deletions.map((d) => [d.file, d.reason])).toEqual([[orphan, 'count']]);
       expect((await readdir(pods)).sort()).toEqual([orphan, referenced, disputed, podExists].sort());
     } finally {
       await fake.close();
