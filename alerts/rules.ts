@@ -288,6 +288,15 @@ export function buildAlertRuleGroupsFromText(parameters: AlertRuleText): AlertRu
           `{{ $value }} checkpoint archives ${onNode} have no readable pod identity; ` +
             'per-container limits never delete them, so they stay until removed by hand (disk pressure never deletes them either).',
         ),
+        rule(
+          'CheckpointPodArchiveIdentityConflicts',
+          'warning',
+          HOUR,
+          `${metric('checkpoint_pod_archive_identity_conflicts')} > 0`,
+          'Pod-level checkpoint archives and their PodCheckpoint objects name different pods.',
+          `{{ $value }} pod-level checkpoint archives ${onNode} are named for one pod while a PodCheckpoint object points at them for another; ` +
+            "they are kept whatever the policy says and left out of both pods' limits until the two agree.",
+        ),
       ],
     },
   ];

@@ -40,6 +40,7 @@ const REQUIRED_ALERTS = [
   'CheckpointConfigReloadFailed',
   'CheckpointKubernetesAPIUnavailable',
   'CheckpointUnidentifiedArchives',
+  'CheckpointPodArchiveIdentityConflicts',
 ];
 
 /** Back from Prometheus duration text to seconds, for the round-trip property. */
@@ -103,6 +104,7 @@ describe('alert rule source', () => {
     ['CheckpointConfigReloadFailed', ['$value']],
     ['CheckpointKubernetesAPIUnavailable', ['$value']],
     ['CheckpointUnidentifiedArchives', ['$value']],
+    ['CheckpointPodArchiveIdentityConflicts', ['$value']],
     ['CheckpointExporterDown', ['$labels.instance']],
   ] as const)('%s describes %j', (alert, fragments) => {
     const matching = rules.filter((rule) => rule.alert === alert);
