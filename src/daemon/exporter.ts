@@ -145,6 +145,7 @@ function createStop(parts: Running): () => Promise<void> {
       // Aborts owner lookups first, so the run in flight does not wait on the API server.
       await kubernetes?.stopWatching();
       // Finishes the unlink in flight; no new run starts after this.
+      retention.stopWatching();
       await retention.runner.stop();
       await parts.podRetention?.stop();
       // Copies in flight are aborted: their archives stay, and are offloaded after the restart.

@@ -7,6 +7,9 @@ import { readDiskStats } from './disk-stats.js';
 import { podPlanInput } from './pod-retention.js';
 import type { PodPressureSource } from './retention-runner.js';
 
+/** How often the PodCheckpoint objects' state is looked at for a change from not known to known (the view sends no event). */
+const OBJECTS_POLL_MS = 2_000;
+
 export interface PodDiskPressureDeps {
   readonly directory: string;
   readonly inventory: Inventory;
@@ -20,7 +23,10 @@ export interface PodDiskPressureDeps {
 }
 
 export interface PodDiskPressure extends PodPressureSource {
-  /** Calls `listener` after each batch of changes of the pod checkpoint directory. */
+  /**
+   * Calls `listener` after each batch of changes of the pod checkpoint directory, and when the
+   * PodCheckpoint objects become known (pod archives may be planned again); returns the unsubscribe.
+   */
   subscribe(listener: () => void): () => void;
   /** Resolves once no unlink of this executor is in flight. */
   idle(): Promise<void>;
@@ -36,14 +42,22 @@ export interface PodDiskPressure extends PodPressureSource {
 export function createPodDiskPressure(deps: PodDiskPressureDeps): PodDiskPressure {
   const logger = deps.logger.child({ inventory: 'pod' });
   const executor: RetentionExecutor = createRetentionExecutor({ directory: deps.directory, dryRun: deps.dryRun, logger, observer: deps.observer });
+  // Without an API server the files alone decide: nothing to wait for.
+  let objectsListedOnce = deps.podCheckpoints === undefined;
+  const objectsState = (): ReturnType<PodCheckpointView['state']> => {
+    const state = deps.podCheckpoints?.() ?? { kind: 'absent' };
+    if (state.kind !== 'unknown') objectsListedOnce = true;
+    return state;
+  };
   return {
     device() {
       const status = deps.inventory.status();
       return status.directoryPresent ? status.directoryIdentity?.dev : undefined;
     },
-    scanning() {
+    pending() {
       const status = deps.inventory.status();
-      return status.directoryPresent && status.directoryReadable && !status.initialScanComplete;
+      if (status.directoryPresent && status.directoryReadable && !status.initialScanComplete) return true;
+      return !objectsListedOnce && objectsState().kind === 'unknown';
     },
     archives() {
       if (!deps.inventory.status().initialScanComplete) return undefined;
@@ -51,7 +65,7 @@ export function createPodDiskPressure(deps: PodDiskPressureDeps): PodDiskPressur
       const directoryIdentity = listed.directoryIdentity;
       if (!listed.directoryPresent || directoryIdentity === undefined) return undefined;
       // While the objects are not known nothing of the pod directory is deleted, whatever the policy says.
-      const input = podPlanInput(listed, deps.podCheckpoints?.() ?? { kind: 'absent' });
+      const input = podPlanInput(listed, objectsState());
       if (input === undefined) return undefined;
       const alreadyPlanned = new Set((deps.podPlan()?.deletions ?? []).map((d) => d.fileName));
       return { archives: input.snapshot.archives, referenced: input.referenced, alreadyPlanned, directoryIdentity };
@@ -59,7 +73,21 @@ export function createPodDiskPressure(deps: PodDiskPressureDeps): PodDiskPressur
     diskStats: () => readDiskStats(deps.directory),
     execute: (plan) => executor.execute(plan),
     refresh: (fileNames) => deps.inventory.refresh(fileNames),
-    subscribe: (listener) => deps.inventory.subscribe(() => listener()),
+    subscribe(listener) {
+      const unsubscribe = deps.inventory.subscribe(() => listener());
+      if (deps.podCheckpoints === undefined) return unsubscribe;
+      let known = objectsState().kind !== 'unknown';
+      const timer = setInterval(() => {
+        const now = objectsState().kind !== 'unknown';
+        if (now && !known) listener();
+        known = now;
+      }, OBJECTS_POLL_MS);
+      timer.unref();
+      return () => {
+        unsubscribe();
+        clearInterval(timer);
+      };
+    },
     idle: () => executor.idle(),
   };
 }

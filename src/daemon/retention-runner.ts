@@ -17,9 +17,10 @@ export const DEFAULT_SLICE_ARCHIVES = 2_000;
 /** How often owners are looked up again, so an orphan's grace period is checked even when nothing else happens. */
 export const DEFAULT_OWNER_REFRESH_MS = 60_000;
 /**
- * How long disk pressure on the filesystem holding both directories waits for the pod checkpoint
- * directory's first scan (seconds, at start): long enough for any scan that ends, short enough that one
- * that never does (an archive that never settles) cannot hold the container archives' relief for long.
+ * How long disk pressure on the filesystem holding both directories waits, at start, for the pod
+ * checkpoint directory's first scan and first list of PodCheckpoint objects (seconds, normally): long
+ * enough for any that ends, short enough that one that never does (an archive that never settles, an
+ * API server down) cannot hold the container archives' relief for long.
  */
 export const POD_SCAN_WAIT_MS = 120_000;
 
@@ -56,8 +57,11 @@ export interface RetentionRunnerDeps {
 export interface PodPressureSource {
   /** The device (st_dev) of the pod checkpoint directory while it is present; undefined otherwise. */
   device(): number | undefined;
-  /** True while the first scan of a present, readable pod checkpoint directory is running. */
-  scanning(): boolean;
+  /**
+   * True while what disk pressure may take from the pod directory is not known yet at start: the first
+   * scan of a present, readable directory runs, or the PodCheckpoint objects were never listed.
+   */
+  pending(): boolean;
   /**
    * What disk pressure may take from it now; undefined while nothing of that directory may be deleted
    * (absent, its first scan not complete, the PodCheckpoint objects not known).
@@ -112,7 +116,7 @@ interface RunContext {
   stopped(): boolean;
   /** Says once, and again when it changes, whether the pod checkpoint directory shares the container directory's filesystem. */
   notePodFilesystem(together: boolean): void;
-  /** Whether disk pressure waits for the pod directory's first scan now (POD_SCAN_WAIT_MS from when it was first seen running). */
+  /** Whether disk pressure waits for the pod directory now (POD_SCAN_WAIT_MS from when it was first seen pending). */
   waitForPodScan(): boolean;
 }
 
@@ -165,14 +169,14 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): RetentionRunne
   };
   let podScanSeenMs: number | undefined;
   const waitForPodScan = (): boolean => {
-    if (deps.podArchives?.scanning() !== true) {
+    if (deps.podArchives?.pending() !== true) {
       podScanSeenMs = undefined;
       return false;
     }
     const nowMs = deps.now();
     if (podScanSeenMs === undefined) {
       podScanSeenMs = nowMs;
-      logger.info('disk pressure waits for the first scan of the pod checkpoint directory, so the oldest archives of both directories are compared');
+      logger.info('disk pressure waits for the first scan of the pod checkpoint directory and the first list of PodCheckpoint objects (at most 2 minutes), so the oldest archives of both directories are compared');
     }
     return nowMs - podScanSeenMs < POD_SCAN_WAIT_MS;
   };
@@ -343,8 +347,8 @@ async function relieveDiskPressure(context: RunContext, plannedFiles: ReadonlySe
   const podDevice = pods?.device();
   const together = podDevice !== undefined && podDevice === containerDevice;
   if (podDevice !== undefined && containerDevice !== undefined) context.notePodFilesystem(together);
-  // Planned before the pod directory is listed, the filesystem's plan would take container archives in
-  // place of older pod archives; the completed scan is a change of the pod directory, which asks for a run.
+  // Planned before the pod directory is listed (or its objects), the filesystem's plan would take container
+  // archives in place of older pod archives; the completed scan and the objects becoming known ask for a run.
   const waiting = podDevice !== undefined && context.waitForPodScan();
 
   const passes: (FilesystemPass | undefined)[] = [];

@@ -37,6 +37,8 @@ export interface RetentionWiring {
   readonly executor: RetentionExecutor;
   /** Aborts the copies in flight: their archives stay, and are offloaded after a restart. */
   closeOffloader(): void;
+  /** Stops following the pod checkpoint directory for disk pressure. */
+  stopWatching(): void;
 }
 
 /** The executor (with its offloader when `--offload-to` is given) and the runner that plans for it on request. */
@@ -78,8 +80,8 @@ export async function createRetentionWiring(deps: RetentionWiringDeps): Promise<
   });
   deps.requests.on('full', () => runner.requestFull());
   // A pod archive arriving may push the filesystem over the high mark, and no container archive changed.
-  deps.podPressure?.subscribe(() => {
+  const unsubscribe = deps.podPressure?.subscribe(() => {
     if (policies.policy().diskPressure !== undefined) runner.podArchivesChanged();
   });
-  return { runner, executor, closeOffloader: () => offloader?.close() };
+  return { runner, executor, closeOffloader: () => offloader?.close(), stopWatching: () => unsubscribe?.() };
 }

@@ -47,7 +47,7 @@ function setup(s: Setup) {
   const podDirectory = { dev: s.podDevice, ino: 77 };
   const podSource: PodPressureSource = {
     device: () => s.podDevice,
-    scanning: () => s.podScanning?.() ?? false,
+    pending: () => s.podScanning?.() ?? false,
     archives: () => (s.podArchivesKnown === false ? undefined : { archives: s.pods, alreadyPlanned: new Set(), referenced: new Set(), directoryIdentity: podDirectory }),
     diskStats: async () => {
       calls.podStatfs += 1;
