@@ -20,6 +20,8 @@ export interface PodDiskPressureDeps {
   readonly podPlan: () => RetentionPlan | undefined;
   /** PodCheckpoint objects, with an API server: an archive one references is kept. */
   readonly podCheckpoints?: (() => ReturnType<PodCheckpointView['state']>) | undefined;
+  /** Default OBJECTS_POLL_MS. */
+  readonly objectsPollMs?: number;
 }
 
 export interface PodDiskPressure extends PodPressureSource {
@@ -81,7 +83,7 @@ export function createPodDiskPressure(deps: PodDiskPressureDeps): PodDiskPressur
         const now = objectsState().kind !== 'unknown';
         if (now && !known) listener();
         known = now;
-      }, OBJECTS_POLL_MS);
+      }, deps.objectsPollMs ?? OBJECTS_POLL_MS);
       timer.unref();
       return () => {
         unsubscribe();
