@@ -20,6 +20,7 @@ import { checkReadable, findUnreadable, unreadableFields, warnOnStderr } from '.
 import type { TargetSpec } from '../offload/target-spec.js';
 import { planPodArchives } from '../retention/pod-scope-policy.js';
 import { plannedActions, type PlannedAction } from './plan-offload.js';
+import { withPodDiskPressure } from './plan-pod-pressure.js';
 
 export interface PlanOptions {
   readonly directory: string;
@@ -81,7 +82,7 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   const allowed = policies.retentionAllowed();
   if (!allowed.ok) throw new ConfigurationError([...policies.problems(), allowed.reason]);
   const nowMs = opts.nowMs ?? Date.now();
-  const plan = planRetention({
+  const containerPlan = planRetention({
     snapshot,
     policy: policies.policy(),
     owners: cluster.owners,
@@ -93,10 +94,27 @@ export async function runPlan(opts: PlanOptions): Promise<string> {
   // One line per field several sources set differently: the plan shows the setting that applies.
   const conflicts = policies.conflicts();
   for (const conflict of conflicts) (opts.warn ?? warnOnStderr)(`policy conflict: ${conflict.message}`);
-  const podPlan =
+  const podLimitsPlan =
     podSnapshot === undefined
       ? undefined
       : planPodsOnce(podSnapshot, cluster, { policy: policies.policy(), nowMs, warn: opts.warn ?? warnOnStderr, ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}) });
+  // Disk pressure takes pod archives too, one plan per filesystem, as serve plans it.
+  const { plan, podPlan } =
+    podSnapshot === undefined || podLimitsPlan === undefined || opts.podDirectory === undefined
+      ? { plan: containerPlan, podPlan: podLimitsPlan }
+      : await withPodDiskPressure({
+          plan: containerPlan,
+          snapshot,
+          disk,
+          podPlan: podLimitsPlan,
+          pods: podSnapshot,
+          podDirectory: opts.podDirectory,
+          podCheckpoints: cluster.podCheckpoints ?? { kind: 'absent' },
+          policy: policies.policy(),
+          owners: cluster.owners,
+          nowMs,
+          ...(opts.futureToleranceMs !== undefined ? { futureToleranceMs: opts.futureToleranceMs } : {}),
+        });
   const rendering = renderingOf(opts);
   const actionOf = opts.offloadTo === undefined ? undefined : plannedActions(opts.offloadTo, opts.nodeName);
   if (isStructured(rendering)) {

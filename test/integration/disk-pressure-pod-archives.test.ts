@@ -8,7 +8,7 @@ import { writeSamplePodArchive } from '../../src/demo/sample-pod-archives.js';
 import { canMountTmpfs } from '../support/binaries.js';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
 import { sampleValue } from '../support/metrics-text.js';
-import { serveBinary, type ServedBinary } from '../support/serve-binary.js';
+import { runCli, serveBinary, type ServedBinary } from '../support/serve-binary.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -142,6 +142,39 @@ interface StatusDeletion {
     expect(sampleValue(text, 'checkpoint_retention_errors_total', { operation: 'verify' })).toBe(0);
     expect(sampleValue(text, 'checkpoint_retention_errors_total', { operation: 'unlink' })).toBe(0);
     expect(exporter.log()).toContain("the pod checkpoint directory is on the checkpoint directory's filesystem");
+  }, 120_000);
+
+  it('plan shows the same plan: pod-level disk-pressure deletions after the containers\', in one age order with them, and deletes nothing', async () => {
+    const mountPoint = await mountTmpfs('plan');
+    const containers = path.join(mountPoint, 'checkpoints');
+    const pods = path.join(mountPoint, 'pod-checkpoints');
+    await mkdir(containers);
+    await mkdir(pods);
+    const pinned = await pod(pods, 'web-0', 0);
+    await writeFile(path.join(pods, `${pinned}.keep`), '{}');
+    const web = [await pod(pods, 'web-0', 1), await pod(pods, 'web-0', 3), await pod(pods, 'web-0', 5), await pod(pods, 'web-0', 9)];
+    const api = [await container(containers, 'api', 2), await container(containers, 'api', 4), await container(containers, 'api', 6), await container(containers, 'api', 8), await container(containers, 'api', 10)];
+    await container(containers, 'worker', 11);
+    expect(await usedPercent(mountPoint)).toBeGreaterThan(85);
+    const config = path.join(root, 'policy-plan.yaml');
+    await writeFile(config, policy(85, 60));
+    const before = [...(await readdir(containers)), ...(await readdir(pods))].sort();
+
+    const run = await runCli(['plan', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config, '-o', 'json']);
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as { deletions: { file: string; reason: string }[]; podDeletions: { file: string; reason: string; container: null }[] };
+    const planned = new Set([...plan.deletions, ...plan.podDeletions].map((d) => d.file));
+    // Oldest first across both directories, the pinned and the newest of each kept: web@1, api@2, web@3, api@4, ...
+    const takeable = [web[0]!, api[0]!, web[1]!, api[1]!, web[2]!, api[2]!, api[3]!];
+    expect(planned.size).toBeGreaterThanOrEqual(4);
+    expect([...planned].sort()).toEqual(takeable.slice(0, planned.size).sort());
+    expect(plan.podDeletions.map((d) => d.file)).toEqual(takeable.slice(0, planned.size).filter((f) => web.includes(f)));
+    expect([...plan.deletions, ...plan.podDeletions].every((d) => d.reason === 'disk_pressure')).toBe(true);
+    expect(plan.podDeletions.every((d) => d.container === null)).toBe(true);
+    expect([...(await readdir(containers)), ...(await readdir(pods))].sort()).toEqual(before);
+    // The text form lists the pod-level ones under their own heading.
+    const text = await runCli(['plan', '--checkpoint-dir', containers, '--pod-checkpoint-dir', pods, '--config', config]);
+    expect(text.stdout.split(`pod-level archives in ${pods}:`)[1]).toContain(web[0]!);
   }, 120_000);
 
   it('another filesystem: the pod archives get a plan of their own against it, and the container archives are left alone', async () => {
