@@ -1,8 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { compareArchiveAge } from '../../../src/archive/age-order.js';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '../../../src/defaults.js';
 import type { ArchiveRecord } from '../../../src/inventory/types.js';
 import { planFilesystemDiskPressure, planNodeDiskPressure, type PodPressureArchives } from '../../../src/retention/plan-disk-pressure.js';
 import type { DiskStats, OwnerLookup, RetentionPolicy } from '../../../src/retention/types.js';
-import { MINUTE, MiB, SOURCE, T0, allAlive, archive, ownersByPod, policyOf, series } from './builders.js';
+import { numRuns } from '../../support/properties.js';
+import { MINUTE, MiB, SOURCE, T0, allAlive, archive, ownersByPod, policyOf } from './builders.js';
 
 /**
  * Disk pressure over both checkpoint directories (issue 20): one plan per filesystem, the pod
@@ -192,5 +196,91 @@ describe('disk pressure on a pod checkpoint directory of its own filesystem', ()
     const base = { archives: [], alreadyPlanned: new Set<string>(), podArchives: pods(web), owners: allAlive, nowMs: NOW };
     expect(planFilesystemDiskPressure({ ...base, disk: disk(80), policy: pressure(10) }).pods).toEqual([]);
     expect(planFilesystemDiskPressure({ ...base, disk: disk(99), policy: policyOf({}) }).pods).toEqual([]);
+  });
+});
+
+describe('disk pressure over both directories, for any mix of archives, pins, references and hard links', () => {
+  const specArb = fc.record({
+    pod: fc.constantFrom('web-0', 'web-1', 'cart-0'),
+    // '' is a pod-level archive.
+    container: fc.constantFrom('', '', 'api', 'side'),
+    minute: fc.integer({ min: 0, max: 24 * 60 + 60 }),
+    size: fc.integer({ min: 1, max: 8 * MiB }),
+    pinned: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
+    identified: fc.integer({ min: 0, max: 9 }).map((n) => n !== 0),
+    referenced: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+    alreadyPlanned: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+    // Archives of one group share an inode; undefined: an inode of its own.
+    group: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined, freq: 2 }),
+    // A link outside both directories as well.
+    linkedOutside: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+  });
+  const inputArb = fc.record({
+    specs: fc.uniqueArray(specArb, { maxLength: 40, selector: (a) => `${a.pod}/${a.container}/${a.minute}` }),
+    usedPercent: fc.integer({ min: 50, max: 100 }),
+    keep: fc.integer({ min: 0, max: 2 }),
+    deleteReferenced: fc.boolean(),
+  });
+
+  it('plans each deletion for its own directory, never a kept archive, whole inodes only, and the newest of each container and pod stay', () => {
+    fc.assert(
+      fc.property(inputArb, ({ specs, usedPercent, keep, deleteReferenced }) => {
+        const groupSize = new Map<number, number>();
+        for (const spec of specs) if (spec.group !== undefined) groupSize.set(spec.group, (groupSize.get(spec.group) ?? 0) + 1);
+        const records = specs.map((spec) => {
+          const shared = spec.group === undefined ? undefined : (groupSize.get(spec.group) ?? 1);
+          const nlink = (shared ?? 1) + (spec.linkedOutside ? 1 : 0);
+          return archive({ namespace: 'shop', pod: spec.pod, container: spec.container, minute: spec.minute, size: spec.size, pinned: spec.pinned, identified: spec.identified, nlink, ...(spec.group === undefined ? {} : { ino: 1_000_000 + spec.group }) });
+        });
+        const specOf = new Map(records.map((record, i) => [record.fileName, specs[i]!]));
+        const containerRecords = records.filter((r) => r.name.namespaceContainer !== 'shop-');
+        const podRecords = records.filter((r) => r.name.namespaceContainer === 'shop-');
+        const referenced = new Set(podRecords.filter((r) => specOf.get(r.fileName)!.referenced).map((r) => r.fileName));
+        const plannedBefore = (rs: readonly ArchiveRecord[]): Set<string> => new Set(rs.filter((r) => specOf.get(r.fileName)!.alreadyPlanned).map((r) => r.fileName));
+        const policy = pressure(40, keep, { deleteReferencedPodCheckpoints: deleteReferenced });
+        const result = planFilesystemDiskPressure({
+          archives: containerRecords,
+          alreadyPlanned: plannedBefore(containerRecords),
+          podArchives: { archives: podRecords, referenced, alreadyPlanned: plannedBefore(podRecords) },
+          disk: disk(usedPercent),
+          policy,
+          owners: allAlive,
+          nowMs: NOW,
+        });
+        const containerNames = new Set(result.containers.map((d) => d.fileName));
+        const podNames = new Set(result.pods.map((d) => d.fileName));
+        // Each directory's deletions are of its own archives, each once.
+        expect(containerNames.size).toBe(result.containers.length);
+        expect(podNames.size).toBe(result.pods.length);
+        for (const name of containerNames) expect(containerRecords.some((r) => r.fileName === name)).toBe(true);
+        for (const name of podNames) expect(podRecords.some((r) => r.fileName === name)).toBe(true);
+        const planned = new Set([...containerNames, ...podNames]);
+        if (usedPercent <= 80) expect(planned.size).toBe(0);
+        for (const record of records) {
+          if (!planned.has(record.fileName)) continue;
+          const spec = specOf.get(record.fileName)!;
+          // Never a kept archive.
+          expect(record.pinned || record.identity === undefined || spec.alreadyPlanned).toBe(false);
+          expect(record.name.timestampMs > NOW + DEFAULT_FUTURE_TOLERANCE_MS).toBe(false);
+          if (podRecords.includes(record) && !deleteReferenced) expect(referenced.has(record.fileName)).toBe(false);
+          // Whole inodes only: every link is one of these archives, and each of them goes or was going.
+          expect(spec.linkedOutside).toBe(false);
+          const links = records.filter((r) => r.fingerprint.ino === record.fingerprint.ino);
+          for (const link of links) expect(planned.has(link.fileName) || specOf.get(link.fileName)!.alreadyPlanned).toBe(true);
+        }
+        // The newest `keep` of each container and of each pod's pod archives stay, counted among those not already going.
+        const scopes = new Map<string, ArchiveRecord[]>();
+        for (const record of records) {
+          if (record.identity === undefined || specOf.get(record.fileName)!.alreadyPlanned || record.name.timestampMs > NOW + DEFAULT_FUTURE_TOLERANCE_MS) continue;
+          const key = `${record.identity.pod}/${record.identity.container}`;
+          scopes.set(key, [...(scopes.get(key) ?? []), record]);
+        }
+        for (const members of scopes.values()) {
+          const newest = [...members].sort((a, b) => compareArchiveAge(a, b)).slice(-keep || members.length);
+          if (keep > 0) for (const record of newest) expect(planned.has(record.fileName)).toBe(false);
+        }
+      }),
+      { numRuns: numRuns(300) },
+    );
   });
 });
