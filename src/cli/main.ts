@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './heap-flags.js';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_RUNTIME, UsageError } from '../errors.js';
 import { asConfigurationError, describeFailure, exitCodeOf, usageMessage } from './errors.js';
