@@ -1,3 +1,4 @@
+import { describe, expect, it } from '@jest/globals';
 import { operatorChoseHeapFlag } from '../../../src/cli/heap-flags.js';
 
 describe('the heap flag the entry point sets', () => {
