@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import type { FileFingerprint } from './types.js';
 
 export function fingerprintOf(stats: Stats): FileFingerprint {
-  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, nlink: stats.nlink };
+  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, nlink: stats.nlink };
 }
 
 /**

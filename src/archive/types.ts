@@ -95,4 +95,10 @@ export interface FileFingerprint {
    * lstat; disk pressure then counts the archive as freeing nothing.
    */
   readonly nlink?: number;
+  /**
+   * The inode's change time when last looked at. Not part of the identity either (a chmod or a new
+   * link moves it without touching the bytes), but a writer cannot set it back: the persisted index
+   * reuses a record only for a file whose ctime is the one it was read with.
+   */
+  readonly ctimeMs?: number;
 }

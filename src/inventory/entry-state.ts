@@ -77,20 +77,24 @@ function observeArchive(
     return { ...UNCHANGED, next: { kind: 'pending', name, fingerprint, stableSinceMs: nowMs }, recheckAtMs: nowMs + settleTimeMs };
   }
   if (previous.kind === 'pending') {
-    // A link count of the moment is not a change of bytes: the settle clock runs on.
-    const fresh = known.nlink === fingerprint.nlink ? previous.fingerprint : fingerprint;
+    // A link count or ctime of the moment is not a change of bytes: the settle clock runs on.
+    const fresh = sameMetadata(known, fingerprint) ? previous.fingerprint : fingerprint;
     const dueMs = previous.stableSinceMs + settleTimeMs;
     if (nowMs < dueMs) return { ...UNCHANGED, next: fresh === previous.fingerprint ? previous : { ...previous, fingerprint: fresh }, recheckAtMs: dueMs };
     return { ...UNCHANGED, next: { kind: 'identifying', name: previous.name, fingerprint: fresh, attempt: 1 }, identify: true };
   }
-  // Same bytes, other link count (a backup linked or unlinked it): the record takes the new count, so
-  // disk pressure knows what deleting it frees, without reading the archive again. An identity read in
-  // flight is left alone; its record takes the count at the next look.
-  if (previous.kind === 'settled' && known.nlink !== fingerprint.nlink) {
+  // Same bytes, other link count (a backup linked or unlinked it) or ctime (a chmod, a link): the record
+  // takes the new ones, so disk pressure knows what deleting it frees and the persisted index keeps the
+  // ctime a restart will see, without reading the archive again. An identity read in flight is left
+  // alone; its record takes them at the next look.
+  if (previous.kind === 'settled' && !sameMetadata(known, fingerprint)) {
     return { ...UNCHANGED, next: { kind: 'settled', record: Object.freeze({ ...previous.record, fingerprint }) } };
   }
   return { ...UNCHANGED, next: previous };
 }
+
+/** Link count and ctime, which move without the bytes changing. */
+const sameMetadata = (a: FileFingerprint, b: FileFingerprint): boolean => a.nlink === b.nlink && a.ctimeMs === b.ctimeMs;
 
 export type IdentifyOutcome =
   /** The read is stale (the entry moved on) or the file changed under it: look at the entry again. */

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { fingerprintOf, sameFingerprint } from '../archive/fingerprint.js';
 import type { IdentityReadResult } from '../archive/identity.js';
 import type { FileFingerprint } from '../archive/types.js';
 import { codeOf, messageOf } from '../errors.js';
@@ -68,8 +67,12 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   const writeDelayMs = deps.writeDelayMs ?? DEFAULT_INDEX_WRITE_DELAY_MS;
   /** Records loaded at start and not yet matched to a file. */
   let loaded = new Map<string, IndexEntry>();
-  /** The exact file each settled archive's final result belongs to (its result is in its inventory record). */
-  const files = new Map<string, IndexedFile>();
+  /**
+   * Archives whose last read gave a result reading again may change (a transient failure, bytes that
+   * changed under the read): left out of the index. Every other settled archive's result is final and
+   * belongs to the exact file its record's fingerprint describes (the reader checks it on the open file).
+   */
+  const notFinal = new Set<string>();
   const counts = { reads: 0, reused: 0, writes: 0, writeFailures: 0, rejectedFiles: 0, rejectedRecords: 0 };
   let inventory: Inventory | undefined;
   let directoryIdentity: { readonly dev: number; readonly ino: number } | undefined;
@@ -122,22 +125,24 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
       counts.reads += 1;
       return deps.identify(archivePath, name, fingerprint);
     }
-    // lstat before the read: bytes changed after it give another ctime, so the record is never reused.
-    const seen = await lstatFile(archivePath);
-    const matches = seen !== undefined && sameFingerprint(seen, fingerprint);
+    // The fingerprint is the inventory's lstat of the file, ctime and link count included: a record
+    // matching all of it speaks for these bytes (a writer can set mtime back, not ctime), and no second
+    // lstat is needed. Bytes changed after that lstat are caught by the reader, or give another ctime
+    // at the next start.
     const record = loaded.get(name.fileName);
     if (record !== undefined) {
       loaded.delete(name.fileName);
-      if (matches && sameIndexedFile(record.file, seen)) {
+      const file = indexedFileOf(fingerprint);
+      if (file !== undefined && sameIndexedFile(record.file, file)) {
         counts.reused += 1;
-        files.set(name.fileName, record.file);
+        notFinal.delete(name.fileName);
         return record.result;
       }
     }
     counts.reads += 1;
     const result = await deps.identify(archivePath, name, fingerprint);
-    if (matches && isFinal(result)) files.set(name.fileName, seen);
-    else files.delete(name.fileName);
+    if (isFinal(result)) notFinal.delete(name.fileName);
+    else notFinal.add(name.fileName);
     return result;
   };
 
@@ -184,13 +189,13 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   async function writeIndex(target: string, dir: IndexedDirectory, archives: readonly ArchiveRecord[]): Promise<void> {
     const entries: [string, IndexEntry][] = [];
     for (const record of archives) {
-      const file = files.get(record.fileName);
-      if (file !== undefined && sameFingerprint(record.fingerprint, file)) entries.push([record.fileName, { file, result: resultOf(record) }]);
+      const file = indexedFileOf(record.fingerprint);
+      if (file !== undefined && !notFinal.has(record.fileName)) entries.push([record.fileName, { file, result: resultOf(record) }]);
     }
-    // Archives gone from the directory leave the map (a read finishing now is committed before this timer runs).
-    if (files.size > entries.length) {
+    // Archives gone from the directory leave the set (a read finishing now is committed before this timer runs).
+    if (notFinal.size > 0) {
       const present = new Set(archives.map((record) => record.fileName));
-      for (const name of files.keys()) if (!present.has(name)) files.delete(name);
+      for (const name of notFinal) if (!present.has(name)) notFinal.delete(name);
     }
     const bytes = serializeIndex(dir, entries);
     const digest = createHash('sha256').update(bytes.subarray(bytes.indexOf(0x0a) + 1)).digest('hex');
@@ -222,13 +227,10 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   };
 }
 
-async function lstatFile(path: string): Promise<(FileFingerprint & IndexedFile) | undefined> {
-  try {
-    const stats = await lstat(path);
-    return { ...fingerprintOf(stats), ctimeMs: stats.ctimeMs, nlink: stats.nlink };
-  } catch {
-    return undefined;
-  }
+/** The fingerprint as the index keeps it; undefined for one built without an lstat (no ctime or link count). */
+function indexedFileOf(fingerprint: FileFingerprint): IndexedFile | undefined {
+  const { dev, ino, size, mtimeMs, ctimeMs, nlink } = fingerprint;
+  return ctimeMs === undefined || nlink === undefined ? undefined : { dev, ino, size, mtimeMs, ctimeMs, nlink };
 }
 
 /** A result that reading the same bytes again would give. */

@@ -80,7 +80,7 @@ describe('classifyEntry', () => {
     expect(observation).toEqual({
       kind: 'archive',
       name: expect.objectContaining({ fileName: ARCHIVE, pod: 'web-0', namespaceContainer: 'shop-nginx' }),
-      fingerprint: { dev: stats.dev, ino: stats.ino, size: 12, mtimeMs: stats.mtimeMs, nlink: 1 },
+      fingerprint: { dev: stats.dev, ino: stats.ino, size: 12, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, nlink: 1 },
       ctimeMs: stats.ctimeMs,
     });
   });

@@ -80,7 +80,7 @@ async function emit(h: Harness, fileName: string): Promise<void> {
 
 async function fingerprintOf(path: string): Promise<FileFingerprint> {
   const s = await stat(path);
-  return { dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, nlink: s.nlink };
+  return { dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, nlink: s.nlink };
 }
 
 async function identityOf(path: string): Promise<{ dev: number; ino: number }> {
