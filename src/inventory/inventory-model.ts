@@ -4,12 +4,19 @@ import { containerKeyOf, createArchiveIndex, type ArchiveIndex } from './archive
 import type { EntryState } from './entry-state.js';
 import type { ArchiveRecord } from './types.js';
 
-/** What one entry adds to the views, remembered so it can be taken back exactly. */
+/**
+ * What one entry adds to the views. It is a function of the entry's state and its pin partners' (see
+ * contributionOf), recomputed whenever one of them changes, so what an entry added can be derived again
+ * from the states before a change and taken back exactly: nothing per entry is stored for it but the
+ * rare pinned copy of a record.
+ */
 type Contribution =
-  /** `base` is the settled state's record; `record` the same with the pin flag of the moment. */
-  | { readonly kind: 'record'; readonly base: ArchiveRecord; readonly record: ArchiveRecord }
+  /** The settled state's record, or its copy with the pin flag of the moment. */
+  | { readonly kind: 'record'; readonly record: ArchiveRecord }
   | { readonly kind: 'pending' }
   | { readonly kind: 'unrecognized'; readonly size: number };
+
+const PENDING: Contribution = Object.freeze({ kind: 'pending' });
 
 /** Containers whose archives changed since the last `takeChanges()`. */
 export interface ChangeSet {
@@ -52,7 +59,8 @@ export function createInventoryModel(pinTargetOf: (fileName: string) => string |
   const entries = new Map<string, EntryState>();
   const unsettled = new Set<string>();
   const index = createArchiveIndex();
-  const contributions = new Map<string, Contribution>();
+  /** Settled records whose pin flag differs from their state's record: the copy the views hold, and the record it copies. */
+  const pinnedCopies = new Map<string, { readonly base: ArchiveRecord; readonly record: ArchiveRecord }>();
   const unrecognized = new Map<string, number>();
   let unrecognizedBytes = 0;
   let unidentifiedBytes = 0;
@@ -69,7 +77,7 @@ export function createInventoryModel(pinTargetOf: (fileName: string) => string |
   };
 
   /** What the entry named `fileName` contributes given every entry's current state. */
-  const contributionOf = (fileName: string, previous: Contribution | undefined): Contribution | undefined => {
+  const contributionOf = (fileName: string): Contribution | undefined => {
     const state = entries.get(fileName);
     switch (state?.kind) {
       case undefined:
@@ -77,14 +85,14 @@ export function createInventoryModel(pinTargetOf: (fileName: string) => string |
       case 'settled': {
         // A finished pin or one being written (`.keep.tmp`, renamed to `.keep` once complete).
         const pinned = entries.get(pinFileNameOf(fileName))?.kind === 'pin' || entries.get(pinWritingFileNameOf(fileName))?.kind === 'pin';
-        // The same record object while nothing changed, so an unchanged archive is not reported as changed.
-        if (previous?.kind === 'record' && previous.base === state.record && previous.record.pinned === pinned) return previous;
-        const record = state.record.pinned === pinned ? state.record : Object.freeze({ ...state.record, pinned });
-        return { kind: 'record', base: state.record, record };
+        if (state.record.pinned === pinned) return { kind: 'record', record: state.record };
+        // The same copy while nothing changed, so an unchanged archive is not reported as changed.
+        const copy = pinnedCopies.get(fileName);
+        return { kind: 'record', record: copy !== undefined && copy.base === state.record && copy.record.pinned === pinned ? copy.record : Object.freeze({ ...state.record, pinned }) };
       }
       case 'pending':
       case 'identifying':
-        return { kind: 'pending' };
+        return PENDING;
       case 'pin':
         // A pin of an absent archive, finished or being written, protects nothing: it is counted as
         // unrecognized, so a stale pin (or one a crashed writer left half-written) stays visible.
@@ -94,10 +102,10 @@ export function createInventoryModel(pinTargetOf: (fileName: string) => string |
     }
   };
 
+  /** Takes back what the entry contributes, derived from the states before the change. */
   const retract = (fileName: string): Contribution | undefined => {
-    const previous = contributions.get(fileName);
+    const previous = contributionOf(fileName);
     if (previous === undefined) return undefined;
-    contributions.delete(fileName);
     if (previous.kind === 'record') {
       index.remove(previous.record);
       if (previous.record.identity === undefined) unidentifiedBytes -= previous.record.fingerprint.size;
@@ -116,9 +124,11 @@ export function createInventoryModel(pinTargetOf: (fileName: string) => string |
   };
 
   const contribute = (fileName: string, previous: Contribution | undefined): void => {
-    const next = contributionOf(fileName, previous);
+    const next = contributionOf(fileName);
+    const state = entries.get(fileName);
+    if (next?.kind === 'record' && state?.kind === 'settled' && next.record !== state.record) pinnedCopies.set(fileName, { base: state.record, record: next.record });
+    else pinnedCopies.delete(fileName);
     if (next !== undefined) {
-      contributions.set(fileName, next);
       if (next.kind === 'record') {
         index.add(next.record);
         if (next.record.identity === undefined) unidentifiedBytes += next.record.fingerprint.size;
@@ -166,10 +176,10 @@ export function createInventoryModel(pinTargetOf: (fileName: string) => string |
     unsettledNames: () => unsettled.values(),
     clear() {
       if (entries.size > 0) any = true;
-      for (const contribution of contributions.values()) if (contribution.kind === 'record') touch(contribution.record);
+      for (const [fileName, state] of entries) if (state.kind === 'settled') touch(pinnedCopies.get(fileName)?.record ?? state.record);
       entries.clear();
       unsettled.clear();
-      contributions.clear();
+      pinnedCopies.clear();
       index.clear();
       unrecognized.clear();
       unrecognizedBytes = 0;
