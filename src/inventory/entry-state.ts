@@ -174,7 +174,9 @@ function recordOf(name: ParsedArchiveName, fingerprint: FileFingerprint, identif
       : (intern.identity?.(found) ?? Object.freeze({ namespace: intern(found.namespace), pod: intern(found.pod), container: intern(found.container) }));
   return Object.freeze({
     fileName: name.fileName,
-    name,
+    // The parts of the name as shared copies: sliced out of the file name, each would be an object of
+    // its own per archive, where a container's archives share one pod and one namespace-container part.
+    name: Object.freeze({ ...name, pod: intern(name.pod), namespaceContainer: intern(name.namespaceContainer) }),
     fingerprint,
     identity,
     identitySources: identity === undefined || !identified.ok ? NO_SOURCES : sourcesOf(identified.value.sources),

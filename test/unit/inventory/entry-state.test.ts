@@ -300,7 +300,9 @@ describe('completeIdentify', () => {
     const answer: IdentityReadResult = { ok: true, value: { identity: { namespace: 'shop', pod: 'web-0', container: 'nginx' }, sources: ['cri-o', 'containerd'] } };
     const first = settledBy(completeIdentify(a, a, answer, intern)).record;
     const second = settledBy(completeIdentify(b, b, { ok: true, value: { identity: { namespace: 'shop', pod: 'web-0', container: 'nginx' }, sources: ['cri-o', 'containerd'] } }, intern)).record;
-    expect(asked).toEqual(['shop', 'web-0', 'nginx', 'shop', 'web-0', 'nginx']);
+    // The identity's three names, then the name's pod and namespace-container parts, per archive.
+    expect(asked).toEqual(['shop', 'web-0', 'nginx', 'web-0', 'shop-nginx', 'shop', 'web-0', 'nginx', 'web-0', 'shop-nginx']);
+    expect(second.name).toEqual(expect.objectContaining({ pod: 'web-0', namespaceContainer: 'shop-nginx', timestampText: '2024-02-01T00:00:00Z' }));
     expect(first.identitySources).toEqual(['cri-o', 'containerd']);
     expect(second.identitySources).toBe(first.identitySources);
     expect(Object.isFrozen(first.identitySources)).toBe(true);
@@ -308,7 +310,7 @@ describe('completeIdentify', () => {
     expect(first.identitySources).not.toBe(answer.ok ? answer.value.sources : undefined);
   });
 
-  it('does not intern anything for an unidentified archive', () => {
+  it('interns only the parts of the name for an unidentified archive (its identity is not kept)', () => {
     const asked: string[] = [];
     const intern = <T extends string>(value: T): T => {
       asked.push(value);
@@ -316,7 +318,7 @@ describe('completeIdentify', () => {
     };
     const identifying = identifyingState();
     settledBy(completeIdentify(identifying, identifying, identified('shop', 'web-9', 'nginx'), intern));
-    expect(asked).toEqual([]);
+    expect(asked).toEqual([identifying.kind === 'identifying' ? identifying.name.pod : '', identifying.kind === 'identifying' ? identifying.name.namespaceContainer : '']);
   });
 });
 
