@@ -16,9 +16,9 @@ import { closeServer, listen, type ListenAddress, type WebServer } from '../serv
 import type { LoadedWebConfig } from '../server/web-config.js';
 import type { KubernetesConnection } from './kubernetes-wiring.js';
 import { createMetricsWiring } from './metrics-wiring.js';
-import { createPodDiskPressure } from './pod-disk-pressure.js';
 import { createPodInventory } from './pod-inventory-wiring.js';
-import { createPodRetention, type PodRetention } from './pod-retention.js';
+import type { PodRetention } from './pod-retention.js';
+import { createPodWiring } from './pod-wiring.js';
 import { createPolicyWiring, watchPolicyFileInto } from './policy-wiring.js';
 import { createRetentionRequests, type RetentionRequests } from './retention-requests.js';
 import { createRetentionWiring, type RetentionWiring } from './retention-wiring.js';
@@ -185,20 +185,25 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
   const { registry, retention: retentionMetrics } = createExporterRegistry();
   registerIndexMetrics(registry, persisted.counts);
   registerPolicyCollector(registry, policies);
-  // Disk pressure takes pod archives too, with the container archives when both directories share a
-  // filesystem. podRetention is read only by retention runs, which start after it is declared below.
-  const podPressure =
+  // Pod retention and disk pressure (which takes pod archives too, with the container archives when
+  // both directories share a filesystem) delete in the pod directory through its one executor.
+  const pod =
     podDirectory === undefined || podInventory === undefined
       ? undefined
-      : createPodDiskPressure({
+      : createPodWiring({
           directory: podDirectory,
           inventory: podInventory,
+          policy: () => policies.policy(),
+          ready: () => (kubernetes?.policiesSynced() ?? true) && policies.retentionAllowed().ok,
           dryRun: config.dryRun,
           observer: retentionMetrics.observer,
+          intervalMs: POD_RETENTION_INTERVAL_MS,
+          futureToleranceMs: config.futureToleranceMs,
           logger,
-          podPlan: () => podRetention?.lastPlan(),
-          ...(kubernetes !== undefined ? { podCheckpoints: () => kubernetes.podCheckpoints.state() } : {}),
+          now,
+          ...(kubernetes !== undefined ? { podCheckpoints: () => kubernetes.podCheckpoints.state(), podOwners: (identities) => kubernetes.resolvePodOwners(identities) } : {}),
         });
+  const podRetention = pod?.retention;
   const retention = await createRetentionWiring({
     directory,
     dryRun: config.dryRun,
@@ -213,25 +218,9 @@ export async function startExporter(config: ExporterConfig): Promise<RunningExpo
     requests,
     logger,
     now,
-    podPressure,
+    podPressure: pod?.pressure,
   });
   const { runner } = retention;
-  const podRetention =
-    podDirectory === undefined || podInventory === undefined
-      ? undefined
-      : createPodRetention({
-          directory: podDirectory,
-          inventory: podInventory,
-          policy: () => policies.policy(),
-          ready: () => (kubernetes?.policiesSynced() ?? true) && policies.retentionAllowed().ok,
-          dryRun: config.dryRun,
-          observer: retentionMetrics.observer,
-          intervalMs: POD_RETENTION_INTERVAL_MS,
-          futureToleranceMs: config.futureToleranceMs,
-          logger,
-          now,
-          ...(kubernetes !== undefined ? { podCheckpoints: () => kubernetes.podCheckpoints.state(), podOwners: (identities) => kubernetes.resolvePodOwners(identities) } : {}),
-        });
   requests.on('full', () => podRetention?.request());
   const metrics = createMetricsWiring({ directory, dryRun: config.dryRun, version: config.version, containerMetrics: config.containerMetrics, registry, inventory, runner, policies, kubernetes, logger, podInventory });
   const policyWatch = watchPolicyFileInto(policies, policyDeps);

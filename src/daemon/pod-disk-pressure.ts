@@ -1,8 +1,7 @@
-import type { Logger } from 'pino';
 import type { Inventory } from '../inventory/inventory.js';
 import type { PodCheckpointView } from '../kubernetes/pod-checkpoint-watch.js';
-import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
-import type { RetentionObserver, RetentionPlan } from '../retention/types.js';
+import type { RetentionExecutor } from '../retention/execute.js';
+import type { RetentionPlan } from '../retention/types.js';
 import { readDiskStats } from './disk-stats.js';
 import { podPlanInput } from './pod-retention.js';
 import type { PodPressureSource } from './retention-runner.js';
@@ -13,9 +12,11 @@ const OBJECTS_POLL_MS = 2_000;
 export interface PodDiskPressureDeps {
   readonly directory: string;
   readonly inventory: Inventory;
-  readonly dryRun: boolean;
-  readonly observer: RetentionObserver;
-  readonly logger: Logger;
+  /**
+   * The pod checkpoint directory's one executor, shared with pod retention (pod-wiring.ts): its plans
+   * run one after the other, so an archive both plans take is unlinked once and the second finds it gone.
+   */
+  readonly executor: RetentionExecutor;
   /** The pod plan in force (pod-retention.ts): what it deletes by a limit counts as freed. */
   readonly podPlan: () => RetentionPlan | undefined;
   /** PodCheckpoint objects, with an API server: an archive one references is kept. */
@@ -30,20 +31,17 @@ export interface PodDiskPressure extends PodPressureSource {
    * PodCheckpoint objects become known (pod archives may be planned again); returns the unsubscribe.
    */
   subscribe(listener: () => void): () => void;
-  /** Resolves once no unlink of this executor is in flight. */
-  idle(): Promise<void>;
 }
 
 /**
  * The pod checkpoint directory as disk pressure sees it (retention-runner.ts): its archives, by the
  * same input the pod plan is made from (podPlanInput: name/object conflicts left out, the referenced
  * file names), only once its first scan is complete and while the PodCheckpoint objects are known, and
- * an executor given that directory and nothing else, with every check before an unlink. Pod archives
- * are never offloaded: this executor has no offloader.
+ * the directory's one executor, given that directory and nothing else, with every check before an
+ * unlink. Pod archives are never offloaded: that executor has no offloader.
  */
 export function createPodDiskPressure(deps: PodDiskPressureDeps): PodDiskPressure {
-  const logger = deps.logger.child({ inventory: 'pod' });
-  const executor: RetentionExecutor = createRetentionExecutor({ directory: deps.directory, dryRun: deps.dryRun, logger, observer: deps.observer });
+  const { executor } = deps;
   // Without an API server the files alone decide: nothing to wait for.
   let objectsListedOnce = deps.podCheckpoints === undefined;
   const objectsState = (): ReturnType<PodCheckpointView['state']> => {
@@ -90,6 +88,5 @@ export function createPodDiskPressure(deps: PodDiskPressureDeps): PodDiskPressur
         clearInterval(timer);
       };
     },
-    idle: () => executor.idle(),
   };
 }

@@ -1,19 +1,19 @@
 import type { Logger } from 'pino';
 import type { Inventory } from '../inventory/inventory.js';
 import type { PodCheckpointView } from '../kubernetes/pod-checkpoint-watch.js';
-import { createRetentionExecutor, type RetentionExecutor } from '../retention/execute.js';
+import type { RetentionExecutor } from '../retention/execute.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { resolvePodArchiveIdentities, type PodIdentityConflict } from '../retention/pod-archive-identity.js';
 import { planPodArchives } from '../retention/pod-scope-policy.js';
-import type { OwnerLookup, OwnerState, RetentionObserver, RetentionPlan, RetentionPolicy } from '../retention/types.js';
+import type { OwnerLookup, OwnerState, RetentionPlan, RetentionPolicy } from '../retention/types.js';
 import { podOrphansMayGo, podOwnerIdentity, resolvePodArchiveOwners, type PodOrphanClock } from '../retention/pod-archive-orphans.js';
 import type { ArchiveIdentity } from '../archive/types.js';
 
 /**
  * Retention of pod-level archives: the pod scope of the policy in force (pod-scope-policy.ts), planned
- * on the pod inventory's snapshot and carried out by an executor of its own, given the pod checkpoint
- * directory and nothing else, with every check before an unlink (the directory is the one listed, the
- * file unchanged, no pin). It runs after a change of that directory, a policy change, and every
+ * on the pod inventory's snapshot and carried out by the pod checkpoint directory's one executor
+ * (pod-wiring.ts: disk pressure deletes there through it too), with every check before an unlink (the
+ * directory is the one listed, the file unchanged, no pin). It runs after a change of that directory, a policy change, and every
  * `intervalMs` (ages pass without events); one run at a time, a request during a run runs once more after it.
  */
 export interface PodRetention {
@@ -29,7 +29,8 @@ export interface PodRetentionDeps {
   /** False while the policies are not known yet (cluster policies not listed, an invalid object): nothing is deleted. */
   readonly ready: () => boolean;
   readonly dryRun: boolean;
-  readonly observer: RetentionObserver;
+  /** The pod checkpoint directory's one executor, shared with disk pressure (pod-wiring.ts). */
+  readonly executor: RetentionExecutor;
   readonly intervalMs: number;
   readonly futureToleranceMs: number | undefined;
   readonly logger: Logger;
@@ -68,7 +69,7 @@ export function podPlanInput(
 
 export function createPodRetention(deps: PodRetentionDeps): PodRetention {
   const logger = deps.logger.child({ inventory: 'pod' });
-  const executor: RetentionExecutor = createRetentionExecutor({ directory: deps.directory, dryRun: deps.dryRun, logger, observer: deps.observer });
+  const { executor } = deps;
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;

@@ -1,12 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { createPodDiskPressure } from '../../../src/daemon/pod-disk-pressure.js';
 import type { Inventory } from '../../../src/inventory/inventory.js';
 import type { ArchiveRecord, InventoryChange, InventorySnapshot, InventoryStatus } from '../../../src/inventory/types.js';
 import type { PodCheckpointObject, PodCheckpointView } from '../../../src/kubernetes/pod-checkpoint-watch.js';
+import type { RetentionExecutor } from '../../../src/retention/execute.js';
 import type { PlannedDeletion, RetentionPlan } from '../../../src/retention/types.js';
 import { archive } from '../retention/builders.js';
 import { inventorySnapshot } from '../../support/snapshots.js';
@@ -34,15 +31,18 @@ function fakeInventory(archives: readonly ArchiveRecord[], state: { scanComplete
 }
 
 const object = (name: string, sourcePodName: string, archiveFileName: string): PodCheckpointObject => ({ namespace: 'shop', name, sourcePodName, phase: 'Ready', archiveFileName });
-const silent = pino({ level: 'silent' });
-const observer = { onDeleted: () => undefined, onError: () => undefined };
+/** The pod directory's executor is shared and tested with the wiring (pod-wiring.test.ts); nothing here executes. */
+const unused: RetentionExecutor = {
+  execute: () => Promise.reject(new Error('not executed in these tests')),
+  idle: () => Promise.resolve(),
+};
 
 describe('the pod checkpoint directory as disk pressure sees it', () => {
   it('is pending while its first scan runs and until the PodCheckpoint objects have been listed once', () => {
     const scan = { scanComplete: false };
     let objects: ObjectsState = { kind: 'unknown' };
     const { inventory } = fakeInventory([web(0)], scan);
-    const source = createPodDiskPressure({ directory: '/pods', inventory, dryRun: true, observer, logger: silent, podPlan: () => undefined, podCheckpoints: () => objects });
+    const source = createPodDiskPressure({ directory: '/pods', inventory, executor: unused, podPlan: () => undefined, podCheckpoints: () => objects });
     expect(source.pending()).toBe(true);
     expect(source.archives()).toBeUndefined();
     scan.scanComplete = true;
@@ -58,7 +58,7 @@ describe('the pod checkpoint directory as disk pressure sees it', () => {
 
   it('without an API server the files alone decide: nothing to wait for, nothing referenced', () => {
     const { inventory } = fakeInventory([web(0), web(1)], { scanComplete: true });
-    const source = createPodDiskPressure({ directory: '/pods', inventory, dryRun: true, observer, logger: silent, podPlan: () => undefined });
+    const source = createPodDiskPressure({ directory: '/pods', inventory, executor: unused, podPlan: () => undefined });
     expect(source.pending()).toBe(false);
     expect(source.archives()).toEqual({ archives: [web(0), web(1)], referenced: new Set(), alreadyPlanned: new Set(), directoryIdentity: DIRECTORY });
   });
@@ -68,7 +68,7 @@ describe('the pod checkpoint directory as disk pressure sees it', () => {
     const { inventory } = fakeInventory([referenced!, disputed!, planned!, plain!], { scanComplete: true });
     const objects: ObjectsState = { kind: 'known', objects: [object('a', 'web-0', referenced!.fileName), object('b', 'web-9', disputed!.fileName)] };
     const podPlan: RetentionPlan = { deletions: [{ fileName: planned!.fileName } as PlannedDeletion], unsatisfiable: [], effectiveLimits: [] };
-    const source = createPodDiskPressure({ directory: '/pods', inventory, dryRun: true, observer, logger: silent, podPlan: () => podPlan, podCheckpoints: () => objects });
+    const source = createPodDiskPressure({ directory: '/pods', inventory, executor: unused, podPlan: () => podPlan, podCheckpoints: () => objects });
     const given = source.archives();
     expect(given?.archives.map((r) => r.fileName)).toEqual([referenced!.fileName, planned!.fileName, plain!.fileName]);
     expect([...(given?.referenced ?? [])].sort()).toEqual([referenced!.fileName, disputed!.fileName].sort());
@@ -78,7 +78,7 @@ describe('the pod checkpoint directory as disk pressure sees it', () => {
   it('tells its subscriber of each change of the directory and of the objects becoming known, until unsubscribed', async () => {
     let objects: ObjectsState = { kind: 'unknown' };
     const { inventory, emit } = fakeInventory([web(0)], { scanComplete: true });
-    const source = createPodDiskPressure({ directory: '/pods', inventory, dryRun: true, observer, logger: silent, podPlan: () => undefined, podCheckpoints: () => objects, objectsPollMs: 10 });
+    const source = createPodDiskPressure({ directory: '/pods', inventory, executor: unused, podPlan: () => undefined, podCheckpoints: () => objects, objectsPollMs: 10 });
     let calls = 0;
     const unsubscribe = source.subscribe(() => (calls += 1));
     emit();
@@ -88,36 +88,5 @@ describe('the pod checkpoint directory as disk pressure sees it', () => {
     unsubscribe();
     emit();
     expect(calls).toBe(2);
-  });
-
-  it('its executor unlinks in the pod checkpoint directory only', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'pod-pressure-'));
-    const elsewhere = await mkdtemp(path.join(tmpdir(), 'pod-pressure-other-'));
-    try {
-      const record = web(0);
-      await writeFile(path.join(dir, record.fileName), 'archive');
-      await writeFile(path.join(elsewhere, record.fileName), 'archive');
-      const stats = await stat(path.join(dir, record.fileName));
-      const directory = await stat(dir);
-      const { inventory } = fakeInventory([], { scanComplete: true });
-      const source = createPodDiskPressure({ directory: dir, inventory, dryRun: false, observer, logger: silent, podPlan: () => undefined });
-      const deletion: PlannedDeletion = {
-        fileName: record.fileName,
-        fingerprint: { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, nlink: stats.nlink },
-        identity: record.identity,
-        reason: 'disk_pressure',
-        limitValue: undefined,
-        scope: { level: 'node' },
-        policySource: 'test',
-        detail: 'test',
-      };
-      const result = await source.execute({ deletions: [deletion], unsatisfiable: [], effectiveLimits: [], directoryIdentity: { dev: directory.dev, ino: directory.ino } });
-      expect(result.deleted).toBe(1);
-      expect(await readdir(dir)).toEqual([]);
-      expect(await readdir(elsewhere)).toEqual([record.fileName]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-      await rm(elsewhere, { recursive: true, force: true });
-    }
   });
 });
