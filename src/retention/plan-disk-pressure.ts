@@ -153,9 +153,10 @@ export function planNodeDiskPressure(input: NodeDiskPressureInput): PlannedDelet
 /**
  * One disk-pressure plan for one filesystem, so no space is counted as freed twice: the container
  * archives and, when the pod checkpoint directory is on the same filesystem, the pod archives, in one
- * age order. Orphans past their grace period go first, as ever; pod archives are never orphans and
- * compete by age. The newest `keepNewestPerContainer` survivors stay per container for container
- * archives and per pod for pod archives. Pinned, unidentified and future-dated archives of either
+ * age order. Container orphans past their grace period go first, as ever; pod archives are never
+ * taken first as orphans (their orphans go by the pod plan, pod-archive-orphans.ts) and compete by
+ * age. The newest `keepNewestPerContainer` survivors stay per container for container archives and
+ * per pod for pod archives. Pinned, unidentified and future-dated archives of either
  * directory are never taken, nor a pod archive a live PodCheckpoint object references (unless
  * `deleteReferencedPodCheckpoints`). The hard-link accounting spans both directories: an inode linked
  * from a container archive and a pod archive is freed only when both go, so they go together or not

@@ -12,8 +12,11 @@ import type { OwnerLookup, OwnerState, RetentionPlan, RetentionPolicy } from './
  * - Container and namespace counts and totals do not: a pod archive has no container, and a namespace
  *   limit counted over the pod archives alone would be a second allowance beside the container
  *   archives'. The KEP leaves this open; keeping is the fail-safe reading.
- * - Disk pressure does not take pod archives: the container directory's run frees space by its own
- *   plan, and a second plan against the same filesystem would free it twice.
+ * - Disk pressure is not planned here: the node-wide pass (plan-disk-pressure.ts,
+ *   planFilesystemDiskPressure) takes pod archives with the container archives of their filesystem in
+ *   one plan, counting what this plan deletes as freed; a second plan against the same filesystem
+ *   would free the space twice.
+ * - Orphans go only by each archive's own state (`orphans` below, pod-archive-orphans.ts).
  */
 export function podScopePolicy(policy: RetentionPolicy): RetentionPolicy {
   const withoutGroupLimits = <T extends { readonly maxCheckpoints?: number; readonly maxTotalSize?: number }>(p: T): T => ({ ...p, maxCheckpoints: 0, maxTotalSize: 0 });

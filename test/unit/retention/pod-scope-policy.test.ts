@@ -39,7 +39,9 @@ describe('podScopePolicy', () => {
     expect(result.deletions.map((d) => [d.fileName, d.reason])).toEqual([[archives[1]!.fileName, 'age']]);
   });
 
-  it('never plans an orphan deletion, and disk pressure never takes pod archives', () => {
+  // Pod orphans come from each archive's state (planPodArchives' `orphans`, pod-archive-orphans.ts), and
+  // disk pressure takes pod archives in the node-wide pass (plan-disk-pressure.ts), never in this plan.
+  it('plans no orphan deletion without per-archive orphan states, and no disk-pressure deletion', () => {
     const policy = policyOf({ globalPolicy: { retainOrphan: false }, orphanGracePeriod: '1m', diskPressure: { highThresholdPercent: 50, lowThresholdPercent: 10 } });
     const result = planRetention({
       snapshot: snapshotOf(podArchives(3)),
