@@ -30,7 +30,10 @@ export function isPodArchivePath(path: string, containerNameOk: boolean): boolea
 /**
  * `inspect` of a pod-level archive: its identity from the name, its pin, what its headers show
  * (entries, composition, each container directory's bytes) and what the pod scope of the policy would
- * do with it, from a plan of its whole directory (nothing is deleted).
+ * do with it, from a plan of its whole directory made from the files alone (nothing is deleted). The
+ * PodCheckpoint objects are not read (serve keeps an archive one references, unless
+ * deleteReferencedPodCheckpoints), so the verdict says so; orphans, cluster policies and disk pressure
+ * are `plan`'s.
  */
 export async function runPodInspect(opts: InspectOptions): Promise<{ ok: boolean; output: string }> {
   const { path } = opts;
@@ -65,6 +68,7 @@ export async function runPodInspect(opts: InspectOptions): Promise<{ ok: boolean
   const retention = deletion === undefined ? { action: 'keep' as const } : { action: 'delete' as const, reason: deletion.reason, detail: deletion.detail };
   const contents = read.value;
   const { namespace, pod, timestampMs } = name.value;
+  const policyOrigin = opts.policyOrigin ?? 'the defaults (no --config)';
   const rendering = renderingOf(opts);
   if (isStructured(rendering)) {
     return {
@@ -81,7 +85,7 @@ export async function runPodInspect(opts: InspectOptions): Promise<{ ok: boolean
         entries: contents?.entries ?? null,
         contents: contents?.contents ?? null,
         containers: contents === undefined ? null : Object.fromEntries(contents.containers),
-        retention: { policy: opts.policyOrigin ?? 'the defaults (no --config)', ...retention },
+        retention: { policy: policyOrigin, podCheckpointObjects: 'not consulted', ...retention },
       }),
     };
   }
@@ -94,6 +98,7 @@ export async function runPodInspect(opts: InspectOptions): Promise<{ ok: boolean
     `size:      ${formatBytes(stats.size)} (${stats.size} bytes)`,
     `pinned:    ${pin === undefined ? 'no' : `yes (${pin})`}`,
     `retention: ${deletion === undefined ? 'kept' : `would be deleted (${deletion.reason}): ${deletion.detail}`}`,
+    `           by ${policyOrigin} and the files alone: PodCheckpoint objects not consulted (an archive one references is kept unless deleteReferencedPodCheckpoints: true); orphans, cluster policies and disk pressure are left to \`plan\`; nothing is deleted`,
   ];
   if (contents === undefined) lines.push('contents:  unknown (the tar headers could not be walked)');
   else {

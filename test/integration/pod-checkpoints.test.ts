@@ -237,10 +237,12 @@ describe('pod-level archives on the built binary', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('kind:      pod-level checkpoint (KEP-5823)');
     expect(text.stdout).toMatch(/^retention: would be deleted \(count\)/m);
+    // Made from the files alone, and it says so: a PodCheckpoint object could keep this archive.
+    expect(text.stdout).toMatch(/^ {11}by .+ and the files alone: PodCheckpoint objects not consulted .*; nothing is deleted$/m);
     expect(text.stdout).toMatch(/^\s+nginx\s+/m);
     const json = await runCli(['inspect', join(pods, newer), '--config', config, '-o', 'json']);
-    const parsed = JSON.parse(json.stdout) as { kind: string; namespace: string; pod: string; pinned: boolean; contents: { memoryBytes: number }; containers: Record<string, number>; retention: { action: string } };
-    expect([parsed.kind, parsed.namespace, parsed.pod, parsed.pinned, parsed.retention.action]).toEqual(['pod', 'default', 'web-0', true, 'keep']);
+    const parsed = JSON.parse(json.stdout) as { kind: string; namespace: string; pod: string; pinned: boolean; contents: { memoryBytes: number }; containers: Record<string, number>; retention: { action: string; podCheckpointObjects: string } };
+    expect([parsed.kind, parsed.namespace, parsed.pod, parsed.pinned, parsed.retention.action, parsed.retention.podCheckpointObjects]).toEqual(['pod', 'default', 'web-0', true, 'keep', 'not consulted']);
     expect(parsed.contents.memoryBytes).toBe(2 * 4096);
     expect(Object.keys(parsed.containers).sort()).toEqual(['log-shipper', 'nginx']);
     // A name that is both a container's and a pod's is a pod archive in the pod checkpoint directory.
