@@ -63,22 +63,52 @@ export function sameIndexedFile(a: IndexedFile, b: IndexedFile): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.nlink === b.nlink;
 }
 
+/** Lines are gathered into pieces of about this size: the body is never one string or one buffer. */
+const CHUNK_BYTES = 1 << 20;
+
+/** An index file as pieces to write in order; `header` (its second line) changes whenever the body does. */
+export interface SerializedIndex {
+  readonly chunks: readonly Buffer[];
+  readonly header: string;
+}
+
+/**
+ * The file's pieces for these entries, in the order given. Entries are taken one at a time and each
+ * line is encoded into a piece of about 1 MiB at once, so serializing 100,000 records holds the bytes
+ * once (outside the JS heap) and no per-record object or string beyond the one being written.
+ */
+export function serializeIndexChunks(directory: IndexedDirectory, entries: Iterable<readonly [string, IndexEntry]>): SerializedIndex {
+  const body: Buffer[] = [];
+  const hash = createHash('sha256');
+  let pending: string[] = [];
+  let pendingLength = 0;
+  let count = 0;
+  let bodyBytes = 0;
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const chunk = Buffer.from(pending.join(''), 'utf8');
+    hash.update(chunk);
+    body.push(chunk);
+    bodyBytes += chunk.length;
+    pending = [];
+    pendingLength = 0;
+  };
+  for (const [fileName, { file, result }] of entries) {
+    const line = `${JSON.stringify([fileName, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs, file.nlink, result])}\n`;
+    pending.push(line);
+    pendingLength += line.length;
+    count += 1;
+    if (pendingLength >= CHUNK_BYTES) flush();
+  }
+  flush();
+  const header: Header = { directory: directory.directory, dev: directory.dev, ino: directory.ino, entries: count, bodyBytes, sha256: hash.digest('hex') };
+  const headerLine = JSON.stringify(header);
+  return { chunks: [Buffer.from(`${INDEX_MAGIC}\n${headerLine}\n`, 'utf8'), ...body], header: headerLine };
+}
+
 /** The file's bytes for these entries, in the order given. */
 export function serializeIndex(directory: IndexedDirectory, entries: Iterable<readonly [string, IndexEntry]>): Buffer {
-  const lines: string[] = [];
-  for (const [fileName, { file, result }] of entries) {
-    lines.push(`${JSON.stringify([fileName, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs, file.nlink, result])}\n`);
-  }
-  const body = Buffer.from(lines.join(''), 'utf8');
-  const header: Header = {
-    directory: directory.directory,
-    dev: directory.dev,
-    ino: directory.ino,
-    entries: lines.length,
-    bodyBytes: body.length,
-    sha256: createHash('sha256').update(body).digest('hex'),
-  };
-  return Buffer.concat([Buffer.from(`${INDEX_MAGIC}\n${JSON.stringify(header)}\n`, 'utf8'), body]);
+  return Buffer.concat(serializeIndexChunks(directory, entries).chunks);
 }
 
 /** The largest file a load accepts for a directory of this many entries. */
@@ -104,15 +134,16 @@ export function parseIndex(bytes: Buffer, expected: IndexedDirectory): ParsedInd
   const body = bytes.subarray(headerEnd + 1);
   if (body.length !== header.bodyBytes) return { ok: false, reason: `the body is ${body.length} bytes, the header says ${header.bodyBytes} (truncated or torn)` };
   if (createHash('sha256').update(body).digest('hex') !== header.sha256) return { ok: false, reason: 'the body does not match its checksum' };
-  const lines = body.length === 0 ? [] : body.toString('utf8').split('\n');
-  // The body ends with a newline, so the last piece is empty.
-  if (lines.length > 0 && lines.pop() !== '') return { ok: false, reason: 'the body does not end with a newline' };
-  if (lines.length !== header.entries) return { ok: false, reason: `${lines.length} records, the header says ${header.entries}` };
+  if (body.length > 0 && body[body.length - 1] !== 0x0a) return { ok: false, reason: 'the body does not end with a newline' };
+  let lineCount = 0;
+  for (let at = body.indexOf(0x0a); at >= 0; at = body.indexOf(0x0a, at + 1)) lineCount += 1;
+  if (lineCount !== header.entries) return { ok: false, reason: `${lineCount} records, the header says ${header.entries}` };
   const entries = new Map<string, IndexEntry>();
   const duplicated = new Set<string>();
   let droppedRecords = 0;
-  for (const line of lines) {
-    const record = line.length > MAX_RECORD_BYTES ? undefined : recordOf(line);
+  // Line by line from the bytes: the body is never decoded into one string.
+  for (let start = 0, end = body.indexOf(0x0a); end >= 0; start = end + 1, end = body.indexOf(0x0a, start)) {
+    const record = end - start > MAX_RECORD_BYTES ? undefined : recordOf(body.toString('utf8', start, end));
     if (record === undefined) {
       droppedRecords += 1;
       continue;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -6,7 +5,7 @@ import type { IdentityReadResult } from '../archive/identity.js';
 import type { FileFingerprint } from '../archive/types.js';
 import { codeOf, messageOf } from '../errors.js';
 import type { IdentifyArchive } from './archive-identifier.js';
-import { maxIndexBytes, parseIndex, sameIndexedFile, serializeIndex, type IndexedDirectory, type IndexedFile, type IndexEntry } from './index-file.js';
+import { maxIndexBytes, parseIndex, sameIndexedFile, serializeIndexChunks, type IndexedDirectory, type IndexedFile, type IndexEntry } from './index-file.js';
 import type { Inventory } from './inventory.js';
 import type { ArchiveRecord } from './types.js';
 
@@ -80,8 +79,8 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   let timer: NodeJS.Timeout | undefined;
   let dirty = false;
   let writing: Promise<void> | undefined;
-  /** SHA-256 of the body last written or loaded: an unchanged index is not written again. */
-  let lastDigest: string | undefined;
+  /** The header line last written or loaded (it carries the body's SHA-256): an unchanged index is not written again. */
+  let lastHeader: string | undefined;
 
   async function load(): Promise<void> {
     if (path === undefined || stateDir === undefined) return;
@@ -108,7 +107,8 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
           return;
         }
         loaded = parsed.entries;
-        lastDigest = createHash('sha256').update(bytes.subarray(bytes.indexOf(0x0a) + 1, bytesRead)).digest('hex');
+        const magicEnd = bytes.indexOf(0x0a);
+        lastHeader = bytes.toString('utf8', magicEnd + 1, bytes.indexOf(0x0a, magicEnd + 1));
         counts.rejectedRecords += parsed.droppedRecords;
         logger.info({ path, records: loaded.size, droppedRecords: parsed.droppedRecords }, 'archive index loaded');
       } finally {
@@ -187,24 +187,26 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   }
 
   async function writeIndex(target: string, dir: IndexedDirectory, archives: readonly ArchiveRecord[]): Promise<void> {
-    const entries: [string, IndexEntry][] = [];
-    for (const record of archives) {
-      const file = indexedFileOf(record.fingerprint);
-      if (file !== undefined && !notFinal.has(record.fileName)) entries.push([record.fileName, { file, result: resultOf(record) }]);
+    // Each record's entry is made as the serializer takes it, so none outlives its line.
+    function* entries(): Generator<[string, IndexEntry]> {
+      for (const record of archives) {
+        const file = indexedFileOf(record.fingerprint);
+        if (file !== undefined && !notFinal.has(record.fileName)) yield [record.fileName, { file, result: resultOf(record) }];
+      }
     }
     // Archives gone from the directory leave the set (a read finishing now is committed before this timer runs).
     if (notFinal.size > 0) {
       const present = new Set(archives.map((record) => record.fileName));
       for (const name of notFinal) if (!present.has(name)) notFinal.delete(name);
     }
-    const bytes = serializeIndex(dir, entries);
-    const digest = createHash('sha256').update(bytes.subarray(bytes.indexOf(0x0a) + 1)).digest('hex');
-    if (digest === lastDigest) return;
+    const { chunks, header } = serializeIndexChunks(dir, entries());
+    // The header holds the directory, the record count and the body's SHA-256: the same header, the same file.
+    if (header === lastHeader) return;
     try {
-      await writeAtomically(target, bytes);
-      lastDigest = digest;
+      await writeAtomically(target, chunks);
+      lastHeader = header;
       counts.writes += 1;
-      logger.debug({ path: target, records: entries.length }, 'archive index written');
+      logger.debug({ path: target }, 'archive index written');
     } catch (error) {
       counts.writeFailures += 1;
       logger.warn({ path: target, reason: messageOf(error) }, 'cannot write the archive index; the next start reads the archives again');
@@ -263,12 +265,12 @@ function resultOf(record: ArchiveRecord): IdentityReadResult {
 }
 
 /** Temporary file in the same directory, fsync, rename over, fsync of the directory: the old index or the new one, never a torn one. */
-async function writeAtomically(target: string, bytes: Buffer): Promise<void> {
+async function writeAtomically(target: string, chunks: readonly Buffer[]): Promise<void> {
   const temporary = `${target}.tmp`;
   try {
     const handle = await open(temporary, 'w', 0o600);
     try {
-      await handle.writeFile(bytes);
+      for (const chunk of chunks) await handle.writeFile(chunk);
       await handle.sync();
     } finally {
       await handle.close();
