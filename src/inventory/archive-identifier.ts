@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createFifoPump, type InFlight } from '../concurrency.js';
 import type { IdentityReadResult } from '../archive/identity.js';
 import type { FileFingerprint, ParsedArchiveName } from '../archive/types.js';
 import { messageOf } from '../errors.js';
+import { entryPath } from './directory-io.js';
 import type { AttachmentToken, DirectoryAttachment } from './directory-attachment.js';
 import { completeIdentify, type EntryState } from './entry-state.js';
 import type { Interner } from './interner.js';
@@ -65,7 +65,7 @@ export function createArchiveIdentifier(deps: ArchiveIdentifierDeps): ArchiveIde
     if (!token.current() || model.get(fileName) !== state || state.kind !== 'identifying') return;
     let identified: IdentityReadResult;
     try {
-      identified = await deps.identify(join(directory, fileName), state.name, state.fingerprint);
+      identified = await deps.identify(entryPath(directory, fileName), state.name, state.fingerprint);
     } catch (error) {
       // A throwing reader is a bug; the archive still must not become deletable by scope on a guess.
       logger.error({ err: error, fileName }, 'identity reader threw');

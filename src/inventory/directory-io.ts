@@ -73,3 +73,12 @@ export async function lstatEntry(path: string): Promise<LstatOutcome> {
     return isGone(error) ? { kind: 'missing' } : { kind: 'failed', message: messageOf(error) };
   }
 }
+
+/**
+ * The path of an entry of the (resolved, absolute) directory: a directory entry's name has no `/`, so
+ * a plain concatenation is the path `path.join` would give, without normalizing it again for every
+ * lstat and read of 100,000 entries (that normalizing was a tenth of the start's allocations).
+ */
+export function entryPath(directory: string, fileName: string): string {
+  return directory.endsWith('/') ? directory + fileName : `${directory}/${fileName}`;
+}

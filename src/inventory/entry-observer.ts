@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import type { WorkQueue } from '../concurrency.js';
 import { createArchiveIdentifier, type ArchiveIdentifierDeps } from './archive-identifier.js';
 import { classifyEntry, type ArchiveNaming } from './classify-entry.js';
 import type { AttachmentToken } from './directory-attachment.js';
-import { lstatEntry } from './directory-io.js';
+import { entryPath, lstatEntry } from './directory-io.js';
 import { observeEntry } from './entry-state.js';
 import type { TimerHandle } from './timers.js';
 import type { ScanOperation } from './types.js';
@@ -59,7 +58,7 @@ export function createEntryObserver(deps: EntryObserverDeps): EntryObserver {
     try {
       do {
         observeAgain.delete(fileName);
-        const outcome = await deps.lstatQueue.run(() => lstatEntry(join(directory, fileName)));
+        const outcome = await deps.lstatQueue.run(() => lstatEntry(entryPath(directory, fileName)));
         if (!token.current()) {
           // The directory was detached meanwhile: this lstat belongs to the old one and is dropped. A caller
           // that asked again since (a reattached directory's scan waits on this very loop) still gets an
