@@ -66,49 +66,56 @@ export function sameIndexedFile(a: IndexedFile, b: IndexedFile): boolean {
 /** Lines are gathered into pieces of about this size: the body is never one string or one buffer. */
 const CHUNK_BYTES = 1 << 20;
 
-/** An index file as pieces to write in order; `header` (its second line) changes whenever the body does. */
-export interface SerializedIndex {
-  readonly chunks: readonly Buffer[];
-  readonly header: string;
-}
-
 /**
- * The file's pieces for these entries, in the order given. Entries are taken one at a time and each
- * line is encoded into a piece of about 1 MiB at once, so serializing 100,000 records holds the bytes
- * once (outside the JS heap) and no per-record object or string beyond the one being written.
+ * The body's lines for these entries, gathered into pieces of about 1 MiB, each made as it is asked
+ * for: serializing 100,000 records never holds more than one piece (nor any per-record object or
+ * string beyond the one being written).
  */
-export function serializeIndexChunks(directory: IndexedDirectory, entries: Iterable<readonly [string, IndexEntry]>): SerializedIndex {
-  const body: Buffer[] = [];
-  const hash = createHash('sha256');
+export function* indexBodyChunks(entries: Iterable<readonly [string, IndexEntry]>): Generator<Buffer> {
   let pending: string[] = [];
   let pendingLength = 0;
-  let count = 0;
-  let bodyBytes = 0;
-  const flush = (): void => {
-    if (pending.length === 0) return;
-    const chunk = Buffer.from(pending.join(''), 'utf8');
-    hash.update(chunk);
-    body.push(chunk);
-    bodyBytes += chunk.length;
-    pending = [];
-    pendingLength = 0;
-  };
   for (const [fileName, { file, result }] of entries) {
     const line = `${JSON.stringify([fileName, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs, file.nlink, result])}\n`;
     pending.push(line);
     pendingLength += line.length;
-    count += 1;
-    if (pendingLength >= CHUNK_BYTES) flush();
+    if (pendingLength >= CHUNK_BYTES) {
+      yield Buffer.from(pending.join(''), 'utf8');
+      pending = [];
+      pendingLength = 0;
+    }
   }
-  flush();
-  const header: Header = { directory: directory.directory, dev: directory.dev, ino: directory.ino, entries: count, bodyBytes, sha256: hash.digest('hex') };
-  const headerLine = JSON.stringify(header);
-  return { chunks: [Buffer.from(`${INDEX_MAGIC}\n${headerLine}\n`, 'utf8'), ...body], header: headerLine };
+  if (pending.length > 0) yield Buffer.from(pending.join(''), 'utf8');
 }
 
-/** The file's bytes for these entries, in the order given. */
+/**
+ * The header line (the file's second) for these entries: the directory, the record count and the
+ * body's length and SHA-256, from one pass over the body's pieces, none kept. Equal headers, equal
+ * files: a writer compares it with the last one before writing anything.
+ */
+export function indexHeaderOf(directory: IndexedDirectory, entries: Iterable<readonly [string, IndexEntry]>): string {
+  const hash = createHash('sha256');
+  let bodyBytes = 0;
+  let count = 0;
+  function* counted(): Generator<readonly [string, IndexEntry]> {
+    for (const entry of entries) {
+      count += 1;
+      yield entry;
+    }
+  }
+  for (const chunk of indexBodyChunks(counted())) {
+    hash.update(chunk);
+    bodyBytes += chunk.length;
+  }
+  const header: Header = { directory: directory.directory, dev: directory.dev, ino: directory.ino, entries: count, bodyBytes, sha256: hash.digest('hex') };
+  return JSON.stringify(header);
+}
+
+/** The first two lines of an index file whose header line is this. */
+export const indexHead = (header: string): Buffer => Buffer.from(`${INDEX_MAGIC}\n${header}\n`, 'utf8');
+
+/** The file's bytes for these entries, in the order given (entries is read twice). */
 export function serializeIndex(directory: IndexedDirectory, entries: Iterable<readonly [string, IndexEntry]>): Buffer {
-  return Buffer.concat(serializeIndexChunks(directory, entries).chunks);
+  return Buffer.concat([indexHead(indexHeaderOf(directory, entries)), ...indexBodyChunks(entries)]);
 }
 
 /** The largest file a load accepts for a directory of this many entries. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -5,7 +6,7 @@ import type { IdentityReadResult } from '../archive/identity.js';
 import type { FileFingerprint } from '../archive/types.js';
 import { codeOf, messageOf } from '../errors.js';
 import type { IdentifyArchive } from './archive-identifier.js';
-import { maxIndexBytes, parseIndex, sameIndexedFile, serializeIndexChunks, type IndexedDirectory, type IndexedFile, type IndexEntry } from './index-file.js';
+import { indexBodyChunks, indexHead, indexHeaderOf, maxIndexBytes, parseIndex, sameIndexedFile, type IndexedDirectory, type IndexedFile, type IndexEntry } from './index-file.js';
 import type { Inventory } from './inventory.js';
 import type { ArchiveRecord } from './types.js';
 
@@ -187,11 +188,13 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   }
 
   async function writeIndex(target: string, dir: IndexedDirectory, archives: readonly ArchiveRecord[]): Promise<void> {
-    // Each record's entry is made as the serializer takes it, so none outlives its line.
+    // Which records go in is decided once, so both passes below serialize the same ones; each record's
+    // entry is made as the serializer takes it, so none outlives its line.
+    const included = archives.filter((record) => record.fingerprint.ctimeMs !== undefined && record.fingerprint.nlink !== undefined && !notFinal.has(record.fileName));
     function* entries(): Generator<[string, IndexEntry]> {
-      for (const record of archives) {
+      for (const record of included) {
         const file = indexedFileOf(record.fingerprint);
-        if (file !== undefined && !notFinal.has(record.fileName)) yield [record.fileName, { file, result: resultOf(record) }];
+        if (file !== undefined) yield [record.fileName, { file, result: resultOf(record) }];
       }
     }
     // Archives gone from the directory leave the set (a read finishing now is committed before this timer runs).
@@ -199,11 +202,13 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
       const present = new Set(archives.map((record) => record.fileName));
       for (const name of notFinal) if (!present.has(name)) notFinal.delete(name);
     }
-    const { chunks, header } = serializeIndexChunks(dir, entries());
-    // The header holds the directory, the record count and the body's SHA-256: the same header, the same file.
+    // Two passes over the records, one piece of about 1 MiB at a time: the header first (it holds the
+    // directory, the record count and the body's SHA-256, so the same header is the same file and an
+    // unchanged index is not written), then the body written piece by piece as it is made again.
+    const header = indexHeaderOf(dir, entries());
     if (header === lastHeader) return;
     try {
-      await writeAtomically(target, chunks);
+      await writeAtomically(target, [indexHead(header)], sameBodyAs(header, indexBodyChunks(entries())));
       lastHeader = header;
       counts.writes += 1;
       logger.debug({ path: target }, 'archive index written');
@@ -227,6 +232,20 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
     },
     counts: () => ({ ...counts }),
   };
+}
+
+/**
+ * The body's pieces, checked against the header's SHA-256 as they pass: a body that came out
+ * otherwise the second time throws before the file is renamed into place (the old index stays).
+ */
+function* sameBodyAs(header: string, chunks: Iterable<Buffer>): Generator<Buffer> {
+  const hash = createHash('sha256');
+  for (const chunk of chunks) {
+    hash.update(chunk);
+    yield chunk;
+  }
+  const expected = (JSON.parse(header) as { sha256?: unknown }).sha256;
+  if (hash.digest('hex') !== expected) throw new Error('the index body changed while it was written');
 }
 
 /** The fingerprint as the index keeps it; undefined for one built without an lstat (no ctime or link count). */
@@ -265,12 +284,12 @@ function resultOf(record: ArchiveRecord): IdentityReadResult {
 }
 
 /** Temporary file in the same directory, fsync, rename over, fsync of the directory: the old index or the new one, never a torn one. */
-async function writeAtomically(target: string, chunks: readonly Buffer[]): Promise<void> {
+async function writeAtomically(target: string, ...parts: Iterable<Buffer>[]): Promise<void> {
   const temporary = `${target}.tmp`;
   try {
     const handle = await open(temporary, 'w', 0o600);
     try {
-      for (const chunk of chunks) await handle.writeFile(chunk);
+      for (const part of parts) for (const chunk of part) await handle.writeFile(chunk);
       await handle.sync();
     } finally {
       await handle.close();

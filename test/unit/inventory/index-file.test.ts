@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { IdentityReadResult } from '../../../src/archive/identity.js';
-import { INDEX_MAGIC, maxIndexBytes, parseIndex, sameIndexedFile, serializeIndex, serializeIndexChunks, type IndexEntry, type IndexedDirectory, type IndexedFile } from '../../../src/inventory/index-file.js';
+import { INDEX_MAGIC, maxIndexBytes, parseIndex, sameIndexedFile, serializeIndex, indexBodyChunks, indexHead, indexHeaderOf, type IndexEntry, type IndexedDirectory, type IndexedFile } from '../../../src/inventory/index-file.js';
 import { numRuns } from '../../support/properties.js';
 
 const DIRECTORY: IndexedDirectory = { directory: '/var/lib/kubelet/checkpoints', dev: 2049, ino: 131_073 };
@@ -137,16 +137,18 @@ describe('the persisted index file', () => {
       { file: { dev: 2049, ino: 1000 + i, size: 20_480 + i, mtimeMs: 1.7e12 + i + 0.25, ctimeMs: 1.7e12 + i + 0.5, nlink: 1 }, result: { ok: true, value: { identity: { namespace: `team-${i % 7}`, pod: `api-${i}`, container: 'server' }, sources: ['cri-o'] } } },
     ];
     const all = Array.from({ length: 12_000 }, (_, i) => entry(i));
-    const { chunks, header } = serializeIndexChunks(DIRECTORY, all);
-    // The format and header line, then the body in more than one piece.
-    expect(chunks.length).toBeGreaterThan(2);
-    for (const chunk of chunks.slice(1)) expect(chunk[chunk.length - 1]).toBe(0x0a);
-    expect(chunks[0]?.toString()).toBe(`${INDEX_MAGIC}\n${header}\n`);
-    const parsed = parseIndex(Buffer.concat(chunks), DIRECTORY);
+    const header = indexHeaderOf(DIRECTORY, all);
+    const body = [...indexBodyChunks(all)];
+    // The body in more than one piece, each of whole lines.
+    expect(body.length).toBeGreaterThan(1);
+    for (const chunk of body) expect(chunk[chunk.length - 1]).toBe(0x0a);
+    expect(indexHead(header).toString()).toBe(`${INDEX_MAGIC}\n${header}\n`);
+    expect(JSON.parse(header)).toEqual(expect.objectContaining({ entries: 12_000, bodyBytes: body.reduce((sum, chunk) => sum + chunk.length, 0) }));
+    const parsed = parseIndex(Buffer.concat([indexHead(header), ...body]), DIRECTORY);
     expect(parsed.ok && parsed.droppedRecords).toBe(0);
     if (parsed.ok) expect([...parsed.entries]).toEqual(all);
     // One record more changes the header (count and checksum): a changed index is written again.
-    expect(serializeIndexChunks(DIRECTORY, [...all, entry(12_000)]).header).not.toBe(header);
+    expect(indexHeaderOf(DIRECTORY, [...all, entry(12_000)])).not.toBe(header);
   });
 
   it('drops records that do not parse and both records of a name given twice, keeping the rest', () => {
