@@ -8,6 +8,9 @@ describe('the heap flag the entry point sets', () => {
     expect(operatorChoseHeapFlag(['--no-optimize-for-size'], undefined)).toBe(true);
     expect(operatorChoseHeapFlag([], '--enable-source-maps  --optimize_for_size')).toBe(true);
     expect(operatorChoseHeapFlag([], '--no-optimize-for-size')).toBe(true);
+    expect(operatorChoseHeapFlag(['--semi-space-growth-factor=2'], undefined)).toBe(true);
+    expect(operatorChoseHeapFlag([], '--semi_space_growth_factor=4')).toBe(true);
+    expect(operatorChoseHeapFlag(['--max-semi-space-size=8'], undefined)).toBe(false);
     // A longer flag that merely starts alike is not a choice about this one.
     expect(operatorChoseHeapFlag(['--optimize-for-size-please'], undefined)).toBe(false);
   });
