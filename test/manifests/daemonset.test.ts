@@ -116,7 +116,7 @@ describe('exporter DaemonSet', () => {
   });
 
   it('requests and limits CPU and memory', () => {
-    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '50m', memory: '192Mi' }, limits: { cpu: '1', memory: '768Mi' } });
+    expect(exporterOf(installed).resources).toEqual({ requests: { cpu: '50m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } });
   });
 
   it('rolls out 10 % of the nodes at a time, never two pods on a node, selecting its pods by a label the template carries', () => {
