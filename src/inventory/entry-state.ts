@@ -84,9 +84,10 @@ function observeArchive(
     return { ...UNCHANGED, next: { kind: 'identifying', name: previous.name, fingerprint: fresh, attempt: 1 }, identify: true };
   }
   // Same bytes, other link count (a backup linked or unlinked it) or ctime (a chmod, a link): the record
-  // takes the new ones, so disk pressure knows what deleting it frees and the persisted index keeps the
-  // ctime a restart will see, without reading the archive again. An identity read in flight is left
-  // alone; its record takes them at the next look.
+  // takes the new ones, so disk pressure knows what deleting it frees, without reading the archive
+  // again. Its identifiedWith keeps the fingerprint it was read with: the persisted index vouches only
+  // for that one (a ctime that moved may be a rewrite with mtime set back), so the next start reads it
+  // again. An identity read in flight is left alone; its record takes them at the next look.
   if (previous.kind === 'settled' && !sameMetadata(known, fingerprint)) {
     return { ...UNCHANGED, next: { kind: 'settled', record: Object.freeze({ ...previous.record, fingerprint }) } };
   }
@@ -197,5 +198,6 @@ function recordOf(name: ParsedArchiveName, fingerprint: FileFingerprint, identif
     restorable: contents === undefined ? undefined : contents.missing.length === 0,
     missingEntries: contents === undefined ? undefined : missingOf(contents.missing),
     compression: contents?.compression,
+    identifiedWith: fingerprint,
   });
 }

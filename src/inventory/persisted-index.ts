@@ -141,9 +141,11 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
       }
     }
     counts.reads += 1;
+    // Not final until the reader says so: a read that throws (its archive then settles as a failure
+    // without a retry hint) is read again at the next start, not persisted.
+    notFinal.add(name.fileName);
     const result = await deps.identify(archivePath, name, fingerprint);
     if (isFinal(result)) notFinal.delete(name.fileName);
-    else notFinal.add(name.fileName);
     return result;
   };
 
@@ -190,10 +192,12 @@ export function createPersistedIndex(deps: PersistedIndexDeps): PersistedIndex {
   async function writeIndex(target: string, dir: IndexedDirectory, archives: readonly ArchiveRecord[]): Promise<void> {
     // Which records go in is decided once, so both passes below serialize the same ones; each record's
     // entry is made as the serializer takes it, so none outlives its line.
-    const included = archives.filter((record) => record.fingerprint.ctimeMs !== undefined && record.fingerprint.nlink !== undefined && !notFinal.has(record.fileName));
+    // Each under the fingerprint its identity was read with, not the one of the moment: a ctime that
+    // moved since (without a read) is not vouched for, and the next start reads that archive again.
+    const included = archives.filter((record) => record.identifiedWith !== undefined && indexedFileOf(record.identifiedWith) !== undefined && !notFinal.has(record.fileName));
     function* entries(): Generator<[string, IndexEntry]> {
       for (const record of included) {
-        const file = indexedFileOf(record.fingerprint);
+        const file = record.identifiedWith === undefined ? undefined : indexedFileOf(record.identifiedWith);
         if (file !== undefined) yield [record.fileName, { file, result: resultOf(record) }];
       }
     }

@@ -27,6 +27,14 @@ export interface ArchiveRecord {
   readonly missingEntries?: readonly string[] | undefined;
   /** Undefined for a plain tar (or when unknown). */
   readonly compression?: CompressionFormat | undefined;
+  /**
+   * The fingerprint the identity was read (or taken from the persisted index) for. `fingerprint` moves
+   * on when only the link count or ctime changes (a backup's hard link, a chmod) without a read; this
+   * one does not, so the persisted index never vouches for a ctime the identity was not read with (a
+   * same-size rewrite with mtime set back moves only ctime). Undefined where a record was built
+   * otherwise: such a record is not persisted.
+   */
+  readonly identifiedWith?: FileFingerprint | undefined;
 }
 
 export interface UnrecognizedFile {

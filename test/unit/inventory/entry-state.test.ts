@@ -210,9 +210,20 @@ describe('completeIdentify', () => {
       identitySources: ['cri-o'],
       unidentifiedReason: undefined,
       pinned: false,
+      identifiedWith: print(10),
     });
     expect(Object.isFrozen(settled.record)).toBe(true);
     expect(Object.isFrozen(settled.record.identity)).toBe(true);
+  });
+
+  it('keeps the fingerprint an identity was read with when only the link count or ctime moves after it', () => {
+    const identifying = identifyingState();
+    const settled = settledBy(completeIdentify(identifying, identifying, identified('shop', 'web-0', 'nginx')));
+    const read = settled.record.fingerprint;
+    const moved = { ...read, nlink: 2, ctimeMs: 5_000 };
+    const next = observeEntry(settled, seen(moved, SETTLE + 1), SETTLE + 1, SETTLE).next;
+    expect(next?.kind === 'settled' && next.record.fingerprint).toEqual(moved);
+    expect(next?.kind === 'settled' && next.record.identifiedWith).toBe(read);
   });
 
   it.each([
