@@ -5,7 +5,7 @@ import type { RetentionExecutor } from '../retention/execute.js';
 import type { ArchiveRecord, InventorySnapshot } from '../inventory/types.js';
 import { resolvePodArchiveIdentities, type PodIdentityConflict } from '../retention/pod-archive-identity.js';
 import { planPodArchives } from '../retention/pod-scope-policy.js';
-import type { OwnerLookup, OwnerState, RetentionPlan, RetentionPolicy } from '../retention/types.js';
+import type { OwnerLookup, OwnerState, PlannedDeletion, RetentionPlan, RetentionPolicy } from '../retention/types.js';
 import { podOrphansMayGo, podOwnerIdentity, resolvePodArchiveOwners, type PodOrphanClock } from '../retention/pod-archive-orphans.js';
 import type { ArchiveIdentity } from '../archive/types.js';
 
@@ -65,6 +65,18 @@ export function podPlanInput(
   const conflicting = new Set(conflicts.map((c) => c.fileName));
   const snapshot = conflicting.size === 0 ? listed : { ...listed, archives: listed.archives.filter((record) => !conflicting.has(record.fileName)) };
   return { snapshot, referenced, conflicts };
+}
+
+/**
+ * The planned deletions that still hold against the objects as they are now: none while the objects are
+ * not known, none of an archive gone from the listing or in a disagreement, and none of a referenced
+ * one unless the policy lets the limits take referenced archives.
+ */
+export function stillDeletable(deletions: readonly PlannedDeletion[], now: ReturnType<typeof podPlanInput>, policy: RetentionPolicy): PlannedDeletion[] {
+  if (now === undefined) return [];
+  const listed = new Set(now.snapshot.archives.map((record) => record.fileName));
+  const keepReferenced = !policy.global.deleteReferencedPodCheckpoints;
+  return deletions.filter((deletion) => listed.has(deletion.fileName) && !(keepReferenced && now.referenced.has(deletion.fileName)));
 }
 
 export function createPodRetention(deps: PodRetentionDeps): PodRetention {
@@ -144,8 +156,17 @@ export function createPodRetention(deps: PodRetentionDeps): PodRetention {
     });
     last = plan;
     if (plan.deletions.length === 0) return;
-    for (const deletion of plan.deletions) logger.info({ fileName: deletion.fileName, reason: deletion.reason, dryRun: deps.dryRun }, deletion.detail);
-    const result = await executor.execute(plan);
+    // The pods were looked up over the network meanwhile: readiness or the objects may have moved on.
+    // Nothing is deleted once the policies are in doubt again, and an archive an object references now,
+    // or now in a disagreement, is not deleted by a plan made before it was (the executor checks the
+    // file and its pin, not the objects); the next run plans with what is known then (a change of the
+    // policy asks for one of its own).
+    if (!deps.ready()) return;
+    const deletions = stillDeletable(plan.deletions, podPlanInput(deps.inventory.snapshot(), deps.podCheckpoints?.() ?? { kind: 'absent' }), policy);
+    if (deletions.length < plan.deletions.length) again = true;
+    if (deletions.length === 0) return;
+    for (const deletion of deletions) logger.info({ fileName: deletion.fileName, reason: deletion.reason, dryRun: deps.dryRun }, deletion.detail);
+    const result = await executor.execute({ ...plan, deletions });
     // The next plan must not see what was just unlinked.
     if (result.deleted > 0) await deps.inventory.refresh(result.outcomes.filter((o) => o.outcome === 'deleted').map((o) => o.deletion.fileName));
   }

@@ -381,9 +381,24 @@ async function relieveDiskPressure(context: RunContext, plannedFiles: ReadonlySe
       await executeAndRecord(context, pressurePlan(pass.containers, directoryIdentity));
     }
     if (pass.pods.length > 0 && pods !== undefined && pass.podDirectory !== undefined) {
-      await executeAndRecord(context, pressurePlan(pass.pods, pass.podDirectory), { execute: (plan) => pods.execute(plan), refresh: (fileNames) => pods.refresh(fileNames) });
+      // The container deletions ran first (with --offload-to, copies can take minutes): the PodCheckpoint
+      // objects may have moved on. An archive referenced now, in a disagreement now, or while the objects
+      // are not known is not deleted by this plan; the next run plans again.
+      const podDeletions = podDeletionsStillAllowed(pass.pods, pods, deps.policy());
+      if (podDeletions.length > 0) {
+        await executeAndRecord(context, pressurePlan(podDeletions, pass.podDirectory), { execute: (plan) => pods.execute(plan), refresh: (fileNames) => pods.refresh(fileNames) });
+      }
     }
   }
+}
+
+/** Planned pod-level deletions still allowed by what the pod directory's source says now (see relieveDiskPressure). */
+function podDeletionsStillAllowed(deletions: readonly PlannedDeletion[], pods: PodPressureSource, policy: RetentionPolicy): PlannedDeletion[] {
+  const now = pods.archives();
+  if (now === undefined) return [];
+  const listed = new Set(now.archives.map((record) => record.fileName));
+  const keepReferenced = !policy.global.deleteReferencedPodCheckpoints;
+  return deletions.filter((deletion) => listed.has(deletion.fileName) && !(keepReferenced && now.referenced.has(deletion.fileName)));
 }
 
 interface FilesystemPass {

@@ -36,6 +36,10 @@ interface Setup {
   /** The pod directory's first scan is running while this says so. */
   readonly podScanning?: () => boolean;
   readonly now?: () => number;
+  /** File names PodCheckpoint objects reference, as the pod source says at each call. */
+  readonly referenced?: () => ReadonlySet<string>;
+  /** Runs as the container directory's deletions are carried out. */
+  readonly onContainerExecute?: () => void;
 }
 
 function setup(s: Setup) {
@@ -48,7 +52,7 @@ function setup(s: Setup) {
   const podSource: PodPressureSource = {
     device: () => s.podDevice,
     pending: () => s.podScanning?.() ?? false,
-    archives: () => (s.podArchivesKnown === false ? undefined : { archives: s.pods, alreadyPlanned: new Set(), referenced: new Set(), directoryIdentity: podDirectory }),
+    archives: () => (s.podArchivesKnown === false ? undefined : { archives: s.pods, alreadyPlanned: new Set(), referenced: s.referenced?.() ?? new Set(), directoryIdentity: podDirectory }),
     diskStats: async () => {
       calls.podStatfs += 1;
       if (s.podDisk === undefined) throw new Error('the pod filesystem is not looked at when it is the container directory\'s');
@@ -74,6 +78,7 @@ function setup(s: Setup) {
     },
     execute: async (plan) => {
       containerPlans.push(plan);
+      s.onContainerExecute?.();
     },
     metrics: { observer: { onDeleted: () => undefined, onError: () => undefined }, recordError: () => undefined },
     logger: pino({ level: 'silent' }),
@@ -116,6 +121,27 @@ describe('retention runner: disk pressure with a pod checkpoint directory', () =
     expect(podPlans[0]!.deletions[0]!.detail).toMatch(/^pod checkpoint directory's filesystem is 90\.0% used/);
     expect(calls.containerStatfs).toBe(1);
     expect(calls.podStatfs).toBe(1);
+  });
+
+  it('does not take a pod archive that an object came to reference while the container deletions ran', async () => {
+    const containers = archivesOf(api, [0, 2, 4]);
+    const pods = archivesOf(web, [1, 3, 5]);
+    let referenced: ReadonlySet<string> = new Set();
+    const { runner, containerPlans, podPlans } = setup({
+      containers,
+      pods,
+      containerDisk: used(90),
+      podDevice: CONTAINER_DIRECTORY.dev,
+      referenced: () => referenced,
+      // With --offload-to the container deletions can take minutes: an object points at the oldest pod archive meanwhile.
+      onContainerExecute: () => {
+        referenced = new Set([pods[0]!.fileName]);
+      },
+    });
+    await runner.trigger();
+    expect(planned(containerPlans)).toEqual(names(containers.slice(0, 2)));
+    // Planned before the reference, the oldest pod archive is not deleted by that plan; the next one is.
+    expect(planned(podPlans)).toEqual(names(pods.slice(1, 2)));
   });
 
   it('on another device: container pressure leaves the pod archives alone', async () => {
